@@ -1,0 +1,73 @@
+import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
+import pg from 'pg';
+import type { EventStoreTables } from './tables.js';
+import { PGlitePool } from './pglite-pool.js';
+
+/**
+ * Where the store's database is. Exactly one of:
+ * - `connectionString`: Annals opens (and on `close()` ends) its own `pg.Pool`;
+ * - `pool`: a `pg.Pool` you own; Annals never ends it;
+ * - `pglite`: an embedded PGlite data folder (`'memory://'` for an in-memory one).
+ */
+export type ConnectionConfig =
+  | { connectionString: string; pool?: never; pglite?: never; maxConnections?: number }
+  | { pool: pg.Pool; connectionString?: never; pglite?: never }
+  | { pglite: string; connectionString?: never; pool?: never };
+
+export interface Connection {
+  readonly kind: 'postgres' | 'pglite';
+  readonly db: Kysely<EventStoreTables>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the connection described by `config`; the caller closes it. Nothing connects
+ * until the first query, so this is synchronous.
+ */
+export function openConnection(config: ConnectionConfig): Connection {
+  if ('pglite' in config && typeof config.pglite === 'string') {
+    const dataDir = config.pglite;
+    const pool = async () => {
+      // Loaded on first use: apps on a real Postgres never load the WASM build.
+      const { PGlite, types } = await import('@electric-sql/pglite');
+      // int8 as bigint, not as a lossy JS number: global positions go past 2^53.
+      const database = await PGlite.create(dataDir, {
+        parsers: { [types.INT8]: (value: string) => BigInt(value) },
+      });
+      return new PGlitePool(database);
+    };
+    return fromPool('pglite', pool, true);
+  }
+  if ('pool' in config && config.pool !== undefined) {
+    return fromPool('postgres', config.pool, false);
+  }
+  if ('connectionString' in config && typeof config.connectionString === 'string') {
+    const pool = new pg.Pool({
+      connectionString: config.connectionString,
+      max: config.maxConnections ?? 10,
+    });
+    // An idle client whose server connection drops emits 'error'; without a listener
+    // that would crash the process. The pool replaces the client on next use.
+    pool.on('error', () => {});
+    return fromPool('postgres', pool, true);
+  }
+  throw new TypeError('connection: give one of connectionString, pool or pglite');
+}
+
+function fromPool(
+  kind: Connection['kind'],
+  pool: PostgresPool | (() => Promise<PostgresPool>),
+  owned: boolean,
+): Connection {
+  // Kysely ends the pool it was given on destroy(); a pool the caller owns is shielded.
+  const dialectPool =
+    owned || typeof pool === 'function'
+      ? pool
+      : { connect: () => pool.connect(), end: async () => {} };
+  const db = new Kysely<EventStoreTables>({ dialect: new PostgresDialect({ pool: dialectPool }) });
+  return {
+    kind,
+    db,
+    close: () => db.destroy(),
+  };
+}

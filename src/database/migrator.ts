@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { sql, type Kysely } from 'kysely';
+import { MigrationError } from '../errors.js';
+import type { EventStoreTables } from './tables.js';
+
+/** The SQL files shipped in `migrations/`, beside `src/`. */
+const migrationsFolder = new URL('../../migrations/', import.meta.url);
+
+export interface Migration {
+  version: number;
+  name: string;
+  checksum: string;
+  sql: string;
+}
+
+export interface MigrationResult {
+  /** Names of the migrations this call applied (empty when the schema was up to date). */
+  applied: string[];
+}
+
+/** Reads `migrations/NNNN_name.sql`, ordered by number. */
+export async function loadMigrations(folder: URL = migrationsFolder): Promise<Migration[]> {
+  const files = (await readdir(folder)).filter((file) => /^\d{4}_[\w-]+\.sql$/.test(file)).sort();
+  return Promise.all(
+    files.map(async (file) => {
+      const text = await readFile(new URL(file, folder), 'utf8');
+      return {
+        version: Number.parseInt(file.slice(0, 4), 10),
+        name: file.replace(/\.sql$/, ''),
+        checksum: createHash('sha256').update(text).digest('hex'),
+        sql: text,
+      };
+    }),
+  );
+}
+
+/**
+ * Brings `schema` up to date: applies, in order and in one transaction, every migration
+ * not yet recorded in `schema.annals_migrations`.
+ *
+ * Safe to call from many processes at once: the transaction first takes an advisory lock
+ * keyed by the schema name, so one process migrates while the others wait and then find
+ * nothing left to do. Re-running is a no-op. A recorded migration whose file has changed
+ * since (checksum mismatch) is an error: migrations are forward-only.
+ */
+export async function migrate(
+  db: Kysely<EventStoreTables>,
+  schema: string,
+  migrations?: Migration[],
+): Promise<MigrationResult> {
+  const all = migrations ?? (await loadMigrations());
+  return db.transaction().execute(async (trx) => {
+    // Taken before CREATE SCHEMA: two concurrent CREATE SCHEMA IF NOT EXISTS can both
+    // pass the existence check and one then fails on the catalog's unique index.
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`annals:migrate:${schema}`}))`.execute(trx);
+    await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(trx);
+    // Migration files name their tables unqualified; they land in `schema`.
+    await sql`SELECT set_config('search_path', ${quoteIdent(schema)}, true)`.execute(trx);
+    await sql`
+      CREATE TABLE IF NOT EXISTS annals_migrations (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        checksum text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`.execute(trx);
+    const recorded = await trx
+      .withSchema(schema)
+      .selectFrom('annals_migrations')
+      .select(['version', 'name', 'checksum'])
+      .execute();
+    const byVersion = new Map(recorded.map((row) => [row.version, row]));
+    const applied: string[] = [];
+    for (const migration of all) {
+      const previous = byVersion.get(migration.version);
+      if (previous) {
+        if (previous.checksum !== migration.checksum) {
+          throw new MigrationError(
+            migration.name,
+            `was applied with checksum ${previous.checksum}, but the file now has ${migration.checksum}; migrations are forward-only, add a new one instead`,
+          );
+        }
+        continue;
+      }
+      try {
+        await sql.raw(migration.sql).execute(trx);
+      } catch (error) {
+        throw new MigrationError(migration.name, `failed: ${(error as Error).message}`, { cause: error });
+      }
+      await trx
+        .withSchema(schema)
+        .insertInto('annals_migrations')
+        .values({ version: migration.version, name: migration.name, checksum: migration.checksum })
+        .execute();
+      applied.push(migration.name);
+    }
+    return { applied };
+  });
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,44 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Kysely table types for the event store's schema (see `migrations/0001_event_store.sql`).
+ * bigint columns are read as `string` (pg) or `bigint` (PGlite, see pglite-pool.ts);
+ * the event store converts them with `BigInt(...)`.
+ */
+type Int8 = ColumnType<string | bigint | number, string | bigint | number, string | bigint | number>;
+
+export interface StreamsTable {
+  stream_id: string;
+  category: string;
+  version: Int8;
+  truncate_before: Generated<Int8>;
+  deleted_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface EventsTable {
+  global_position: Int8;
+  stream_id: string;
+  stream_version: Int8;
+  event_id: string;
+  category: string;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: unknown;
+  recorded_at: Generated<Date>;
+}
+
+export interface MigrationsTable {
+  version: number;
+  name: string;
+  checksum: string;
+  applied_at: Generated<Date>;
+}
+
+export interface EventStoreTables {
+  streams: StreamsTable;
+  events: EventsTable;
+  annals_migrations: MigrationsTable;
+}

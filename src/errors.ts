@@ -1,0 +1,166 @@
+/**
+ * Every error Annals throws on purpose is an {@link AnnalsError} with a stable `code`,
+ * so callers branch on `error.code` (or `instanceof`) rather than on message text.
+ * The codes and their meaning are listed in `docs/errors.md`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await store.appendToStream('account-1', events, { expectedVersion: 3 });
+ * } catch (error) {
+ *   if (error instanceof ConcurrencyError) {
+ *     // reload the stream and decide again
+ *   }
+ * }
+ * ```
+ */
+export const ErrorCodes = {
+  validation: 'ANNALS_VALIDATION',
+  concurrency: 'ANNALS_CONCURRENCY',
+  idempotencyConflict: 'ANNALS_IDEMPOTENCY_CONFLICT',
+  streamDeleted: 'ANNALS_STREAM_DELETED',
+  transactionTooLarge: 'ANNALS_TRANSACTION_TOO_LARGE',
+  migration: 'ANNALS_MIGRATION',
+  storeClosed: 'ANNALS_STORE_CLOSED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Base class of every error Annals throws on purpose. */
+export class AnnalsError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** One problem found in caller input: `field` is a path such as `events[2].data.title`. */
+export interface ValidationIssue {
+  field: string;
+  reason: string;
+}
+
+/**
+ * Input was rejected before anything was written. `field` and `reason` describe the
+ * first problem; `issues` lists all of them.
+ *
+ * @example
+ * ```ts
+ * await store.appendToStream('', [{ type: 'X', data: {} }]);
+ * // ValidationError: streamId: must not be empty
+ * ```
+ */
+export class ValidationError extends AnnalsError {
+  readonly field: string;
+  readonly reason: string;
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(issues: readonly ValidationIssue[]) {
+    const [first] = issues;
+    if (first === undefined) throw new TypeError('ValidationError needs at least one issue');
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+    super(ErrorCodes.validation, `${first.field}: ${first.reason}${more}`);
+    this.field = first.field;
+    this.reason = first.reason;
+    this.issues = issues;
+  }
+}
+
+/** Shown in messages and errors: what the caller expected a stream's version to be. */
+export type ExpectedVersionDescription = number | 'any' | 'no_stream' | 'stream_exists';
+
+/**
+ * The stream's version was not the one the caller expected: another writer appended
+ * first. Reload the stream and decide again.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ConcurrencyError) console.log(error.streamId, error.expected, error.actual);
+ * ```
+ */
+export class ConcurrencyError extends AnnalsError {
+  readonly streamId: string;
+  readonly expected: ExpectedVersionDescription;
+  /** The stream's version when the append was refused (0 when the stream does not exist). */
+  readonly actual: number;
+
+  constructor(streamId: string, expected: ExpectedVersionDescription, actual: number) {
+    super(
+      ErrorCodes.concurrency,
+      `stream '${streamId}' is at version ${actual}, expected ${JSON.stringify(expected)}`,
+    );
+    this.streamId = streamId;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/**
+ * An event id was appended before with another payload or to another stream, or only part
+ * of a batch was appended before. A retry must send exactly the same events.
+ */
+export class IdempotencyConflictError extends AnnalsError {
+  readonly streamId: string;
+  readonly eventId: string;
+  readonly reason: string;
+
+  constructor(streamId: string, eventId: string, reason: string) {
+    super(
+      ErrorCodes.idempotencyConflict,
+      `event id ${eventId} (appending to '${streamId}') was used before: ${reason}`,
+    );
+    this.streamId = streamId;
+    this.eventId = eventId;
+    this.reason = reason;
+  }
+}
+
+/**
+ * The stream was soft-deleted. Appending with `expectedVersion: 'no_stream'` (or `0`)
+ * recreates it; see `docs/event-store.md`.
+ */
+export class StreamDeletedError extends AnnalsError {
+  readonly streamId: string;
+
+  constructor(streamId: string) {
+    super(ErrorCodes.streamDeleted, `stream '${streamId}' is deleted`);
+    this.streamId = streamId;
+  }
+}
+
+/**
+ * One transaction tried to append more events than a global position can number
+ * (see `docs/global-log.md`); split the work over several transactions.
+ */
+export class TransactionTooLargeError extends AnnalsError {
+  readonly limit: number;
+
+  constructor(limit: number, options?: { cause?: unknown }) {
+    super(
+      ErrorCodes.transactionTooLarge,
+      `one transaction may append at most ${limit} events`,
+      options,
+    );
+    this.limit = limit;
+  }
+}
+
+/** A migration failed, or an applied migration's file changed since it was applied. */
+export class MigrationError extends AnnalsError {
+  readonly migration: string;
+
+  constructor(migration: string, message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.migration, `migration ${migration}: ${message}`, options);
+    this.migration = migration;
+  }
+}
+
+/** The store was used after `close()`. */
+export class StoreClosedError extends AnnalsError {
+  constructor() {
+    super(ErrorCodes.storeClosed, 'the event store is closed');
+  }
+}

@@ -1,0 +1,189 @@
+import type { Kysely } from 'kysely';
+import type { ExpectedVersion } from './expected-version.js';
+import type { EventInput } from './validation.js';
+import type { MigrationResult } from '../database/migrator.js';
+
+/** An event as stored in the log and returned by every read. */
+export interface RecordedEvent<
+  Type extends string = string,
+  Data = unknown,
+  Metadata extends Record<string, unknown> = Record<string, unknown>,
+> {
+  streamId: string;
+  /** Position in its stream: the first event of a stream has version 1. */
+  version: number;
+  /**
+   * Position in the global log. Strictly increasing in the order readers see events;
+   * not dense (there are holes), so compare positions, never count with them.
+   */
+  globalPosition: bigint;
+  id: string;
+  type: Type;
+  schemaVersion: number;
+  data: Data;
+  metadata: Metadata;
+  recordedAt: Date;
+}
+
+/** An event to append. `id` (a UUID) makes the append idempotent; it is generated if absent. */
+export type NewEvent<Type extends string = string, Data = unknown> = EventInput & {
+  type: Type;
+  data: Data;
+};
+
+export interface AppendOptions {
+  /** Checked atomically with the append; default `'any'`. */
+  expectedVersion?: ExpectedVersion;
+}
+
+export interface AppendResult {
+  /** The stream's version after the append: pass it as the next `expectedVersion`. */
+  nextExpectedVersion: number;
+  /** Global position of the last event appended. */
+  lastGlobalPosition: bigint;
+}
+
+export interface ReadStreamOptions {
+  /** Lowest version to return, inclusive (default 1). */
+  fromVersion?: number;
+  /** Highest version to return, inclusive (default: the stream's end). */
+  toVersion?: number;
+  /** `'backward'` returns the same range newest first; `limit` then keeps the newest. */
+  direction?: 'forward' | 'backward';
+  limit?: number;
+}
+
+export interface ReadAllOptions {
+  /** Return events after this global position (exclusive); default: from the start. */
+  after?: bigint;
+  /** At most this many events; default: everything up to the head. */
+  limit?: number;
+  /** Only events of these types. */
+  types?: readonly string[];
+  /** Only events of streams in these categories (`post` for `post-42`). */
+  categories?: readonly string[];
+}
+
+export interface IterateStreamOptions extends Omit<ReadStreamOptions, 'limit'> {
+  /** Events fetched per round trip (default 1,000). */
+  batchSize?: number;
+}
+
+export interface IterateAllOptions extends Omit<ReadAllOptions, 'limit'> {
+  /** Events fetched per round trip (default 1,000). */
+  batchSize?: number;
+}
+
+export interface StreamInfo {
+  streamId: string;
+  category: string;
+  /** Number of events ever appended (truncation and deletion do not lower it). */
+  version: number;
+  /** Stream reads return only events with version >= this (0 or 1: nothing truncated). */
+  truncateBefore: number;
+  deleted: boolean;
+  deletedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What works both on the store and inside `withTransaction`. */
+export interface EventStoreSession {
+  /**
+   * Appends `events` to the end of `streamId`, all or nothing.
+   *
+   * @throws ConcurrencyError when the stream's version is not `expectedVersion`.
+   * @throws StreamDeletedError when the stream is deleted (except with `'no_stream'`).
+   * @throws IdempotencyConflictError when an event id was used before for something else.
+   * @throws ValidationError for bad input; nothing is written.
+   *
+   * @example
+   * ```ts
+   * const { nextExpectedVersion } = await store.appendToStream(
+   *   'post-42',
+   *   [{ type: 'LikeCreated', data: { postId: '42', userId: 'ada' } }],
+   *   { expectedVersion: 'any' },
+   * );
+   * ```
+   */
+  appendToStream(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
+
+  /**
+   * Events of one stream, oldest first unless `direction: 'backward'`. A stream that
+   * does not exist reads as `[]`.
+   *
+   * @throws StreamDeletedError when the stream is deleted.
+   * @example
+   * ```ts
+   * const events = await store.readStream('post-42', { fromVersion: 1 });
+   * ```
+   */
+  readStream<E extends RecordedEvent = RecordedEvent>(streamId: string, options?: ReadStreamOptions): Promise<E[]>;
+
+  /**
+   * The global log in increasing global position, from after `after`. Safe to resume
+   * from the last position processed: an event that commits later never appears below
+   * a position already returned (docs/global-log.md).
+   *
+   * @example
+   * ```ts
+   * const page = await store.readAll({ after: checkpoint, limit: 500 });
+   * ```
+   */
+  readAll<E extends RecordedEvent = RecordedEvent>(options?: ReadAllOptions): Promise<E[]>;
+
+  /** The stream's version and state, or `null` when it was never appended to. */
+  getStreamInfo(streamId: string): Promise<StreamInfo | null>;
+}
+
+/** The handle inside `withTransaction`: appends and your own writes commit together. */
+export interface EventStoreTransaction extends EventStoreSession {
+  /**
+   * A kysely handle on the transaction's connection, for your own tables
+   * (read models, outbox rows). Give it your table types with `tx.db.withTables<T>()`.
+   */
+  // Kysely<any> is kysely's own idiom for "tables the store does not know about".
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly db: Kysely<any>;
+  /** Runs raw SQL with `$1`-style parameters on the transaction's connection. */
+  query<Row = Record<string, unknown>>(text: string, parameters?: readonly unknown[]): Promise<Row[]>;
+}
+
+export interface EventStore extends EventStoreSession {
+  /** The schema holding this store's tables. */
+  readonly schema: string;
+  /** Creates or upgrades the store's tables; safe to call from many processes at once. */
+  migrate(): Promise<MigrationResult>;
+  /**
+   * Runs `work` in one database transaction: everything it appends and writes commits
+   * together, or nothing does when it throws.
+   *
+   * @example
+   * ```ts
+   * await store.withTransaction(async (tx) => {
+   *   await tx.appendToStream('account-7', [{ type: 'Deposited', data: { amount: 500 } }]);
+   *   await tx.query('UPDATE balances SET amount = amount + 500 WHERE id = $1', ['7']);
+   * });
+   * ```
+   */
+  withTransaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T>;
+  /** Like readStream, paging `batchSize` events at a time so memory stays flat. */
+  iterateStream<E extends RecordedEvent = RecordedEvent>(streamId: string, options?: IterateStreamOptions): AsyncIterable<E>;
+  /** Like readAll, paging `batchSize` events at a time so memory stays flat. */
+  iterateAll<E extends RecordedEvent = RecordedEvent>(options?: IterateAllOptions): AsyncIterable<E>;
+  /** Global position of the newest event a reader can see now (0n when the log is empty). */
+  headPosition(): Promise<bigint>;
+  /**
+   * Soft-deletes a stream: reads throw StreamDeletedError and appends are refused, until
+   * an append with `expectedVersion: 'no_stream'` recreates it. Its events stay in the
+   * global log. Deleting a deleted or missing stream does nothing.
+   */
+  deleteStream(streamId: string, options?: { expectedVersion?: ExpectedVersion }): Promise<void>;
+  /**
+   * Sets a retention point: stream reads no longer return events with version < `before`
+   * (never moves backward; at most past the current last event). Returns the point in force.
+   */
+  truncateStream(streamId: string, options: { before: number }): Promise<{ truncateBefore: number }>;
+  /** Ends the connection pool (unless you passed your own `pool`). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,539 @@
+import { isDeepStrictEqual } from 'node:util';
+import type pg from 'pg';
+import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
+import { z } from 'zod';
+import { openConnection, type Connection, type ConnectionConfig } from '../database/connection.js';
+import { migrate, type MigrationResult } from '../database/migrator.js';
+import type { EventStoreTables } from '../database/tables.js';
+import {
+  ConcurrencyError,
+  IdempotencyConflictError,
+  StoreClosedError,
+  StreamDeletedError,
+  TransactionTooLargeError,
+} from '../errors.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  EventStoreSession,
+  EventStoreTransaction,
+  IterateAllOptions,
+  IterateStreamOptions,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamInfo,
+} from './event-store.js';
+import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
+import { eventTypeSchema, parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, defaultAppendLimits } from './validation.js';
+
+/** Low bits of a global position that number the events of one transaction. */
+const positionBits = 20;
+const maxEventsPerTransaction = 2 ** positionBits;
+
+export interface EventStoreOptions {
+  /** Postgres schema for the store's tables (default `annals`). */
+  schema?: string;
+  /** Largest serialized data + metadata of one event (default 1 MiB). */
+  maxEventBytes?: number;
+  /** Most events in one append call (default 10,000). */
+  maxEventsPerAppend?: number;
+}
+
+const optionsSchema = z.object({
+  schema: z
+    .string()
+    .min(1, { error: 'must not be empty' })
+    .max(63, { error: 'must be at most 63 characters (a Postgres identifier)' })
+    .optional(),
+  maxEventBytes: z.number().int().positive().optional(),
+  maxEventsPerAppend: z.number().int().positive().max(maxEventsPerTransaction).optional(),
+});
+
+const versionSchema = z.number().int({ error: 'must be a whole number' }).min(0, { error: 'must be >= 0' });
+const readStreamOptionsSchema = z
+  .object({
+    fromVersion: versionSchema.optional(),
+    toVersion: versionSchema.optional(),
+    direction: z.enum(['forward', 'backward']).optional(),
+    limit: z.number().int().positive({ error: 'must be a positive whole number' }).optional(),
+  })
+  .optional();
+const readAllOptionsSchema = z
+  .object({
+    after: z.bigint({ error: 'must be a bigint global position (e.g. 0n)' }).min(0n).optional(),
+    limit: z.number().int().positive({ error: 'must be a positive whole number' }).optional(),
+    types: z.array(eventTypeSchema).optional(),
+    categories: z.array(streamIdSchema).optional(),
+  })
+  .optional();
+const batchSizeSchema = z.number().int().positive().max(100_000).optional();
+
+/**
+ * Creates an event store on Postgres (a connection string or your `pg.Pool`) or on an
+ * embedded PGlite. Call `migrate()` once before use and `close()` when done.
+ *
+ * @example
+ * ```ts
+ * const store = createEventStore({ connectionString: process.env.DATABASE_URL! }, { schema: 'annals' });
+ * await store.migrate();
+ * await store.appendToStream('post-42', [{ type: 'LikeCreated', data: { postId: '42', userId: 'ada' } }]);
+ * await store.close();
+ * ```
+ */
+export function createEventStore(connection: ConnectionConfig | pg.Pool, options: EventStoreOptions = {}): EventStore {
+  const checked = parseInput(optionsSchema, options, 'options');
+  const config: ConnectionConfig = isPool(connection) ? { pool: connection } : connection;
+  return new PostgresEventStore(openConnection(config), checked.schema ?? 'annals', {
+    maxEventBytes: checked.maxEventBytes ?? defaultAppendLimits.maxEventBytes,
+    maxEventsPerAppend: checked.maxEventsPerAppend ?? defaultAppendLimits.maxEventsPerAppend,
+  });
+}
+
+function isPool(value: unknown): value is pg.Pool {
+  return typeof value === 'object' && value !== null && typeof (value as pg.Pool).connect === 'function';
+}
+
+type Executor = Kysely<EventStoreTables> | Transaction<EventStoreTables>;
+
+interface EventRow {
+  global_position: string | bigint | number;
+  stream_id: string;
+  stream_version: string | bigint | number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: unknown;
+  recorded_at: Date | string;
+}
+
+/**
+ * The store's reads and writes against one executor: the pool (each statement its own
+ * transaction) or a transaction opened by `withTransaction`.
+ */
+class Session implements EventStoreSession {
+  protected readonly executor: Executor;
+  readonly schema: string;
+  readonly #limits: AppendLimits;
+  readonly #inTransaction: boolean;
+  readonly #assertOpen: () => void;
+
+  constructor(executor: Executor, schema: string, limits: AppendLimits, inTransaction: boolean, assertOpen: () => void) {
+    this.executor = executor;
+    this.schema = schema;
+    this.#limits = limits;
+    this.#inTransaction = inTransaction;
+    this.#assertOpen = assertOpen;
+  }
+
+  protected table(name: keyof EventStoreTables) {
+    return sql.id(this.schema, name);
+  }
+
+  async appendToStream(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    this.#assertOpen();
+    const append = prepareAppend(streamId, events, options?.expectedVersion, this.#limits);
+    const retryable = append.events.some((event) => event.idFromCaller);
+
+    // Inside a transaction a failed statement aborts the caller's whole transaction, so a
+    // retry is recognized before writing. Outside one, the append itself is tried first
+    // (one round trip on the common path) and a retry shows up as its failure.
+    if (retryable && this.#inTransaction) {
+      const earlier = await this.#findEarlierAppend(append);
+      if (earlier) return earlier;
+    }
+
+    let row: { version: string | number | bigint | null; last_position: string | number | bigint | null } | undefined;
+    try {
+      row = (await this.#appendStatement(append).execute(this.executor)).rows[0];
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'AN001') throw new TransactionTooLargeError(maxEventsPerTransaction, { cause: error });
+      if (code === '23505' && (error as { constraint?: string }).constraint === 'events_event_id_key') {
+        if (!this.#inTransaction) {
+          const earlier = await this.#findEarlierAppend(append);
+          if (earlier) return earlier;
+        }
+        const eventId = append.events.find((event) => event.idFromCaller)?.id ?? append.events[0]!.id;
+        throw new IdempotencyConflictError(
+          append.streamId,
+          eventId,
+          'an event id in this batch was appended concurrently by another transaction; retry the transaction',
+        );
+      }
+      throw error;
+    }
+
+    if (row?.version === null || row?.version === undefined || row.last_position === null) {
+      // The stream row did not match the expected version: find out why.
+      if (retryable && !this.#inTransaction) {
+        const earlier = await this.#findEarlierAppend(append);
+        if (earlier) return earlier;
+      }
+      const info = await this.getStreamInfo(append.streamId);
+      if (info?.deleted) throw new StreamDeletedError(append.streamId);
+      throw new ConcurrencyError(append.streamId, append.expectedVersion, info?.version ?? 0);
+    }
+    return { nextExpectedVersion: Number(row.version), lastGlobalPosition: BigInt(row.last_position) };
+  }
+
+  /**
+   * The whole append as one statement, so it is atomic and one round trip even without an
+   * explicit transaction. Written with `sql` because it combines a data-modifying CTE,
+   * `unnest ... WITH ORDINALITY` and pg_current_xact_id(), which kysely's builder does
+   * not express readably.
+   *
+   * 1. `stream` moves the stream's version forward only if `expectedVersion` holds; its
+   *    row lock makes concurrent appends to one stream queue up and re-check.
+   * 2. `position` numbers the events: the transaction id in the high bits, then the
+   *    events this transaction appended so far (docs/global-log.md).
+   * 3. `inserted` writes the events; nothing is written when `stream` returned no row.
+   */
+  #appendStatement(append: PreparedAppend) {
+    const { streamId, category, expectedVersion, events } = append;
+    const count = events.length;
+    const streams = this.table('streams');
+    const stream = streamStatement(streams, streamId, category, expectedVersion, count);
+    const eventsTable = this.table('events');
+    const tooLarge = sql.id(this.schema, 'annals_transaction_too_large');
+    return sql<{ version: string | null; last_position: string | null }>`
+      WITH stream AS (${stream}),
+      position AS (
+        SELECT tx.base, coalesce(
+          (SELECT max(e.global_position) + 1 FROM ${eventsTable} e
+            WHERE e.global_position >= tx.base AND e.global_position < tx.base + ${maxEventsPerTransaction}::bigint),
+          tx.base) AS first
+        FROM (SELECT pg_current_xact_id()::text::bigint << ${positionBits} AS base) tx
+      ),
+      inserted AS (
+        INSERT INTO ${eventsTable}
+          (global_position, stream_id, stream_version, event_id, category, type, schema_version, data, metadata)
+        SELECT
+          CASE WHEN position.first - position.base + ${count}::bigint <= ${maxEventsPerTransaction}::bigint
+            THEN position.first + e.ord - 1
+            ELSE ${tooLarge}(${maxEventsPerTransaction}::integer) END,
+          ${streamId}, stream.version - ${count}::bigint + e.ord, e.id, ${category}, e.type, e.schema_version,
+          e.data::jsonb, e.metadata::jsonb
+        FROM stream, position,
+          unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.type)}::text[],
+                 ${events.map((e) => e.schemaVersion)}::integer[], ${events.map((e) => e.dataJson)}::text[],
+                 ${events.map((e) => e.metadataJson)}::text[])
+            WITH ORDINALITY AS e(id, type, schema_version, data, metadata, ord)
+        RETURNING global_position
+      )
+      SELECT (SELECT version FROM stream) AS version, (SELECT max(global_position) FROM inserted) AS last_position`;
+  }
+
+  /**
+   * When events with the caller's ids are already stored, decides whether this append is
+   * a retry of that one (same stream, same events, same order): then it returns the
+   * original result. Anything else that reuses an id is an IdempotencyConflictError.
+   */
+  async #findEarlierAppend(append: PreparedAppend): Promise<AppendResult | null> {
+    const ids = append.events.map((event) => event.id);
+    const rows = await this.executor
+      .withSchema(this.schema)
+      .selectFrom('events')
+      .select(['event_id', 'stream_id', 'stream_version', 'global_position', 'type', 'schema_version', 'data', 'metadata'])
+      .where('event_id', 'in', ids)
+      .execute();
+    if (rows.length === 0) return null;
+    const byId = new Map(rows.map((row) => [row.event_id, row]));
+    const first = byId.get(ids[0]!);
+    let last: (typeof rows)[number] | undefined;
+    for (const [index, event] of append.events.entries()) {
+      const row = byId.get(event.id);
+      const conflict = (reason: string) => new IdempotencyConflictError(append.streamId, event.id, reason);
+      if (!row || !first) throw conflict('only part of this batch was appended before; a retry must send the same events');
+      if (row.stream_id !== append.streamId) throw conflict(`it was appended to stream '${row.stream_id}'`);
+      if (Number(row.stream_version) !== Number(first.stream_version) + index) {
+        throw conflict('the earlier append held these events in another order or batch');
+      }
+      if (
+        row.type !== event.type ||
+        row.schema_version !== event.schemaVersion ||
+        !isDeepStrictEqual(row.data, JSON.parse(event.dataJson)) ||
+        !isDeepStrictEqual(row.metadata, JSON.parse(event.metadataJson))
+      ) {
+        throw conflict('it was appended with another type, schema version, data or metadata');
+      }
+      last = row;
+    }
+    return { nextExpectedVersion: Number(last!.stream_version), lastGlobalPosition: BigInt(last!.global_position) };
+  }
+
+  async readStream<E extends RecordedEvent = RecordedEvent>(streamId: string, options?: ReadStreamOptions): Promise<E[]> {
+    this.#assertOpen();
+    const id = parseInput(streamIdSchema, streamId, 'streamId');
+    const { fromVersion = 1, toVersion, direction = 'forward', limit } = parseInput(readStreamOptionsSchema, options, 'options') ?? {};
+    // One round trip: the stream row (deleted? truncated?) with its events joined laterally.
+    const rows = await this.executor
+      .withSchema(this.schema)
+      .selectFrom('streams as s')
+      .leftJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('events as e')
+            .selectAll('e')
+            .whereRef('e.stream_id', '=', 's.stream_id')
+            .where((w) => w('e.stream_version', '>=', sql<number>`greatest(${fromVersion}::bigint, s.truncate_before)`))
+            .$if(toVersion !== undefined, (q) => q.where('e.stream_version', '<=', toVersion!))
+            .orderBy('e.stream_version', direction === 'forward' ? 'asc' : 'desc')
+            .$if(limit !== undefined, (q) => q.limit(limit!))
+            .as('ev'),
+        (join) => join.onTrue(),
+      )
+      .select([
+        's.deleted_at',
+        'ev.global_position',
+        'ev.stream_id',
+        'ev.stream_version',
+        'ev.event_id',
+        'ev.type',
+        'ev.schema_version',
+        'ev.data',
+        'ev.metadata',
+        'ev.recorded_at',
+      ])
+      .where('s.stream_id', '=', id)
+      .orderBy('ev.stream_version', direction === 'forward' ? 'asc' : 'desc')
+      .execute();
+    if (rows.length === 0) return [];
+    if (rows[0]!.deleted_at !== null) throw new StreamDeletedError(id);
+    if (rows[0]!.global_position === null) return [];
+    return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  }
+
+  async readAll<E extends RecordedEvent = RecordedEvent>(options?: ReadAllOptions): Promise<E[]> {
+    this.#assertOpen();
+    const { after = 0n, limit, types, categories } = parseInput(readAllOptionsSchema, options, 'options') ?? {};
+    const rows = await this.executor
+      .withSchema(this.schema)
+      .selectFrom('events')
+      .selectAll()
+      .where('global_position', '>', after.toString())
+      .where('global_position', '<', visibleBound())
+      .$if(types !== undefined, (q) => (types!.length === 0 ? q.where(sql<boolean>`false`) : q.where('type', 'in', types!)))
+      .$if(categories !== undefined, (q) =>
+        categories!.length === 0 ? q.where(sql<boolean>`false`) : q.where('category', 'in', categories!),
+      )
+      .orderBy('global_position')
+      .$if(limit !== undefined, (q) => q.limit(limit!))
+      .execute();
+    return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  }
+
+  async getStreamInfo(streamId: string): Promise<StreamInfo | null> {
+    this.#assertOpen();
+    const id = parseInput(streamIdSchema, streamId, 'streamId');
+    const row = await this.executor
+      .withSchema(this.schema)
+      .selectFrom('streams')
+      .selectAll()
+      .where('stream_id', '=', id)
+      .executeTakeFirst();
+    if (!row) return null;
+    return {
+      streamId: row.stream_id,
+      category: row.category,
+      version: Number(row.version),
+      truncateBefore: Number(row.truncate_before),
+      deleted: row.deleted_at !== null,
+      deletedAt: row.deleted_at === null ? null : new Date(row.deleted_at),
+      createdAt: new Date(row.created_at),
+      updatedAt: new Date(row.updated_at),
+    };
+  }
+}
+
+/**
+ * The stream-row half of an append for each kind of expected version. Each returns the
+ * stream's new version, or no row when the expectation does not hold.
+ */
+function streamStatement(
+  streams: ReturnType<typeof sql.id>,
+  streamId: string,
+  category: string,
+  expected: ExpectedVersion,
+  count: number,
+) {
+  if (expected === 'no_stream' || expected === 0) {
+    // A deleted stream counts as absent: the append recreates it. Versions go on from
+    // where they were (ids and versions are never reused) and the old events stay hidden.
+    return sql`
+      INSERT INTO ${streams} AS s (stream_id, category, version) VALUES (${streamId}, ${category}, ${count}::bigint)
+      ON CONFLICT (stream_id) DO UPDATE
+        SET version = s.version + ${count}::bigint, truncate_before = s.version + 1,
+            deleted_at = NULL, updated_at = now()
+        WHERE s.deleted_at IS NOT NULL
+      RETURNING version`;
+  }
+  if (expected === 'any') {
+    return sql`
+      INSERT INTO ${streams} AS s (stream_id, category, version) VALUES (${streamId}, ${category}, ${count}::bigint)
+      ON CONFLICT (stream_id) DO UPDATE
+        SET version = s.version + ${count}::bigint, updated_at = now()
+        WHERE s.deleted_at IS NULL
+      RETURNING version`;
+  }
+  const versionCheck = expected === 'stream_exists' ? sql`version > 0` : sql`version = ${expected}::bigint`;
+  return sql`
+    UPDATE ${streams} SET version = version + ${count}::bigint, updated_at = now()
+    WHERE stream_id = ${streamId} AND ${versionCheck} AND deleted_at IS NULL
+    RETURNING version`;
+}
+
+/**
+ * The first global position a reader must not return yet: that of the oldest transaction
+ * still running when the statement's snapshot was taken. Every transaction below it has
+ * finished, and positions are ordered by transaction id, so nothing can still commit
+ * below this bound (docs/global-log.md).
+ */
+function visibleBound() {
+  return sql<string>`(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${sql.lit(positionBits)})`;
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    streamId: row.stream_id,
+    version: Number(row.stream_version),
+    globalPosition: BigInt(row.global_position),
+    id: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata as Record<string, unknown>,
+    recordedAt: row.recorded_at instanceof Date ? row.recorded_at : new Date(row.recorded_at),
+  };
+}
+
+class TransactionSession extends Session implements EventStoreTransaction {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  get db(): Kysely<any> {
+    return this.executor;
+  }
+
+  async query<Row = Record<string, unknown>>(text: string, parameters: readonly unknown[] = []): Promise<Row[]> {
+    const result = await this.executor.executeQuery<Row>(CompiledQuery.raw(text, [...parameters]));
+    return result.rows;
+  }
+}
+
+class PostgresEventStore extends Session implements EventStore {
+  readonly #connection: Connection;
+  readonly #limits: AppendLimits;
+  #closed = false;
+
+  constructor(connection: Connection, schema: string, limits: AppendLimits) {
+    const assertOpen = () => {
+      if (this.#closed) throw new StoreClosedError();
+    };
+    super(connection.db, schema, limits, false, assertOpen);
+    this.#connection = connection;
+    this.#limits = limits;
+  }
+
+  async migrate(): Promise<MigrationResult> {
+    this.#check();
+    return migrate(this.#connection.db, this.schema);
+  }
+
+  async withTransaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T> {
+    this.#check();
+    return this.#connection.db.transaction().execute((trx) =>
+      work(new TransactionSession(trx, this.schema, this.#limits, true, () => this.#check())),
+    );
+  }
+
+  async *iterateStream<E extends RecordedEvent = RecordedEvent>(
+    streamId: string,
+    options: IterateStreamOptions = {},
+  ): AsyncIterable<E> {
+    const { batchSize: size, ...range } = options;
+    const batchSize = parseInput(batchSizeSchema, size, 'options.batchSize') ?? 1000;
+    let { fromVersion, toVersion } = range;
+    for (;;) {
+      const page = await this.readStream<E>(streamId, { ...range, fromVersion, toVersion, limit: batchSize });
+      yield* page;
+      if (page.length < batchSize) return;
+      const last = page.at(-1)!.version;
+      if (range.direction === 'backward') toVersion = last - 1;
+      else fromVersion = last + 1;
+      if (toVersion !== undefined && toVersion < (fromVersion ?? 1)) return;
+    }
+  }
+
+  async *iterateAll<E extends RecordedEvent = RecordedEvent>(options: IterateAllOptions = {}): AsyncIterable<E> {
+    const { batchSize: size, ...filter } = options;
+    const batchSize = parseInput(batchSizeSchema, size, 'options.batchSize') ?? 1000;
+    let after = filter.after;
+    for (;;) {
+      const page = await this.readAll<E>({ ...filter, after, limit: batchSize });
+      yield* page;
+      if (page.length < batchSize) return;
+      after = page.at(-1)!.globalPosition;
+    }
+  }
+
+  async headPosition(): Promise<bigint> {
+    this.#check();
+    const row = await this.#connection.db
+      .withSchema(this.schema)
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('global_position').as('head'))
+      .where('global_position', '<', visibleBound())
+      .executeTakeFirst();
+    return row?.head === null || row?.head === undefined ? 0n : BigInt(row.head);
+  }
+
+  async deleteStream(streamId: string, options: { expectedVersion?: ExpectedVersion } = {}): Promise<void> {
+    this.#check();
+    const id = parseInput(streamIdSchema, streamId, 'streamId');
+    const { expectedVersion = 'any' } = options;
+    parseInput(expectedVersionSchema, expectedVersion, 'options.expectedVersion');
+    const deleted = await this.#connection.db
+      .withSchema(this.schema)
+      .updateTable('streams')
+      .set({ deleted_at: sql`now()`, updated_at: sql`now()` })
+      .where('stream_id', '=', id)
+      .where('deleted_at', 'is', null)
+      .$if(typeof expectedVersion === 'number', (q) => q.where('version', '=', String(expectedVersion)))
+      .returning('version')
+      .executeTakeFirst();
+    if (deleted) return;
+    const info = await this.getStreamInfo(id);
+    if (info?.deleted) return;
+    const ok = info === null ? expectedVersion === 'any' || expectedVersion === 'no_stream' || expectedVersion === 0 : expectedVersion === 'any';
+    if (!ok) throw new ConcurrencyError(id, expectedVersion, info?.version ?? 0);
+  }
+
+  async truncateStream(streamId: string, options: { before: number }): Promise<{ truncateBefore: number }> {
+    this.#check();
+    const id = parseInput(streamIdSchema, streamId, 'streamId');
+    const { before } = parseInput(z.object({ before: versionSchema }), options, 'options');
+    const row = await this.#connection.db
+      .withSchema(this.schema)
+      .updateTable('streams')
+      .set({
+        truncate_before: sql`greatest(truncate_before, least(${before}::bigint, version + 1))`,
+        updated_at: sql`now()`,
+      })
+      .where('stream_id', '=', id)
+      .returning('truncate_before')
+      .executeTakeFirst();
+    return { truncateBefore: row ? Number(row.truncate_before) : 0 };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#connection.close();
+  }
+
+  #check(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Annals' public API. Everything importable from 'annals' is listed here by name;
+ * test/public-api.unit.test.ts keeps the list from growing by accident.
+ */
+export { createEventStore, type EventStoreOptions } from './event-store/postgres-event-store.js';
+export type {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  EventStoreSession,
+  EventStoreTransaction,
+  IterateAllOptions,
+  IterateStreamOptions,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamInfo,
+} from './event-store/event-store.js';
+export type { ExpectedVersion } from './event-store/expected-version.js';
+export { categoryOf } from './event-store/stream-name.js';
+export type { ConnectionConfig } from './database/connection.js';
+export type { MigrationResult } from './database/migrator.js';
+export {
+  AnnalsError,
+  ConcurrencyError,
+  ErrorCodes,
+  IdempotencyConflictError,
+  MigrationError,
+  StoreClosedError,
+  StreamDeletedError,
+  TransactionTooLargeError,
+  ValidationError,
+  type ErrorCode,
+  type ValidationIssue,
+} from './errors.js';

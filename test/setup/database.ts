@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeEach } from 'vitest';
+import { createEventStore, type EventStore, type EventStoreOptions } from '../../src/index.js';
+import { testDatabaseUrl } from './database-url.js';
+
+export { testDatabaseUrl };
+
+/**
+ * A schema of its own for one test file, so files run in parallel and re-run cleanly.
+ * Dropped after the file, unless a test in it failed: then it is kept for inspection
+ * (its name is printed) and the next run makes a new one.
+ */
+export function useTestSchema(prefix: string): { schema: string; databaseUrl: string } {
+  const schema = `test_${prefix}_${randomBytes(4).toString('hex')}`;
+  let failed = false;
+  beforeEach((context) => {
+    context.onTestFailed(() => {
+      failed = true;
+    });
+  });
+  afterAll(async () => {
+    if (failed) {
+      console.warn(`kept schema ${schema} of a failed test for inspection`);
+      return;
+    }
+    const client = new pg.Client({ connectionString: testDatabaseUrl });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  });
+  return { schema, databaseUrl: testDatabaseUrl };
+}
+
+/** A migrated store in a fresh schema, closed after the file. */
+export async function createTestStore(prefix: string, options: EventStoreOptions = {}): Promise<EventStore> {
+  const { schema } = useTestSchema(prefix);
+  const store = createEventStore({ connectionString: testDatabaseUrl, maxConnections: 20 }, { schema, ...options });
+  afterAll(() => store.close());
+  await store.migrate();
+  return store;
+}
+
+/**
+ * Retries `check` until it stops throwing. For assertions on readAll: a new event shows
+ * up there only once every transaction that started before it has finished, and other
+ * test files running in parallel hold transactions open (docs/global-log.md).
+ */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
