@@ -1,0 +1,246 @@
+/**
+ * The benchmark harness shared by every figure: settings, timing, peak memory, fresh
+ * schemas and databases, running one measurement in a child process of its own,
+ * machine details and markdown tables.
+ */
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import type { Task, TaskResult } from './tasks.js';
+
+/** The Postgres every contestant runs against (the same one, side by side). */
+export const databaseUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+function intFromEnv(name: string, fallback: number): number {
+  const value = Number.parseInt(process.env[name] ?? '', 10);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/**
+ * Run lengths. Each contestant gets a fixed wall-clock window per figure so the whole
+ * suite stays within a few minutes on a 2-core machine; override with BENCH_* variables.
+ */
+export const settings = {
+  /** Appends before the window opens: JIT, connection pool and plan caches warm up. */
+  warmupMs: intFromEnv('BENCH_WARMUP_MS', 1_500),
+  /** The measured window of each append figure. */
+  measureMs: intFromEnv('BENCH_MEASURE_MS', 5_000),
+  /** Streams appended to; each worker owns a disjoint share, so appends never conflict. */
+  streams: intFromEnv('BENCH_STREAMS', 1_000),
+  /** Events in the global log read by the read figure. */
+  readEvents: intFromEnv('BENCH_READ_EVENTS', 200_000),
+  /** Page size of every reader of the global log. */
+  readBatchSize: intFromEnv('BENCH_READ_BATCH', 1_000),
+  /** Events read before the measured read, to warm the JIT and Postgres' caches. */
+  readWarmupEvents: intFromEnv('BENCH_READ_WARMUP', 20_000),
+  /** A reader slower than this is stopped and its rate taken over what it read. */
+  readMaxMs: intFromEnv('BENCH_READ_MAX_MS', 20_000),
+};
+
+export const now = (): number => performance.now();
+
+export interface Throughput {
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+}
+
+/**
+ * Runs `concurrency` workers that each call `work` back to back (one call in flight per
+ * worker, like one request handler per connection) for `warmupMs + measureMs`, and
+ * counts the events of the calls that complete inside the measured window.
+ */
+export async function runWorkers(options: {
+  concurrency: number;
+  warmupMs: number;
+  measureMs: number;
+  work: (worker: number) => Promise<number>;
+}): Promise<Throughput> {
+  const windowStart = now() + options.warmupMs;
+  const windowEnd = windowStart + options.measureMs;
+  let events = 0;
+  const worker = async (index: number) => {
+    while (now() < windowEnd) {
+      const appended = await options.work(index);
+      const done = now();
+      if (done >= windowStart && done <= windowEnd) events += appended;
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, (_, index) => worker(index)));
+  const seconds = options.measureMs / 1000;
+  return { events, seconds, eventsPerSecond: events / seconds };
+}
+
+/**
+ * Peak resident set size of this process. Sampled on a timer (and on demand) from
+ * process.memoryUsage(), and cross-checked with resourceUsage().maxRSS, the kernel's own
+ * high-water mark, which also sees spikes between samples. Each measurement runs in a
+ * fresh child process, so that high-water mark belongs to the measurement alone.
+ */
+export class PeakMemory {
+  #peakRss = 0;
+  #peakHeap = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  start(intervalMs = 5): this {
+    this.sample();
+    this.#timer = setInterval(() => this.sample(), intervalMs);
+    return this;
+  }
+
+  sample(): void {
+    const usage = process.memoryUsage();
+    this.#peakRss = Math.max(this.#peakRss, usage.rss);
+    this.#peakHeap = Math.max(this.#peakHeap, usage.heapUsed);
+  }
+
+  stop(): { peakRssBytes: number; peakHeapBytes: number } {
+    clearInterval(this.#timer);
+    this.sample();
+    const maxRssBytes = process.resourceUsage().maxRSS * 1024;
+    return { peakRssBytes: Math.max(this.#peakRss, maxRssBytes), peakHeapBytes: this.#peakHeap };
+  }
+}
+
+/** Collects garbage when the process runs with --expose-gc (child processes do). */
+export function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** A name no earlier run used, so every run starts from empty tables. */
+export function freshName(label: string): string {
+  return `bench_${label.replaceAll('-', '_')}_${randomBytes(4).toString('hex')}`;
+}
+
+/** The connection string of another database on the same server. */
+export function urlForDatabase(database: string): string {
+  const url = new URL(databaseUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Runs statements on a short-lived connection of its own (setup and cleanup only). */
+export async function adminQuery(statements: readonly string[], url = databaseUrl): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const statement of statements) await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The place a contestant keeps its tables: a schema in the main database, or a database. */
+export type Target = { schema: string } | { database: string };
+
+export async function createTarget(target: Target): Promise<void> {
+  // Schemas are created by the contestant's own migration; a database must exist first.
+  if ('database' in target) await adminQuery([`CREATE DATABASE ${quoteIdent(target.database)}`]);
+}
+
+export async function dropTarget(target: Target): Promise<void> {
+  if ('schema' in target) await adminQuery([`DROP SCHEMA IF EXISTS ${quoteIdent(target.schema)} CASCADE`]);
+  // FORCE ends connections a crashed child may have left behind.
+  else await adminQuery([`DROP DATABASE IF EXISTS ${quoteIdent(target.database)} WITH (FORCE)`]);
+}
+
+/** Creates a fresh target, hands it to `work`, and drops it afterwards whatever happens. */
+export async function withTarget<T>(target: Target, work: (target: Target) => Promise<T>): Promise<T> {
+  await createTarget(target);
+  try {
+    return await work(target);
+  } finally {
+    await dropTarget(target);
+  }
+}
+
+const childScript = new URL('./child.ts', import.meta.url);
+
+/**
+ * Runs one task in a fresh Node process. Isolation matters here: Emmett's driver
+ * (dumbo) installs process-wide pg type parsers (int8 as BigInt, its own JSON parser),
+ * which would silently change what Annals and raw pg pay per row if they shared the
+ * process; and the JIT, the heap and the RSS high-water mark of one contestant would
+ * carry over to the next.
+ */
+export function runIsolated<T extends Task>(task: T, timeoutMs = 180_000): Promise<TaskResult<T>> {
+  return new Promise((resolve, reject) => {
+    // process.execArgv carries tsx's loader, so the child can run TypeScript too.
+    const child = fork(childScript, [JSON.stringify(task)], { execArgv: [...process.execArgv, '--expose-gc'] });
+    let result: TaskResult<T> | undefined;
+    let failure: string | undefined;
+    const timer = setTimeout(() => {
+      failure = `timed out after ${timeoutMs} ms`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('message', (message: { ok: true; result: TaskResult<T> } | { ok: false; error: string }) => {
+      if (message.ok) result = message.result;
+      else failure = message.error;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (result !== undefined && code === 0) resolve(result);
+      else reject(new Error(`${task.kind} task for ${task.contestant} failed: ${failure ?? `exit code ${code}`}`));
+    });
+  });
+}
+
+export interface MachineDetails {
+  cpu: string;
+  cores: number;
+  ramGiB: number;
+  platform: string;
+  node: string;
+  postgres: string;
+  loadAverage: number[];
+}
+
+export async function machineDetails(): Promise<MachineDetails> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ version: string }>('SELECT version()');
+    return {
+      cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+      cores: os.cpus().length,
+      ramGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+      platform: `${os.type()} ${os.release()} (${os.arch()})`,
+      node: process.version,
+      postgres: rows[0]?.version ?? 'unknown',
+      loadAverage: os.loadavg(),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/** A GitHub-flavoured markdown table; `align` marks numeric columns for right alignment. */
+export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[], align: readonly ('left' | 'right')[] = []): string {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const cell = (text: string, column: number) =>
+    align[column] === 'right' ? text.padStart(widths[column]!) : text.padEnd(widths[column]!);
+  const line = (cells: readonly string[]) => `| ${cells.map((text, column) => cell(text, column)).join(' | ')} |`;
+  const rule = `|${widths.map((width, column) => (align[column] === 'right' ? `${'-'.repeat(width + 1)}:` : '-'.repeat(width + 2))).join('|')}|`;
+  return [line(headers), rule, ...rows.map((row) => line(headers.map((_, column) => row[column] ?? '')))].join('\n');
+}
+
+/** 12345.6 -> "12,346". */
+export function formatRate(value: number | undefined): string {
+  return value === undefined ? 'n/a' : Math.round(value).toLocaleString('en-US');
+}
+
+export function formatRatio(numerator: number | undefined, denominator: number | undefined): string {
+  if (numerator === undefined || denominator === undefined || denominator === 0) return 'n/a';
+  return `${(numerator / denominator).toFixed(2)}x`;
+}
+
+export function formatMiB(bytes: number | undefined): string {
+  return bytes === undefined ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}

@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConcurrencyError, StreamDeletedError, type EventStore } from '../../src/index.js';
+import { eventually } from '../setup/database.js';
+
+/**
+ * The event store's behaviour, written once and run against every database the store
+ * supports (real Postgres and embedded PGlite), as kysely's suite does for its dialects.
+ */
+export function describeEventStoreContract(name: string, getStore: () => EventStore): void {
+  const stream = (prefix = 'post') => `${prefix}-${randomUUID()}`;
+  const like = (userId: string) => ({ type: 'LikeCreated', data: { userId } });
+
+  describe(`event store contract (${name})`, () => {
+    it('appends and reads back a stream: versions start at 1, positions increase', async () => {
+      const store = getStore();
+      const id = stream();
+      const first = await store.appendToStream(id, [like('ada'), like('bob')], { expectedVersion: 'no_stream' });
+      const second = await store.appendToStream(id, [like('cy')], { expectedVersion: first.nextExpectedVersion });
+
+      expect(first.nextExpectedVersion).toBe(2);
+      expect(second.nextExpectedVersion).toBe(3);
+      expect(second.lastGlobalPosition).toBeGreaterThan(first.lastGlobalPosition);
+      const events = await store.readStream(id);
+      expect(events.map((e) => [e.version, e.data])).toEqual([
+        [1, { userId: 'ada' }],
+        [2, { userId: 'bob' }],
+        [3, { userId: 'cy' }],
+      ]);
+      expect(events.map((e) => e.streamId)).toEqual([id, id, id]);
+      expect(events[2]!.globalPosition).toBe(second.lastGlobalPosition);
+      expect(events[1]!.globalPosition).toBe(first.lastGlobalPosition);
+      expect(events[0]!.globalPosition).toBeLessThan(events[1]!.globalPosition);
+      expect(events[0]!.recordedAt).toBeInstanceOf(Date);
+      expect(events[0]!.metadata).toEqual({});
+      expect(events[0]!.schemaVersion).toBe(1);
+    });
+
+    it('stores metadata, schema version and the caller’s event id', async () => {
+      const store = getStore();
+      const id = stream();
+      const eventId = randomUUID();
+      await store.appendToStream(id, [
+        { type: 'LikeCreated', data: { userId: 'ada' }, metadata: { correlationId: 'c-1' }, id: eventId, schemaVersion: 2 },
+      ]);
+      const [event] = await store.readStream(id);
+      expect(event).toMatchObject({ id: eventId, metadata: { correlationId: 'c-1' }, schemaVersion: 2, type: 'LikeCreated' });
+    });
+
+    it('checks each kind of expected version', async () => {
+      const store = getStore();
+      const id = stream();
+      await expect(store.appendToStream(id, [like('a')], { expectedVersion: 'stream_exists' })).rejects.toBeInstanceOf(
+        ConcurrencyError,
+      );
+      await expect(store.appendToStream(id, [like('a')], { expectedVersion: 1 })).rejects.toMatchObject({
+        code: 'ANNALS_CONCURRENCY',
+        streamId: id,
+        expected: 1,
+        actual: 0,
+      });
+      await store.appendToStream(id, [like('a')], { expectedVersion: 0 });
+      await expect(store.appendToStream(id, [like('b')], { expectedVersion: 'no_stream' })).rejects.toMatchObject({
+        expected: 'no_stream',
+        actual: 1,
+      });
+      await expect(store.appendToStream(id, [like('b')], { expectedVersion: 0 })).rejects.toBeInstanceOf(ConcurrencyError);
+      await store.appendToStream(id, [like('b')], { expectedVersion: 'stream_exists' });
+      await store.appendToStream(id, [like('c')], { expectedVersion: 'any' });
+      await store.appendToStream(id, [like('d')]);
+      await expect(store.appendToStream(id, [like('e')], { expectedVersion: 3 })).rejects.toMatchObject({ expected: 3, actual: 4 });
+      expect((await store.readStream(id)).map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    });
+
+    it('reads a range, backward and with a limit', async () => {
+      const store = getStore();
+      const id = stream();
+      await store.appendToStream(id, Array.from({ length: 10 }, (_, i) => like(`u${i + 1}`)));
+      const versions = (events: { version: number }[]) => events.map((e) => e.version);
+      expect(versions(await store.readStream(id, { fromVersion: 3, toVersion: 5 }))).toEqual([3, 4, 5]);
+      expect(versions(await store.readStream(id, { direction: 'backward', limit: 3 }))).toEqual([10, 9, 8]);
+      expect(versions(await store.readStream(id, { fromVersion: 8 }))).toEqual([8, 9, 10]);
+      expect(versions(await store.readStream(id, { limit: 2 }))).toEqual([1, 2]);
+      expect(await store.readStream(id, { fromVersion: 11 })).toEqual([]);
+      expect(await store.readStream(stream('missing'))).toEqual([]);
+    });
+
+    it('pages through long streams and the global log with the iterables', async () => {
+      const store = getStore();
+      const id = stream('long');
+      await store.appendToStream(id, Array.from({ length: 25 }, (_, i) => like(`u${i}`)));
+      const forward: number[] = [];
+      for await (const event of store.iterateStream(id, { batchSize: 4 })) forward.push(event.version);
+      expect(forward).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+      const backward: number[] = [];
+      for await (const event of store.iterateStream(id, { batchSize: 7, direction: 'backward', fromVersion: 5 })) {
+        backward.push(event.version);
+      }
+      expect(backward).toEqual(Array.from({ length: 21 }, (_, i) => 25 - i));
+
+      const all = await eventually(async () => {
+        const seen: bigint[] = [];
+        for await (const event of store.iterateAll({ batchSize: 3, categories: ['long'] })) seen.push(event.globalPosition);
+        expect(seen).toHaveLength(25);
+        return seen;
+      });
+      expect([...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(all);
+    });
+
+    it('reads the global log after a position, filtered by type or category', async () => {
+      const store = getStore();
+      const category = `cat${randomUUID().slice(0, 8)}`;
+      const a = `${category}-1`;
+      const b = `${category}-2`;
+      const r1 = await store.appendToStream(a, [{ type: 'Opened', data: {} }]);
+      await store.appendToStream(b, [{ type: 'Opened', data: {} }, { type: 'Closed', data: {} }]);
+      await store.appendToStream(`other${category}-1`, [{ type: 'Closed', data: {} }]);
+
+      await eventually(async () => {
+        const inCategory = await store.readAll({ categories: [category] });
+        expect(inCategory.map((e) => [e.streamId, e.type])).toEqual([
+          [a, 'Opened'],
+          [b, 'Opened'],
+          [b, 'Closed'],
+        ]);
+      });
+      const closed = await store.readAll({ categories: [category], types: ['Closed'] });
+      expect(closed.map((e) => e.streamId)).toEqual([b]);
+      const afterFirst = await store.readAll({ categories: [category], after: r1.lastGlobalPosition, limit: 1 });
+      expect(afterFirst.map((e) => [e.streamId, e.version])).toEqual([[b, 1]]);
+      expect(await store.readAll({ types: [] })).toEqual([]);
+      const head = await store.headPosition();
+      expect(head).toBeGreaterThanOrEqual(r1.lastGlobalPosition);
+      expect(await store.readAll({ after: head })).toEqual([]);
+    });
+
+    it('commits the events of a transaction together, or none of them', async () => {
+      const store = getStore();
+      const a = stream();
+      const b = stream();
+      await store.withTransaction(async (tx) => {
+        await tx.appendToStream(a, [like('x')]);
+        await tx.appendToStream(b, [like('y'), like('z')]);
+        await tx.appendToStream(a, [like('w')], { expectedVersion: 1 });
+        expect((await tx.readStream(a)).length).toBe(2);
+      });
+      expect((await store.readStream(a)).map((e) => e.version)).toEqual([1, 2]);
+      const positions = [...(await store.readStream(a)), ...(await store.readStream(b))].map((e) => e.globalPosition);
+      expect(new Set(positions).size).toBe(4);
+
+      const c = stream();
+      await expect(
+        store.withTransaction(async (tx) => {
+          await tx.appendToStream(c, [like('x')]);
+          throw new Error('changed my mind');
+        }),
+      ).rejects.toThrow('changed my mind');
+      expect(await store.getStreamInfo(c)).toBeNull();
+      expect(await store.readStream(c)).toEqual([]);
+    });
+
+    it('soft-deletes a stream, and recreates it on a no_stream append', async () => {
+      const store = getStore();
+      const id = stream();
+      await store.appendToStream(id, [like('a'), like('b')]);
+      await store.deleteStream(id, { expectedVersion: 2 });
+      await store.deleteStream(id); // deleting again does nothing
+
+      await expect(store.readStream(id)).rejects.toBeInstanceOf(StreamDeletedError);
+      await expect(store.appendToStream(id, [like('c')])).rejects.toMatchObject({ code: 'ANNALS_STREAM_DELETED', streamId: id });
+      await expect(store.appendToStream(id, [like('c')], { expectedVersion: 2 })).rejects.toBeInstanceOf(StreamDeletedError);
+      expect(await store.getStreamInfo(id)).toMatchObject({ deleted: true, version: 2 });
+
+      const recreated = await store.appendToStream(id, [like('c')], { expectedVersion: 'no_stream' });
+      expect(recreated.nextExpectedVersion).toBe(3);
+      expect((await store.readStream(id)).map((e) => [e.version, e.data])).toEqual([[3, { userId: 'c' }]]);
+      expect(await store.getStreamInfo(id)).toMatchObject({ deleted: false, version: 3, truncateBefore: 3 });
+      // The global log is history: the deleted events are still in it.
+      await eventually(async () => {
+        const category = id.split('-')[0]!;
+        const logged = (await store.readAll({ categories: [category] })).filter((e) => e.streamId === id);
+        expect(logged.map((e) => e.version)).toEqual([1, 2, 3]);
+      });
+    });
+
+    it('refuses to delete a stream at another version', async () => {
+      const store = getStore();
+      const id = stream();
+      await store.appendToStream(id, [like('a')]);
+      await expect(store.deleteStream(id, { expectedVersion: 5 })).rejects.toMatchObject({ code: 'ANNALS_CONCURRENCY', actual: 1 });
+      await expect(store.deleteStream(stream(), { expectedVersion: 'stream_exists' })).rejects.toBeInstanceOf(ConcurrencyError);
+      expect((await store.getStreamInfo(id))?.deleted).toBe(false);
+    });
+
+    it('truncates a stream before a version; versions go on', async () => {
+      const store = getStore();
+      const id = stream();
+      await store.appendToStream(id, Array.from({ length: 5 }, (_, i) => like(`u${i}`)));
+      expect(await store.truncateStream(id, { before: 4 })).toEqual({ truncateBefore: 4 });
+      expect((await store.readStream(id)).map((e) => e.version)).toEqual([4, 5]);
+      expect((await store.readStream(id, { fromVersion: 1, toVersion: 4 })).map((e) => e.version)).toEqual([4]);
+      // Never backward, never past the end.
+      expect(await store.truncateStream(id, { before: 2 })).toEqual({ truncateBefore: 4 });
+      expect(await store.truncateStream(id, { before: 99 })).toEqual({ truncateBefore: 6 });
+      expect(await store.readStream(id)).toEqual([]);
+      const next = await store.appendToStream(id, [like('late')], { expectedVersion: 5 });
+      expect(next.nextExpectedVersion).toBe(6);
+      expect((await store.readStream(id)).map((e) => e.version)).toEqual([6]);
+      expect(await store.truncateStream(stream('missing'), { before: 3 })).toEqual({ truncateBefore: 0 });
+    });
+
+    it('treats a retried append with the same event ids as done', async () => {
+      const store = getStore();
+      const id = stream();
+      const events = [
+        { ...like('a'), id: randomUUID() },
+        { ...like('b'), id: randomUUID() },
+      ];
+      const original = await store.appendToStream(id, events, { expectedVersion: 'no_stream' });
+      // A client that timed out retries with the same request: same answer, nothing written.
+      const retried = await store.appendToStream(id, events, { expectedVersion: 'no_stream' });
+      const retriedAny = await store.appendToStream(id, events);
+      expect(retried).toEqual(original);
+      expect(retriedAny).toEqual(original);
+      const inTransaction = await store.withTransaction((tx) => tx.appendToStream(id, events, { expectedVersion: 0 }));
+      expect(inTransaction).toEqual(original);
+      expect((await store.readStream(id)).length).toBe(2);
+    });
+
+    it('rejects reuse of an event id with another payload, stream or batch', async () => {
+      const store = getStore();
+      const id = stream();
+      const eventId = randomUUID();
+      await store.appendToStream(id, [{ ...like('a'), id: eventId }]);
+
+      await expect(store.appendToStream(id, [{ ...like('someone else'), id: eventId }])).rejects.toMatchObject({
+        code: 'ANNALS_IDEMPOTENCY_CONFLICT',
+        eventId,
+      });
+      await expect(store.appendToStream(stream(), [{ ...like('a'), id: eventId }])).rejects.toMatchObject({
+        code: 'ANNALS_IDEMPOTENCY_CONFLICT',
+        reason: expect.stringContaining(`stream '${id}'`),
+      });
+      await expect(store.appendToStream(id, [{ ...like('a'), id: eventId }, like('new')])).rejects.toMatchObject({
+        code: 'ANNALS_IDEMPOTENCY_CONFLICT',
+      });
+      await expect(
+        store.withTransaction((tx) => tx.appendToStream(id, [{ ...like('other'), id: eventId }])),
+      ).rejects.toMatchObject({ code: 'ANNALS_IDEMPOTENCY_CONFLICT' });
+      expect((await store.readStream(id)).length).toBe(1);
+    });
+
+    it('stores strings with quotes, unicode and SQL fragments verbatim', async () => {
+      const store = getStore();
+      const id = `post-'; DROP TABLE events; -- "quoted" ü 👍 ${randomUUID()}`;
+      const nasty = {
+        quotes: `it's "double" and 'single' and \`back\``,
+        sql: "'); DELETE FROM streams; --",
+        backslashes: 'C:\\path\\to\\file \\n not a newline',
+        unicode: 'Zürich · 東京 · مرحبا · 🎉👍🏽 · \u2028\u2029 · e\u0301',
+        dollar: '$1 $$ body $$',
+        braces: '{"not": "json"} [1,2]',
+        array: ['a', "b'", 'c"', '{x}', 'NULL', null],
+        nested: { 'key with spaces': true, 'ключ': 1.5, '': 'empty key' },
+      };
+      const metadata = { user: "o'brien", trace: '"; SELECT 1; --' };
+      await store.appendToStream(id, [{ type: "Type'With\"Quotes", data: nasty, metadata }]);
+      const [event] = await store.readStream(id);
+      expect(event!.streamId).toBe(id);
+      expect(event!.type).toBe("Type'With\"Quotes");
+      expect(event!.data).toEqual(nasty);
+      expect(event!.metadata).toEqual(metadata);
+      expect((await store.getStreamInfo(id))?.category).toBe('post');
+    });
+  });
+}
