@@ -4,16 +4,17 @@
  */
 import { runTask, type Task } from './tasks.js';
 
-const task = JSON.parse(process.argv[2] ?? '') as Task;
+type Reply = { ok: true; result: unknown } | { ok: false; error: string };
 
+let reply: Reply;
 try {
-  const result = await runTask(task);
-  process.send?.({ ok: true, result });
-  process.exitCode = 0;
+  const task = JSON.parse(process.argv[2] ?? '') as Task;
+  reply = { ok: true, result: await runTask(task) };
 } catch (error) {
-  process.send?.({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  reply = { ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
   process.exitCode = 1;
-} finally {
-  // Every pool is closed by the task; disconnecting the IPC channel lets the process end.
-  process.disconnect?.();
 }
+
+// Every pool is closed by the task; once the reply is sent, closing the IPC channel
+// leaves nothing to keep the process alive.
+process.send?.(reply, () => process.disconnect?.());

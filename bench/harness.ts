@@ -10,8 +10,20 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { Task, TaskResult } from './tasks.js';
 
-/** The Postgres every contestant runs against (the same one, side by side). */
-export const databaseUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** What the benchmark's own connections call themselves in pg_stat_activity. */
+export const applicationName = 'annals-bench';
+
+/**
+ * The Postgres every contestant runs against (the same one, side by side), tagged with
+ * applicationName so that other sessions on a shared server can be told apart.
+ */
+export const databaseUrl = tagged(process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
+
+function tagged(connectionString: string): string {
+  const url = new URL(connectionString);
+  if (!url.searchParams.has('application_name')) url.searchParams.set('application_name', applicationName);
+  return url.toString();
+}
 
 function intFromEnv(name: string, fallback: number): number {
   const value = Number.parseInt(process.env[name] ?? '', 10);

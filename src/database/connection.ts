@@ -46,9 +46,12 @@ export function openConnection(config: ConnectionConfig): Connection {
       connectionString: config.connectionString,
       max: config.maxConnections ?? 10,
     });
-    // An idle client whose server connection drops emits 'error'; without a listener
-    // that would crash the process. The pool replaces the client on next use.
+    // A client whose server connection drops (a restart, pg_terminate_backend) emits
+    // 'error', and an 'error' event without a listener crashes the process. The pool
+    // reports it for idle clients; a checked-out client reports it itself. Either way
+    // the query in flight fails with the error and the pool discards the client.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     return fromPool('postgres', pool, true);
   }
   throw new TypeError('connection: give one of connectionString, pool or pglite');

@@ -9,12 +9,16 @@ import { z } from 'zod';
  */
 export type ExpectedVersion = number | 'any' | 'no_stream' | 'stream_exists';
 
+const reason = "must be a whole number >= 0 or one of 'any', 'no_stream', 'stream_exists'";
+
 export const expectedVersionSchema = z.union(
   [
-    z.literal(['any', 'no_stream', 'stream_exists']),
-    z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    z.literal(['any', 'no_stream', 'stream_exists'], { error: reason }),
+    z
+      .number({ error: reason })
+      .int({ error: reason })
+      .min(0, { error: reason })
+      .max(Number.MAX_SAFE_INTEGER, { error: reason }),
   ],
-  {
-    error: "must be a whole number >= 0 or one of 'any', 'no_stream', 'stream_exists'",
-  },
+  { error: reason },
 );

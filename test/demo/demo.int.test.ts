@@ -1,0 +1,39 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { testDatabaseUrl, useTestSchema } from '../setup/database.js';
+
+const run = promisify(execFile);
+const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+const { schema } = useTestSchema('demo');
+
+// `npm start` as a user runs it: a real child process, on both kinds of database.
+describe('npm start (the demo)', () => {
+  it('runs on an embedded PGlite when DATABASE_URL is not set, and again on the same data', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'annals-demo-'));
+    try {
+      const env = { ...process.env, DATABASE_URL: '', ANNALS_DATA_DIR: dataDir };
+      const first = await run(tsx, ['src/demo/main.ts'], { env });
+      expect(first.stdout).toContain(`embedded PGlite in ${dataDir}`);
+      expect(first.stdout).toContain('migrated: 0001_event_store');
+      expect(first.stdout).toContain('nothing written twice');
+      expect(first.stdout).toMatch(/like count by replay: 1 \(grace\)/);
+      const second = await run(tsx, ['src/demo/main.ts'], { env });
+      expect(second.stdout).toContain('schema up to date');
+      expect(second.stdout).toMatch(/global log since the demo started: 3 events of post-/);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs on the Postgres in DATABASE_URL', async () => {
+    const env = { ...process.env, DATABASE_URL: testDatabaseUrl, ANNALS_SCHEMA: schema };
+    const { stdout } = await run(tsx, ['src/demo/main.ts'], { env });
+    expect(stdout).toContain('Annals demo on PostgreSQL at ');
+    expect(stdout).toContain('stale writer refused');
+    expect(stdout).toMatch(/global log since the demo started: 3 events of post-/);
+  });
+});
