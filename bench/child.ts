@@ -1,20 +1,43 @@
 /**
- * Entry of the child process runIsolated (harness.ts) forks for each measurement: runs
- * the task given as JSON in argv[2] and sends back its result over IPC.
+ * Entry of the child process that IsolatedProcess (harness.ts) forks for each contestant:
+ * opens the session of the task given as JSON in argv[2], then runs the steps the
+ * parent asks for over IPC until it asks to close.
+ *
+ * Protocol: the child sends { id: 0 } once the session is open; the parent sends
+ * { id, op: 'step' | 'close', args } and gets { id, ok, result | error } back.
  */
-import { runTask, type Task } from './tasks.js';
+import { openSession, type Session, type Task } from './tasks.js';
 
-type Reply = { ok: true; result: unknown } | { ok: false; error: string };
+type Request = { id: number; op: 'step' | 'close'; args?: unknown };
+type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 
-let reply: Reply;
-try {
-  const task = JSON.parse(process.argv[2] ?? '') as Task;
-  reply = { ok: true, result: await runTask(task) };
-} catch (error) {
-  reply = { ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
-  process.exitCode = 1;
+function send(reply: Reply, then?: () => void): void {
+  process.send?.(reply, undefined, {}, then);
 }
 
-// Every pool is closed by the task; once the reply is sent, closing the IPC channel
-// leaves nothing to keep the process alive.
-process.send?.(reply, () => process.disconnect?.());
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+async function serve(task: Task): Promise<void> {
+  let session: Session;
+  try {
+    session = await openSession(task);
+  } catch (error) {
+    // A half-opened session may hold a pool open: exit rather than wait for it.
+    send({ id: 0, ok: false, error: describe(error) }, () => process.exit(1));
+    return;
+  }
+  process.on('message', async (request: Request) => {
+    try {
+      const result = request.op === 'step' ? await session.step(request.args) : await session.close();
+      // After close every pool is ended; closing the IPC channel lets the process exit.
+      send({ id: request.id, ok: true, result }, request.op === 'close' ? () => process.disconnect?.() : undefined);
+    } catch (error) {
+      send({ id: request.id, ok: false, error: describe(error) });
+    }
+  });
+  send({ id: 0, ok: true, result: 'ready' });
+}
+
+await serve(JSON.parse(process.argv[2] ?? '') as Task);

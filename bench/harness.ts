@@ -3,12 +3,12 @@
  * schemas and databases, running one measurement in a child process of its own,
  * machine details and markdown tables.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import type { Task, TaskResult } from './tasks.js';
+import type { StepTypes, Task } from './tasks.js';
 
 /** What the benchmark's own connections call themselves in pg_stat_activity. */
 export const applicationName = 'annals-bench';
@@ -174,34 +174,87 @@ export async function withTarget<T>(target: Target, work: (target: Target) => Pr
 
 const childScript = new URL('./child.ts', import.meta.url);
 
+type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+type StepArgs<T extends Task> = StepTypes[T['kind']]['args'];
+type StepResult<T extends Task> = StepTypes[T['kind']]['result'];
+
 /**
- * Runs one task in a fresh Node process. Isolation matters here: Emmett's driver
- * (dumbo) installs process-wide pg type parsers (int8 as BigInt, its own JSON parser),
- * which would silently change what Annals and raw pg pay per row if they shared the
- * process; and the JIT, the heap and the RSS high-water mark of one contestant would
- * carry over to the next.
+ * A contestant running `task` in a Node process of its own (bench/child.ts). Isolation
+ * matters here: Emmett's driver (dumbo) installs process-wide pg type parsers (int8 as
+ * BigInt, its own JSON parser), which would silently change what Annals and raw pg pay
+ * per row if they shared a process; and one contestant's JIT state, heap and RSS
+ * high-water mark would carry over to the next.
  */
-export function runIsolated<T extends Task>(task: T, timeoutMs = 180_000): Promise<TaskResult<T>> {
-  return new Promise((resolve, reject) => {
-    // process.execArgv carries tsx's loader, so the child can run TypeScript too.
-    const child = fork(childScript, [JSON.stringify(task)], { execArgv: [...process.execArgv, '--expose-gc'] });
-    let result: TaskResult<T> | undefined;
-    let failure: string | undefined;
-    const timer = setTimeout(() => {
-      failure = `timed out after ${timeoutMs} ms`;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('message', (message: { ok: true; result: TaskResult<T> } | { ok: false; error: string }) => {
-      if (message.ok) result = message.result;
-      else failure = message.error;
+export class IsolatedProcess<T extends Task> {
+  readonly #child: ChildProcess;
+  readonly #label: string;
+  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  #nextId = 1;
+  #exited: Promise<number | null>;
+
+  private constructor(task: T) {
+    this.#label = `${task.kind} ${task.contestant}`;
+    // process.execArgv carries tsx's loader, so the child runs TypeScript too.
+    this.#child = fork(childScript, [JSON.stringify(task)], { execArgv: [...process.execArgv, '--expose-gc'] });
+    this.#child.on('message', (reply: Reply) => {
+      const pending = this.#pending.get(reply.id);
+      this.#pending.delete(reply.id);
+      if (reply.ok) pending?.resolve(reply.result);
+      else pending?.reject(new Error(`${this.#label}: ${reply.error}`));
     });
-    child.on('error', reject);
-    child.on('exit', (code) => {
+    this.#exited = new Promise((resolve) => this.#child.once('exit', resolve));
+    void this.#exited.then((code) => {
+      for (const pending of this.#pending.values()) pending.reject(new Error(`${this.#label}: process exited (code ${code})`));
+      this.#pending.clear();
+    });
+  }
+
+  /** Forks the process and waits until its session is open. */
+  static async start<T extends Task>(task: T, timeoutMs = 120_000): Promise<IsolatedProcess<T>> {
+    const process = new IsolatedProcess(task);
+    await process.#request(0, undefined, timeoutMs);
+    return process;
+  }
+
+  step(args: StepArgs<T>, timeoutMs = 120_000): Promise<StepResult<T>> {
+    return this.#request(this.#nextId++, { op: 'step', args }, timeoutMs) as Promise<StepResult<T>>;
+  }
+
+  /** Closes the session (its pools) and waits for the process to end; kills it if it hangs. */
+  async close(): Promise<void> {
+    try {
+      if (this.#child.connected) await this.#request(this.#nextId++, { op: 'close' }, 30_000);
+    } finally {
+      const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
+      await this.#exited;
       clearTimeout(timer);
-      if (result !== undefined && code === 0) resolve(result);
-      else reject(new Error(`${task.kind} task for ${task.contestant} failed: ${failure ?? `exit code ${code}`}`));
+    }
+  }
+
+  #request(id: number, message: { op: 'step' | 'close'; args?: unknown } | undefined, timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`${this.#label}: no answer after ${timeoutMs} ms`));
+        this.#child.kill('SIGKILL');
+      }, timeoutMs);
+      const settle = <V>(done: (value: V) => void) => (value: V) => {
+        clearTimeout(timer);
+        done(value);
+      };
+      this.#pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
+      if (message) this.#child.send({ id, ...message });
     });
-  });
+  }
+}
+
+/** Runs a one-step task (load, read) in a fresh process and closes it. */
+export async function runIsolated<T extends Task>(task: T, args?: StepArgs<T>): Promise<StepResult<T>> {
+  const child = await IsolatedProcess.start(task);
+  try {
+    return await child.step(args as StepArgs<T>);
+  } finally {
+    await child.close();
+  }
 }
 
 export interface MachineDetails {

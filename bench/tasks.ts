@@ -1,12 +1,16 @@
 /**
- * The measurements, each run by bench/child.ts in a process of its own (see runIsolated
- * in harness.ts for why). The figure scripts only orchestrate and report.
+ * The measurements. Each runs in a child process of its own (bench/child.ts; see
+ * IsolatedProcess in harness.ts for why) as a session: opened once with a task, then
+ * asked to run steps. The figure scripts only orchestrate and report.
  */
 import { openContestant, type ContestantName } from './contestants/index.js';
-import { likeEvent, type LikeEvent } from './contestants/contestant.js';
+import { likeEvent, type Contestant, type LikeEvent } from './contestants/contestant.js';
 import { collectGarbage, now, PeakMemory, runWorkers, type Target, type Throughput } from './harness.js';
 
-/** Appends for a fixed window to a fresh target; the result is events per second. */
+/**
+ * Appends to a fresh target. Each step is one measured window, so the parent can
+ * interleave contestants window by window and none of them gets all the quiet moments.
+ */
 export interface AppendTask {
   kind: 'append';
   contestant: ContestantName;
@@ -15,11 +19,9 @@ export interface AppendTask {
   concurrency: number;
   eventsPerAppend: number;
   streams: number;
-  warmupMs: number;
-  measureMs: number;
 }
 
-/** Fills a target with `events` events for the read figure (not measured). */
+/** Fills a target with `events` events for the read figure (one step, not measured). */
 export interface LoadTask {
   kind: 'load';
   contestant: ContestantName;
@@ -28,7 +30,7 @@ export interface LoadTask {
   eventsPerAppend: number;
 }
 
-/** Reads the whole global log of a loaded target once warm, sampling memory. */
+/** Reads the whole global log of a loaded target once warm, sampling memory (one step). */
 export interface ReadTask {
   kind: 'read';
   contestant: ContestantName;
@@ -40,24 +42,39 @@ export interface ReadTask {
 
 export type Task = AppendTask | LoadTask | ReadTask;
 
+/** One measured window of an append session, after `warmupMs` of unmeasured appends. */
+export interface AppendWindow {
+  warmupMs: number;
+  measureMs: number;
+}
+
 export interface ReadResult extends Throughput {
-  /** False when the reader hit maxMs before the end of the log. */
-  complete: boolean;
   baselineRssBytes: number;
   peakRssBytes: number;
   peakHeapBytes: number;
 }
 
-export type TaskResult<T extends Task> = T extends ReadTask ? ReadResult : Throughput;
+/** What a step of each kind of session takes and returns. */
+export interface StepTypes {
+  append: { args: AppendWindow; result: Throughput };
+  load: { args: undefined; result: Throughput };
+  read: { args: undefined; result: ReadResult };
+}
 
-export async function runTask(task: Task): Promise<Throughput | ReadResult> {
+/** A task opened in the child process; the parent types its steps with StepTypes. */
+export interface Session {
+  step(args: unknown): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export async function openSession(task: Task): Promise<Session> {
   switch (task.kind) {
     case 'append':
-      return runAppend(task);
+      return openAppendSession(task);
     case 'load':
-      return runLoad(task);
+      return oneStep(task, (contestant) => load(contestant, task));
     case 'read':
-      return runRead(task);
+      return oneStep(task, (contestant) => read(contestant, task));
   }
 }
 
@@ -66,79 +83,69 @@ export async function runTask(task: Task): Promise<Throughput | ReadResult> {
  * two appends ever race for one stream (no contestant pays for conflicts or retries) and
  * each tracks its streams' versions as a command handler would after reading them.
  */
-async function runAppend(task: AppendTask): Promise<Throughput> {
+async function openAppendSession(task: AppendTask): Promise<Session> {
   const contestant = await openContestant(task.contestant, task.target, { maxConnections: task.concurrency, migrate: true });
-  try {
-    const versions = new Array<number>(task.streams).fill(0);
-    const next = Array.from({ length: task.concurrency }, (_, worker) => worker);
-    return await runWorkers({
-      concurrency: task.concurrency,
-      warmupMs: task.warmupMs,
-      measureMs: task.measureMs,
-      work: async (worker) => {
-        const stream = next[worker]!;
-        const following = stream + task.concurrency;
-        next[worker] = following < task.streams ? following : worker;
-        const streamId = `post-${stream}`;
-        const events = Array.from({ length: task.eventsPerAppend }, () => likeEvent(streamId));
-        await contestant.append(streamId, events, versions[stream]!);
-        versions[stream]! += events.length;
-        return events.length;
-      },
-    });
-  } finally {
-    await contestant.close();
-  }
+  const versions = new Array<number>(task.streams).fill(0);
+  const next = Array.from({ length: task.concurrency }, (_, worker) => worker);
+  const work = async (worker: number) => {
+    const stream = next[worker]!;
+    const following = stream + task.concurrency;
+    next[worker] = following < task.streams ? following : worker;
+    const streamId = `post-${stream}`;
+    const events = Array.from({ length: task.eventsPerAppend }, () => likeEvent(streamId));
+    await contestant.append(streamId, events, versions[stream]!);
+    versions[stream]! += events.length;
+    return events.length;
+  };
+  return {
+    step: (window) => runWorkers({ concurrency: task.concurrency, ...(window as AppendWindow), work }),
+    close: () => contestant.close(),
+  };
 }
 
-/** Two workers append `eventsPerAppend` events per call to streams of their own. */
-async function runLoad(task: LoadTask): Promise<Throughput> {
-  const contestant = await openContestant(task.contestant, task.target, { maxConnections: 2, migrate: true });
-  try {
-    const calls = Math.ceil(task.events / task.eventsPerAppend);
-    let call = 0;
-    const started = now();
-    const worker = async () => {
-      for (let mine = call++; mine < calls; mine = call++) {
-        const streamId = `post-${mine}`;
-        const count = Math.min(task.eventsPerAppend, task.events - mine * task.eventsPerAppend);
-        const events: LikeEvent[] = Array.from({ length: count }, () => likeEvent(streamId));
-        await contestant.append(streamId, events, 0);
-      }
-    };
-    await Promise.all([worker(), worker()]);
-    const seconds = (now() - started) / 1000;
-    return { events: task.events, seconds, eventsPerSecond: task.events / seconds };
-  } finally {
-    await contestant.close();
-  }
+/** A session whose only step is `run`, on a contestant opened for the task. */
+async function oneStep(task: LoadTask | ReadTask, run: (contestant: Contestant) => Promise<unknown>): Promise<Session> {
+  // Loading writes through two connections; a reader needs one.
+  const maxConnections = task.kind === 'load' ? 2 : 1;
+  const contestant = await openContestant(task.contestant, task.target, { maxConnections, migrate: task.kind === 'load' });
+  return { step: () => run(contestant), close: () => contestant.close() };
 }
 
-async function runRead(task: ReadTask): Promise<ReadResult> {
-  const contestant = await openContestant(task.contestant, task.target, { maxConnections: 1, migrate: false });
-  try {
-    await contestant.readAll({ batchSize: task.batchSize, limit: task.warmupEvents });
-    collectGarbage();
-    const baselineRssBytes = process.memoryUsage().rss;
-    const memory = new PeakMemory().start();
-    const started = now();
-    const events = await contestant.readAll({
-      batchSize: task.batchSize,
-      deadline: started + task.maxMs,
-      onPage: () => memory.sample(),
-    });
-    const seconds = (now() - started) / 1000;
-    const { peakRssBytes, peakHeapBytes } = memory.stop();
-    return {
-      events,
-      seconds,
-      eventsPerSecond: events / seconds,
-      complete: seconds * 1000 < task.maxMs,
-      baselineRssBytes,
-      peakRssBytes,
-      peakHeapBytes,
-    };
-  } finally {
-    await contestant.close();
-  }
+/** Two workers append `eventsPerAppend` events per call, each call to a new stream. */
+async function load(contestant: Contestant, task: LoadTask): Promise<Throughput> {
+  const calls = Math.ceil(task.events / task.eventsPerAppend);
+  let call = 0;
+  const started = now();
+  const worker = async () => {
+    for (let mine = call++; mine < calls; mine = call++) {
+      const streamId = `post-${mine}`;
+      const count = Math.min(task.eventsPerAppend, task.events - mine * task.eventsPerAppend);
+      const events: LikeEvent[] = Array.from({ length: count }, () => likeEvent(streamId));
+      await contestant.append(streamId, events, 0);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  const seconds = (now() - started) / 1000;
+  return { events: task.events, seconds, eventsPerSecond: task.events / seconds };
+}
+
+/**
+ * Reads the first `warmupEvents` (JIT, plan and buffer caches), then the whole log with
+ * memory sampled after every page. One read per process, so the process's RSS
+ * high-water mark is this reader's.
+ */
+async function read(contestant: Contestant, task: ReadTask): Promise<ReadResult> {
+  await contestant.readAll({ batchSize: task.batchSize, limit: task.warmupEvents });
+  collectGarbage();
+  const baselineRssBytes = process.memoryUsage().rss;
+  const memory = new PeakMemory().start();
+  const started = now();
+  const events = await contestant.readAll({
+    batchSize: task.batchSize,
+    deadline: started + task.maxMs,
+    onPage: () => memory.sample(),
+  });
+  const seconds = (now() - started) / 1000;
+  const { peakRssBytes, peakHeapBytes } = memory.stop();
+  return { events, seconds, eventsPerSecond: events / seconds, baselineRssBytes, peakRssBytes, peakHeapBytes };
 }
