@@ -1,15 +1,28 @@
 /** What a figure script produces, and the measuring loop the append figures share. */
 import { pathToFileURL } from 'node:url';
 import { contestantLabels, contestantNames, targetKind, type ContestantName } from './contestants/index.js';
-import { formatMiB, formatRate, freshName, markdownTable, runIsolated, settings, withTarget, type Target } from './harness.js';
+import {
+  createTarget,
+  dropTarget,
+  formatMiB,
+  formatRate,
+  freshName,
+  IsolatedProcess,
+  markdownTable,
+  settings,
+  type Target,
+} from './harness.js';
+import type { AppendTask } from './tasks.js';
 
 export type FigureId = 'append-single-c1' | 'append-single-c16' | 'append-batch' | 'read-all';
 
 export interface FigureResult {
   id: FigureId;
   title: string;
-  /** Events per second by contestant; a contestant that failed is absent. */
+  /** Events per second by contestant (the median window); a contestant that failed is absent. */
   eventsPerSecond: Partial<Record<ContestantName, number>>;
+  /** Every measured window's events per second (append figures). */
+  samples?: Partial<Record<ContestantName, number[]>>;
   /** Peak RSS of the reading process (read figure only). */
   peakRssBytes?: Partial<Record<ContestantName, number>>;
   /** RSS just before the measured read, after warm-up and a GC (read figure only). */
@@ -24,8 +37,11 @@ export function freshTarget(contestant: ContestantName): Target {
 }
 
 /**
- * One append figure: each contestant in turn, in a fresh process on a fresh schema (or
- * database), appends `eventsPerAppend` events per call with `concurrency` workers.
+ * One append figure. Each contestant runs in a process of its own on a fresh schema (or
+ * database), appending `eventsPerAppend` events per call with `concurrency` workers. The
+ * measured windows are interleaved, round by round and in a rotating order, so that a
+ * noisy moment on a shared machine hits every contestant alike; the figure is the
+ * median window.
  */
 export async function appendFigure(options: {
   id: FigureId;
@@ -33,29 +49,56 @@ export async function appendFigure(options: {
   concurrency: number;
   eventsPerAppend: number;
 }): Promise<FigureResult> {
-  const result: FigureResult = { id: options.id, title: options.title, eventsPerSecond: {}, notes: [] };
-  for (const contestant of contestantNames) {
-    try {
-      const throughput = await withTarget(freshTarget(contestant), (target) =>
-        runIsolated({
-          kind: 'append',
-          contestant,
-          target,
-          concurrency: options.concurrency,
-          eventsPerAppend: options.eventsPerAppend,
-          streams: settings.streams,
-          warmupMs: settings.warmupMs,
-          measureMs: settings.measureMs,
-        }),
-      );
-      result.eventsPerSecond[contestant] = throughput.eventsPerSecond;
-      console.log(`  ${options.title}: ${contestantLabels[contestant]} ${formatRate(throughput.eventsPerSecond)} events/s`);
-    } catch (error) {
-      result.notes.push(`${contestantLabels[contestant]} failed: ${(error as Error).message.split('\n')[0]}`);
-      console.error(`  ${options.title}: ${contestantLabels[contestant]} failed`, error);
+  const result: FigureResult = { id: options.id, title: options.title, eventsPerSecond: {}, samples: {}, notes: [] };
+  const running = new Map<ContestantName, IsolatedProcess<AppendTask>>();
+  const targets: Target[] = [];
+  const fail = (contestant: ContestantName, error: unknown) => {
+    running.delete(contestant);
+    delete result.samples![contestant];
+    result.notes.push(`${contestantLabels[contestant]} failed: ${(error as Error).message.split('\n')[0]}`);
+    console.error(`  ${options.title}: ${contestantLabels[contestant]} failed`, error);
+  };
+  try {
+    for (const contestant of contestantNames) {
+      const target = freshTarget(contestant);
+      try {
+        await createTarget(target);
+        targets.push(target);
+        const task: AppendTask = { kind: 'append', contestant, target, ...options, streams: settings.streams };
+        running.set(contestant, await IsolatedProcess.start(task));
+        result.samples![contestant] = [];
+      } catch (error) {
+        fail(contestant, error);
+      }
     }
+    for (let round = 0; round < settings.rounds; round++) {
+      const order = [...running.keys()];
+      for (let turn = 0; turn < order.length; turn++) {
+        const contestant = order[(turn + round) % order.length]!;
+        const window = { warmupMs: round === 0 ? settings.warmupMs : settings.rewarmMs, measureMs: settings.measureMs };
+        try {
+          const throughput = await running.get(contestant)!.step(window);
+          result.samples![contestant]!.push(throughput.eventsPerSecond);
+        } catch (error) {
+          fail(contestant, error);
+        }
+      }
+    }
+    for (const [contestant, samples] of Object.entries(result.samples!) as [ContestantName, number[]][]) {
+      result.eventsPerSecond[contestant] = median(samples);
+      console.log(`  ${options.title}: ${contestantLabels[contestant]} ${formatRate(median(samples))} events/s (windows: ${samples.map(formatRate).join(', ')})`);
+    }
+  } finally {
+    await Promise.allSettled([...running.values()].map((child) => child.close()));
+    for (const target of targets) await dropTarget(target);
   }
   return result;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** The figures as a plain table, one row per figure, one column per contestant. */

@@ -35,10 +35,14 @@ function intFromEnv(name: string, fallback: number): number {
  * suite stays within a few minutes on a 2-core machine; override with BENCH_* variables.
  */
 export const settings = {
-  /** Appends before the window opens: JIT, connection pool and plan caches warm up. */
+  /** Appends before a contestant's first window: JIT, pool and plan caches warm up. */
   warmupMs: intFromEnv('BENCH_WARMUP_MS', 1_500),
-  /** The measured window of each append figure. */
-  measureMs: intFromEnv('BENCH_MEASURE_MS', 5_000),
+  /** Appends before each later window, after the contestant sat idle while others ran. */
+  rewarmMs: intFromEnv('BENCH_REWARM_MS', 300),
+  /** One measured window of an append figure. */
+  measureMs: intFromEnv('BENCH_MEASURE_MS', 2_000),
+  /** Windows per contestant and append figure, interleaved; the figure is the median. */
+  rounds: intFromEnv('BENCH_ROUNDS', 3),
   /** Streams appended to; each worker owns a disjoint share, so appends never conflict. */
   streams: intFromEnv('BENCH_STREAMS', 1_000),
   /** Events in the global log read by the read figure. */

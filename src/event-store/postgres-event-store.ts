@@ -492,22 +492,27 @@ class PostgresEventStore extends Session implements EventStore {
   async deleteStream(streamId: string, options: { expectedVersion?: ExpectedVersion } = {}): Promise<void> {
     this.#check();
     const id = parseInput(streamIdSchema, streamId, 'streamId');
-    const { expectedVersion = 'any' } = options;
-    parseInput(expectedVersionSchema, expectedVersion, 'options.expectedVersion');
-    const deleted = await this.#connection.db
-      .withSchema(this.schema)
-      .updateTable('streams')
-      .set({ deleted_at: sql`now()`, updated_at: sql`now()` })
-      .where('stream_id', '=', id)
-      .where('deleted_at', 'is', null)
-      .$if(typeof expectedVersion === 'number', (q) => q.where('version', '=', String(expectedVersion)))
-      .returning('version')
-      .executeTakeFirst();
-    if (deleted) return;
+    const expected = parseInput(expectedVersionSchema, options.expectedVersion ?? 'any', 'options.expectedVersion');
+    const expectsNoStream = expected === 'no_stream' || expected === 0;
+    if (!expectsNoStream) {
+      // The version check happens in the UPDATE itself, so a concurrent append between a
+      // check and the delete cannot slip through.
+      const deleted = await this.#connection.db
+        .withSchema(this.schema)
+        .updateTable('streams')
+        .set({ deleted_at: sql`now()`, updated_at: sql`now()` })
+        .where('stream_id', '=', id)
+        .where('deleted_at', 'is', null)
+        .$if(typeof expected === 'number', (q) => q.where('version', '=', String(expected)))
+        .returning('version')
+        .executeTakeFirst();
+      if (deleted) return;
+    }
     const info = await this.getStreamInfo(id);
-    if (info?.deleted) return;
-    const ok = info === null ? expectedVersion === 'any' || expectedVersion === 'no_stream' || expectedVersion === 0 : expectedVersion === 'any';
-    if (!ok) throw new ConcurrencyError(id, expectedVersion, info?.version ?? 0);
+    if (info?.deleted) return; // already deleted: nothing to do
+    const absentIsFine = expected === 'any' || expectsNoStream;
+    if (info === null && absentIsFine) return;
+    throw new ConcurrencyError(id, expected, info?.version ?? 0);
   }
 
   async truncateStream(streamId: string, options: { before: number }): Promise<{ truncateBefore: number }> {

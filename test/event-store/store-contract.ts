@@ -189,6 +189,9 @@ export function describeEventStoreContract(name: string, getStore: () => EventSt
       await store.appendToStream(id, [like('a')]);
       await expect(store.deleteStream(id, { expectedVersion: 5 })).rejects.toMatchObject({ code: 'ANNALS_CONCURRENCY', actual: 1 });
       await expect(store.deleteStream(stream(), { expectedVersion: 'stream_exists' })).rejects.toBeInstanceOf(ConcurrencyError);
+      await expect(store.deleteStream(id, { expectedVersion: 'no_stream' })).rejects.toMatchObject({ expected: 'no_stream', actual: 1 });
+      await store.deleteStream(stream(), { expectedVersion: 'no_stream' }); // absent, as expected: nothing to do
+      await store.deleteStream(stream()); // absent: nothing to do
       expect((await store.getStreamInfo(id))?.deleted).toBe(false);
     });
 
