@@ -4,14 +4,13 @@ import { contestantLabels, contestantNames, targetKind, type ContestantName } fr
 import {
   createTarget,
   dropTarget,
-  formatMiB,
   formatRate,
   freshName,
   IsolatedProcess,
-  markdownTable,
   settings,
   type Target,
 } from './harness.js';
+import { renderSummary } from './report.js';
 import type { AppendTask } from './tasks.js';
 
 export type FigureId = 'append-single-c1' | 'append-single-c16' | 'append-batch' | 'read-all';
@@ -101,25 +100,10 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-/** The figures as a plain table, one row per figure, one column per contestant. */
-export function figuresTable(figures: readonly FigureResult[]): string {
-  const rows = figures.map((figure) => [figure.title, ...contestantNames.map((name) => formatRate(figure.eventsPerSecond[name]))]);
-  for (const figure of figures) {
-    if (figure.peakRssBytes) {
-      rows.push([`${figure.title}: peak RSS`, ...contestantNames.map((name) => formatMiB(figure.peakRssBytes?.[name]))]);
-    }
-  }
-  return markdownTable(
-    ['events/s', ...contestantNames.map((name) => contestantLabels[name])],
-    rows,
-    ['left', ...contestantNames.map(() => 'right' as const)],
-  );
-}
-
 /** Runs `figure` and prints its table when the calling module is the script node started. */
 export async function runIfMain(moduleUrl: string, figure: () => Promise<FigureResult[]>): Promise<void> {
   if (process.argv[1] === undefined || pathToFileURL(process.argv[1]).href !== moduleUrl) return;
   const results = await figure();
-  console.log(`\n${figuresTable(results)}`);
+  console.log(`\n${renderSummary(results)}`);
   for (const note of results.flatMap((result) => result.notes)) console.log(`note: ${note}`);
 }

@@ -20,6 +20,7 @@ export const ErrorCodes = {
   idempotencyConflict: 'ANNALS_IDEMPOTENCY_CONFLICT',
   streamDeleted: 'ANNALS_STREAM_DELETED',
   transactionTooLarge: 'ANNALS_TRANSACTION_TOO_LARGE',
+  eventSchema: 'ANNALS_EVENT_SCHEMA',
   migration: 'ANNALS_MIGRATION',
   storeClosed: 'ANNALS_STORE_CLOSED',
 } as const;
@@ -145,6 +146,62 @@ export class TransactionTooLargeError extends AnnalsError {
       options,
     );
     this.limit = limit;
+  }
+}
+
+/**
+ * A stored event does not fit its type's schema once upcast: it names the event so it can
+ * be found and fixed (with a new upcaster, usually). Stored events are never rewritten.
+ */
+export class EventSchemaError extends AnnalsError {
+  readonly streamId: string;
+  readonly version: number;
+  readonly eventId: string;
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(
+    event: { streamId: string; version: number; id: string; type: string; schemaVersion: number },
+    reason: string,
+    issues: readonly ValidationIssue[] = [],
+  ) {
+    super(
+      ErrorCodes.eventSchema,
+      `event ${event.id} (${event.type} v${event.schemaVersion}) at version ${event.version} of stream '${event.streamId}' cannot be read: ${reason}`,
+    );
+    this.streamId = event.streamId;
+    this.version = event.version;
+    this.eventId = event.id;
+    this.type = event.type;
+    this.schemaVersion = event.schemaVersion;
+    this.issues = issues;
+  }
+}
+
+/**
+ * Base class for the errors a domain's `decide` throws when a command breaks a rule.
+ * Subclasses set their own stable `code` (`ACCOUNT_OVERDRAWN`, say); the kit passes them
+ * through unchanged and never retries them.
+ *
+ * @example
+ * ```ts
+ * class InsufficientFunds extends DomainError {
+ *   constructor(balance: number, amount: number) {
+ *     super('ACCOUNT_INSUFFICIENT_FUNDS', `balance ${balance} is less than ${amount}`, { balance, amount });
+ *   }
+ * }
+ * ```
+ */
+export class DomainError extends Error {
+  readonly code: string;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
   }
 }
 

@@ -6,15 +6,23 @@ it('exports exactly the public API', () => {
   expect(Object.keys(annals).sort()).toEqual([
     'AnnalsError',
     'ConcurrencyError',
+    'DomainError',
     'ErrorCodes',
+    'EventSchemaError',
     'IdempotencyConflictError',
     'MigrationError',
     'StoreClosedError',
     'StreamDeletedError',
     'TransactionTooLargeError',
     'ValidationError',
+    'aggregateStream',
     'categoryOf',
     'createEventStore',
+    'defineAggregate',
+    'handleCommand',
+    'loadAggregate',
+    'upcast',
+    'versionedEvent',
   ]);
 });
 

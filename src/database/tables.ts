@@ -37,7 +37,23 @@ export interface MigrationsTable {
   applied_at: Generated<Date>;
 }
 
+export interface SnapshotsTable {
+  stream_id: string;
+  snapshot_version: number;
+  stream_version: Int8;
+  state: unknown;
+  created_at: Generated<Date>;
+}
+
+export interface CheckpointsTable {
+  name: string;
+  position: Int8;
+  updated_at: Generated<Date>;
+}
+
 export interface EventStoreTables {
+  checkpoints: CheckpointsTable;
+  snapshots: SnapshotsTable;
   streams: StreamsTable;
   events: EventsTable;
   annals_migrations: MigrationsTable;

@@ -134,6 +134,37 @@ export interface EventStoreSession {
 
   /** The stream's version and state, or `null` when it was never appended to. */
   getStreamInfo(streamId: string): Promise<StreamInfo | null>;
+
+  /**
+   * The events with these ids, in global order (missing ids are left out). Used to find
+   * what an earlier attempt of a command appended.
+   */
+  readEventsById<E extends RecordedEvent = RecordedEvent>(eventIds: readonly string[]): Promise<E[]>;
+
+  /** The stream's latest snapshot, or `null`. See `snapshots` in `defineAggregate`. */
+  readSnapshot(streamId: string): Promise<Snapshot | null>;
+
+  /**
+   * Saves a snapshot of the stream's state, unless a snapshot of a later stream version
+   * with the same snapshot version is already stored.
+   */
+  writeSnapshot(streamId: string, snapshot: Snapshot): Promise<void>;
+
+  /** The global position a consumer of the log has processed up to (0n: nothing yet). */
+  readCheckpoint(name: string): Promise<bigint>;
+
+  /**
+   * Records that consumer `name` has processed the log up to `position`. Call it in the
+   * same transaction as the work, so both commit or neither does. Never moves backward.
+   */
+  saveCheckpoint(name: string, position: bigint): Promise<void>;
+}
+
+/** A saved state of a stream as of `streamVersion`, in the shape `snapshotVersion`. */
+export interface Snapshot {
+  snapshotVersion: number;
+  streamVersion: number;
+  state: unknown;
 }
 
 /** The handle inside `withTransaction`: appends and your own writes commit together. */

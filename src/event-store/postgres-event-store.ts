@@ -8,6 +8,7 @@ import type { EventStoreTables } from '../database/tables.js';
 import {
   ConcurrencyError,
   IdempotencyConflictError,
+  ValidationError,
   StoreClosedError,
   StreamDeletedError,
   TransactionTooLargeError,
@@ -24,6 +25,7 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  Snapshot,
   StreamInfo,
 } from './event-store.js';
 import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
@@ -347,7 +349,101 @@ class Session implements EventStoreSession {
       updatedAt: new Date(row.updated_at),
     };
   }
+
+  async readEventsById<E extends RecordedEvent = RecordedEvent>(eventIds: readonly string[]): Promise<E[]> {
+    this.#assertOpen();
+    const ids = parseInput(z.array(z.uuid({ error: 'must be a UUID' })), eventIds, 'eventIds');
+    if (ids.length === 0) return [];
+    const rows = await this.executor
+      .withSchema(this.schema)
+      .selectFrom('events')
+      .selectAll()
+      .where('event_id', 'in', ids)
+      .orderBy('global_position')
+      .execute();
+    return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  }
+
+  async readSnapshot(streamId: string): Promise<Snapshot | null> {
+    this.#assertOpen();
+    const id = parseInput(streamIdSchema, streamId, 'streamId');
+    const row = await this.executor
+      .withSchema(this.schema)
+      .selectFrom('snapshots')
+      .select(['snapshot_version', 'stream_version', 'state'])
+      .where('stream_id', '=', id)
+      .executeTakeFirst();
+    if (!row) return null;
+    return { snapshotVersion: row.snapshot_version, streamVersion: Number(row.stream_version), state: row.state };
+  }
+
+  async writeSnapshot(streamId: string, snapshot: Snapshot): Promise<void> {
+    this.#assertOpen();
+    const id = parseInput(streamIdSchema, streamId, 'streamId');
+    const checked = parseInput(snapshotSchema, snapshot, 'snapshot');
+    const state = JSON.stringify(checked.state);
+    if (state === undefined) throw new ValidationError([{ field: 'snapshot.state', reason: 'must be JSON data' }]);
+    await this.executor
+      .withSchema(this.schema)
+      .insertInto('snapshots')
+      .values({
+        stream_id: id,
+        snapshot_version: checked.snapshotVersion,
+        stream_version: checked.streamVersion,
+        state: sql`${state}::jsonb`,
+      })
+      .onConflict((oc) =>
+        oc.column('stream_id').doUpdateSet({
+          snapshot_version: sql`excluded.snapshot_version`,
+          stream_version: sql`excluded.stream_version`,
+          state: sql`excluded.state`,
+          created_at: sql`now()`,
+        })
+          // A snapshot of another shape is always replaced; one of the same shape only by a later one.
+          .where(
+            sql<boolean>`snapshots.snapshot_version <> excluded.snapshot_version OR snapshots.stream_version < excluded.stream_version`,
+          ),
+      )
+      .execute();
+  }
+
+  async readCheckpoint(name: string): Promise<bigint> {
+    this.#assertOpen();
+    const checked = parseInput(checkpointNameSchema, name, 'name');
+    const row = await this.executor
+      .withSchema(this.schema)
+      .selectFrom('checkpoints')
+      .select('position')
+      .where('name', '=', checked)
+      .executeTakeFirst();
+    return row ? BigInt(row.position) : 0n;
+  }
+
+  async saveCheckpoint(name: string, position: bigint): Promise<void> {
+    this.#assertOpen();
+    const checked = parseInput(checkpointNameSchema, name, 'name');
+    const at = parseInput(z.bigint({ error: 'must be a bigint global position' }).min(0n, { error: 'must be >= 0' }), position, 'position');
+    await this.executor
+      .withSchema(this.schema)
+      .insertInto('checkpoints')
+      .values({ name: checked, position: at.toString() })
+      .onConflict((oc) =>
+        oc.column('name').doUpdateSet({
+          position: sql`greatest(checkpoints.position, excluded.position)`,
+          updated_at: sql`now()`,
+        }),
+      )
+      .execute();
+  }
 }
+
+const checkpointNameSchema = z.string().min(1, { error: 'must not be empty' }).max(255, { error: 'must be at most 255 characters' });
+
+const snapshotSchema = z.object({
+  snapshotVersion: z.number().int().min(1).max(2_147_483_647),
+  streamVersion: z.number().int().min(1),
+  state: z.unknown(),
+});
 
 /**
  * The stream-row half of an append for each kind of expected version. Each returns the
@@ -496,16 +592,21 @@ class PostgresEventStore extends Session implements EventStore {
     const expectsNoStream = expected === 'no_stream' || expected === 0;
     if (!expectsNoStream) {
       // The version check happens in the UPDATE itself, so a concurrent append between a
-      // check and the delete cannot slip through.
-      const deleted = await this.#connection.db
-        .withSchema(this.schema)
-        .updateTable('streams')
-        .set({ deleted_at: sql`now()`, updated_at: sql`now()` })
-        .where('stream_id', '=', id)
-        .where('deleted_at', 'is', null)
-        .$if(typeof expected === 'number', (q) => q.where('version', '=', String(expected)))
-        .returning('version')
-        .executeTakeFirst();
+      // check and the delete cannot slip through. The snapshot goes in the same
+      // transaction: a recreated stream starts from nothing, not from its old state.
+      const deleted = await this.#connection.db.transaction().execute(async (trx) => {
+        const row = await trx
+          .withSchema(this.schema)
+          .updateTable('streams')
+          .set({ deleted_at: sql`now()`, updated_at: sql`now()` })
+          .where('stream_id', '=', id)
+          .where('deleted_at', 'is', null)
+          .$if(typeof expected === 'number', (q) => q.where('version', '=', String(expected)))
+          .returning('version')
+          .executeTakeFirst();
+        if (row) await trx.withSchema(this.schema).deleteFrom('snapshots').where('stream_id', '=', id).execute();
+        return row !== undefined;
+      });
       if (deleted) return;
     }
     const info = await this.getStreamInfo(id);

@@ -18,7 +18,7 @@ describe('npm start (the demo)', () => {
       const env = { ...process.env, DATABASE_URL: '', ANNALS_DATA_DIR: dataDir };
       const first = await run(tsx, ['src/demo/main.ts'], { env });
       expect(first.stdout).toContain(`embedded PGlite in ${dataDir}`);
-      expect(first.stdout).toContain('migrated: 0001_event_store');
+      expect(first.stdout).toMatch(/migrated: 0001_event_store, 0002_snapshots, 0003_checkpoints/);
       expect(first.stdout).toContain('nothing written twice');
       expect(first.stdout).toMatch(/like count by replay: 1 \(grace\)/);
       const second = await run(tsx, ['src/demo/main.ts'], { env });

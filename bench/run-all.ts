@@ -1,0 +1,44 @@
+/**
+ * `npm run bench`: every figure, each contestant side by side on the same Postgres, then
+ * the table on stdout and docs/benchmarks.md. Takes about four minutes.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { runBatchedAppends } from './append-batch.js';
+import { runSingleAppends } from './append-single.js';
+import { machineDetails, now, watchSurroundings } from './harness.js';
+import { runReadAll } from './read-all.js';
+import { renderReport, renderSummary, type Surroundings } from './report.js';
+import type { FigureResult } from './figures.js';
+
+const reportFile = new URL('../docs/benchmarks.md', import.meta.url);
+
+/** The commit measured, flagged when the code under test differs from it. */
+function commitMeasured(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain', '--', 'src', 'migrations') !== '';
+    return dirty ? `${commit} (with uncommitted changes in src/ or migrations/)` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const started = now();
+const date = new Date();
+const commit = commitMeasured();
+const machine = await machineDetails();
+console.log(`Annals benchmarks: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
+const watcher = watchSurroundings();
+let surroundings: Surroundings;
+const figures: FigureResult[] = [];
+try {
+  figures.push(...(await runSingleAppends()), ...(await runBatchedAppends()), ...(await runReadAll()));
+} finally {
+  surroundings = await watcher.stop();
+}
+const seconds = (now() - started) / 1000;
+
+await writeFile(reportFile, renderReport({ date, seconds, commit, machine, surroundings, figures }));
+console.log(`\n${renderSummary(figures)}\n\nWrote docs/benchmarks.md (${Math.round(seconds)} s).`);

@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import { EventCodec, type DomainEvent, type DomainEventInput, type EventSchemas } from './event-schemas.js';
+
+/** Command types by name, each a zod schema of its data. */
+export type CommandSchemas = Record<string, z.ZodType>;
+
+/** The commands of a schema map as a discriminated union: `{ type: 'Deposit', data: {...} }`. */
+export type Command<Commands extends CommandSchemas> = {
+  [K in keyof Commands & string]: { type: K; data: z.infer<Commands[K]> };
+}[keyof Commands & string];
+
+/** What a caller sends: a command, with an optional command id and metadata. */
+export type CommandInput<Commands extends CommandSchemas> = {
+  [K in keyof Commands & string]: {
+    type: K;
+    data: z.input<Commands[K]>;
+    /** Makes the command idempotent: a retry with the same id appends nothing twice. */
+    id?: string;
+    metadata?: Record<string, unknown>;
+  };
+}[keyof Commands & string];
+
+export interface SnapshotPolicy<State> {
+  /** Save a snapshot each time the stream passes a multiple of this many events. */
+  every: number;
+  /**
+   * Version of the snapshot's shape. Bump it whenever `State` or `toSnapshot` changes:
+   * snapshots of another version are ignored (the state is rebuilt from events).
+   */
+  version: number;
+  /** State to JSON data (default: the state itself, which must then be JSON data). */
+  toSnapshot?: (state: State) => unknown;
+  /** JSON data back to state (default: the data itself). */
+  fromSnapshot?: (snapshot: unknown) => State;
+}
+
+export interface AggregateDefinition<State, Events extends EventSchemas, Commands extends CommandSchemas> {
+  /** Stream category: an aggregate with id `42` lives in stream `${category}-42`. */
+  category: string;
+  /** The state before any event; a function, so every load starts from a fresh value. */
+  initialState: () => State;
+  events: Events;
+  commands: Commands;
+  /** Applies one event to the state. Pure: no I/O, no clock, no randomness. */
+  evolve: (state: State, event: DomainEvent<Events>) => State;
+  /**
+   * Decides what happens: returns the new events (none, one or several), or throws a
+   * DomainError subclass when the command breaks a rule. Pure, like `evolve`.
+   */
+  decide: (command: Command<Commands>, state: State) => DomainEventInput<Events> | readonly DomainEventInput<Events>[];
+  snapshots?: SnapshotPolicy<State>;
+}
+
+/** An aggregate made by {@link defineAggregate}: the definition plus its codecs. */
+export interface Aggregate<State, Events extends EventSchemas, Commands extends CommandSchemas>
+  extends AggregateDefinition<State, Events, Commands> {
+  readonly eventCodec: EventCodec<Events>;
+  readonly commandSchema: z.ZodType<Command<Commands>>;
+  streamId(id: string): string;
+}
+
+// Any aggregate, whatever its types: for functions that accept every aggregate.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyAggregate = Aggregate<any, any, any>;
+export type StateOf<A> = A extends Aggregate<infer S, EventSchemas, CommandSchemas> ? S : never;
+export type EventsOf<A> = A extends Aggregate<unknown, infer E, CommandSchemas> ? E : never;
+export type CommandsOf<A> = A extends Aggregate<unknown, EventSchemas, infer C> ? C : never;
+
+/**
+ * Defines an aggregate as pure `decide` and `evolve` functions over zod-typed commands
+ * and events. Types flow from the schemas: a wrong event type or field in `decide` or
+ * `evolve` is a compile error.
+ *
+ * @example
+ * ```ts
+ * const counter = defineAggregate({
+ *   category: 'counter',
+ *   initialState: () => ({ count: 0 }),
+ *   events: { Incremented: z.object({ by: z.number().int() }) },
+ *   commands: { Increment: z.object({ by: z.number().int().positive() }) },
+ *   evolve: (state, event) => ({ count: state.count + event.data.by }),
+ *   decide: (command) => ({ type: 'Incremented', data: { by: command.data.by } }),
+ * });
+ * ```
+ */
+export function defineAggregate<State, Events extends EventSchemas, Commands extends CommandSchemas>(
+  definition: AggregateDefinition<State, Events, Commands>,
+): Aggregate<State, Events, Commands> {
+  if (!/^[A-Za-z0-9_]+$/.test(definition.category)) {
+    // A '-' would break the category-id convention; be strict so ids stay readable.
+    throw new TypeError(`aggregate category '${definition.category}' must be letters, digits and _ only`);
+  }
+  if (definition.snapshots) {
+    const { every, version } = definition.snapshots;
+    if (!Number.isInteger(every) || every < 1) throw new TypeError('snapshots.every must be a whole number >= 1');
+    if (!Number.isInteger(version) || version < 1) throw new TypeError('snapshots.version must be a whole number >= 1');
+  }
+  const commandTypes = Object.keys(definition.commands);
+  const commandSchema = z
+    .object({
+      type: z.string({ error: 'must be a string' }).refine((type) => commandTypes.includes(type), {
+        error: `must be one of ${commandTypes.map((t) => `'${t}'`).join(', ')}`,
+      }),
+      data: z.unknown(),
+    })
+    .transform((command, context) => {
+      const parsed = definition.commands[command.type]!.safeParse(command.data);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          context.addIssue({ code: 'custom', message: issue.message, path: ['data', ...issue.path] });
+        }
+        return z.NEVER;
+      }
+      return { type: command.type, data: parsed.data } as Command<Commands>;
+    });
+  return {
+    ...definition,
+    eventCodec: new EventCodec(definition.events),
+    commandSchema: commandSchema as unknown as z.ZodType<Command<Commands>>,
+    streamId: (id: string) => `${definition.category}-${id}`,
+  };
+}

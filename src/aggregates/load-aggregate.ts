@@ -1,0 +1,81 @@
+import type { EventStoreSession, RecordedEvent } from '../event-store/event-store.js';
+import type { AnyAggregate, StateOf } from './define-aggregate.js';
+
+/** Events read per round trip while replaying a stream. */
+const pageSize = 1000;
+
+export interface LoadedAggregate<State> {
+  state: State;
+  /** The stream version the state includes (0: no events). */
+  version: number;
+}
+
+/**
+ * Rebuilds an aggregate's current state: from its latest snapshot of the right version
+ * when there is one, then the events after it, each upcast to its current shape.
+ */
+export async function loadAggregate<A extends AnyAggregate>(
+  session: EventStoreSession,
+  aggregate: A,
+  id: string,
+): Promise<LoadedAggregate<StateOf<A>>> {
+  const streamId = aggregate.streamId(id);
+  let state: StateOf<A> = aggregate.initialState();
+  let version = 0;
+  if (aggregate.snapshots) {
+    const snapshot = await session.readSnapshot(streamId);
+    if (snapshot && snapshot.snapshotVersion === aggregate.snapshots.version) {
+      state = aggregate.snapshots.fromSnapshot ? aggregate.snapshots.fromSnapshot(snapshot.state) : (snapshot.state as StateOf<A>);
+      version = snapshot.streamVersion;
+    }
+  }
+  return replay(session, aggregate, streamId, { state, version });
+}
+
+export interface AggregateStreamOptions {
+  /** State as of this stream version (inclusive). */
+  toVersion?: number;
+  /** State as of this moment: only events recorded at or before it. */
+  asOf?: Date;
+}
+
+/**
+ * The state of an aggregate as of a version or a point in time, replayed from its events
+ * (event sourcing's time travel). Without options, the current state.
+ *
+ * @example
+ * ```ts
+ * const { state } = await aggregateStream(store, bankAccount, 'acc-1', { asOf: new Date('2026-01-01') });
+ * ```
+ */
+export async function aggregateStream<A extends AnyAggregate>(
+  session: EventStoreSession,
+  aggregate: A,
+  id: string,
+  options: AggregateStreamOptions = {},
+): Promise<LoadedAggregate<StateOf<A>>> {
+  return replay(session, aggregate, aggregate.streamId(id), { state: aggregate.initialState(), version: 0 }, options);
+}
+
+async function replay<A extends AnyAggregate>(
+  session: EventStoreSession,
+  aggregate: A,
+  streamId: string,
+  from: LoadedAggregate<StateOf<A>>,
+  until: AggregateStreamOptions = {},
+): Promise<LoadedAggregate<StateOf<A>>> {
+  let { state, version } = from;
+  for (;;) {
+    const page: RecordedEvent[] = await session.readStream(streamId, {
+      fromVersion: version + 1,
+      ...(until.toVersion === undefined ? {} : { toVersion: until.toVersion }),
+      limit: pageSize,
+    });
+    for (const event of page) {
+      if (until.asOf && event.recordedAt > until.asOf) return { state, version };
+      state = aggregate.evolve(state, aggregate.eventCodec.decode(event));
+      version = event.version;
+    }
+    if (page.length < pageSize) return { state, version };
+  }
+}
