@@ -62,9 +62,13 @@ export interface Aggregate<State, Events extends EventSchemas, Commands extends 
 // Any aggregate, whatever its types: for functions that accept every aggregate.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyAggregate = Aggregate<any, any, any>;
-export type StateOf<A> = A extends Aggregate<infer S, EventSchemas, CommandSchemas> ? S : never;
-export type EventsOf<A> = A extends Aggregate<unknown, infer E, CommandSchemas> ? E : never;
-export type CommandsOf<A> = A extends Aggregate<unknown, EventSchemas, infer C> ? C : never;
+// `any` in the other positions: State appears in both argument and return positions
+// (evolve), so matching it against `unknown` would fail and give `never`.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type StateOf<A> = A extends Aggregate<infer S, any, any> ? S : never;
+export type EventsOf<A> = A extends Aggregate<any, infer E, any> ? E : never;
+export type CommandsOf<A> = A extends Aggregate<any, any, infer C> ? C : never;
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /**
  * Defines an aggregate as pure `decide` and `evolve` functions over zod-typed commands

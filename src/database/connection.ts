@@ -1,4 +1,5 @@
-import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
+import { createHash } from 'node:crypto';
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import type { EventStoreTables } from './tables.js';
 import { PGlitePool } from './pglite-pool.js';
@@ -17,6 +18,12 @@ export type ConnectionConfig =
 export interface Connection {
   readonly kind: 'postgres' | 'pglite';
   readonly db: Kysely<EventStoreTables>;
+  /**
+   * Marks a statement text as a hot path: from then on it runs as a named prepared
+   * statement on each connection, so Postgres plans it once per connection instead of on
+   * every call (for the append statement, planning was most of its cost).
+   */
+  prepare(text: string): void;
   close(): Promise<void>;
 }
 
@@ -36,10 +43,11 @@ export function openConnection(config: ConnectionConfig): Connection {
       });
       return new PGlitePool(database);
     };
-    return fromPool('pglite', pool, true);
+    // PGlite runs in process: there is no network round trip or plan cache to win.
+    return fromPool('pglite', pool, true, false);
   }
   if ('pool' in config && config.pool !== undefined) {
-    return fromPool('postgres', config.pool, false);
+    return fromPool('postgres', config.pool, false, true);
   }
   if ('connectionString' in config && typeof config.connectionString === 'string') {
     const pool = new pg.Pool({
@@ -52,7 +60,7 @@ export function openConnection(config: ConnectionConfig): Connection {
     // the query in flight fails with the error and the pool discards the client.
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
-    return fromPool('postgres', pool, true);
+    return fromPool('postgres', pool, true, true);
   }
   throw new TypeError('connection: give one of connectionString, pool or pglite');
 }
@@ -61,16 +69,44 @@ function fromPool(
   kind: Connection['kind'],
   pool: PostgresPool | (() => Promise<PostgresPool>),
   owned: boolean,
+  namedStatements: boolean,
 ): Connection {
-  // Kysely ends the pool it was given on destroy(); a pool the caller owns is shielded.
-  const dialectPool =
-    owned || typeof pool === 'function'
-      ? pool
-      : { connect: () => pool.connect(), end: async () => {} };
+  const prepared = new Map<string, string>();
+  let dialectPool = pool;
+  if (typeof pool !== 'function') {
+    dialectPool = {
+      connect: async () => {
+        const client = await pool.connect();
+        return namedStatements ? withNamedStatements(client as pg.PoolClient, prepared) : client;
+      },
+      // Kysely ends the pool it was given on destroy(); a pool the caller owns is shielded.
+      end: owned ? () => pool.end() : async () => {},
+    };
+  }
   const db = new Kysely<EventStoreTables>({ dialect: new PostgresDialect({ pool: dialectPool }) });
   return {
     kind,
     db,
+    prepare(text) {
+      if (!namedStatements || prepared.has(text)) return;
+      prepared.set(text, `annals_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`);
+    },
     close: () => db.destroy(),
   };
+}
+
+/**
+ * A view of a pg client that sends the statements registered in `prepared` by name. pg
+ * prepares a named statement on a connection the first time it is used there, then only
+ * binds and executes it.
+ */
+function withNamedStatements(client: pg.PoolClient, prepared: Map<string, string>): PostgresPoolClient {
+  return {
+    query(text: unknown, parameters?: ReadonlyArray<unknown>) {
+      const name = typeof text === 'string' ? prepared.get(text) : undefined;
+      if (name === undefined) return client.query(text as string, parameters as unknown[]);
+      return client.query({ name, text: text as string, values: parameters as unknown[] });
+    },
+    release: () => client.release(),
+  } as unknown as PostgresPoolClient;
 }

@@ -122,13 +122,29 @@ class Session implements EventStoreSession {
   readonly #limits: AppendLimits;
   readonly #inTransaction: boolean;
   readonly #assertOpen: () => void;
+  readonly #prepare: (text: string) => void;
 
-  constructor(executor: Executor, schema: string, limits: AppendLimits, inTransaction: boolean, assertOpen: () => void) {
+  constructor(
+    executor: Executor,
+    schema: string,
+    limits: AppendLimits,
+    inTransaction: boolean,
+    assertOpen: () => void,
+    prepare: (text: string) => void,
+  ) {
     this.executor = executor;
     this.schema = schema;
     this.#limits = limits;
     this.#inTransaction = inTransaction;
     this.#assertOpen = assertOpen;
+    this.#prepare = prepare;
+  }
+
+  /** Runs a hot-path query as a prepared statement (see Connection.prepare). */
+  protected async runPrepared<Row>(query: { compile(executor: Executor): CompiledQuery<Row> }): Promise<Row[]> {
+    const compiled = query.compile(this.executor);
+    this.#prepare(compiled.sql);
+    return (await this.executor.executeQuery(compiled)).rows;
   }
 
   protected table(name: keyof EventStoreTables) {
@@ -150,7 +166,7 @@ class Session implements EventStoreSession {
 
     let row: { version: string | number | bigint | null; last_position: string | number | bigint | null } | undefined;
     try {
-      row = (await this.#appendStatement(append).execute(this.executor)).rows[0];
+      row = (await this.runPrepared(this.#appendStatement(append)))[0];
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === 'AN001') throw new TransactionTooLargeError(maxEventsPerTransaction, { cause: error });
@@ -272,7 +288,7 @@ class Session implements EventStoreSession {
     const id = parseInput(streamIdSchema, streamId, 'streamId');
     const { fromVersion = 1, toVersion, direction = 'forward', limit } = parseInput(readStreamOptionsSchema, options, 'options') ?? {};
     // One round trip: the stream row (deleted? truncated?) with its events joined laterally.
-    const rows = await this.executor
+    const rows = await this.runPrepared(this.executor
       .withSchema(this.schema)
       .selectFrom('streams as s')
       .leftJoinLateral(
@@ -301,8 +317,7 @@ class Session implements EventStoreSession {
         'ev.recorded_at',
       ])
       .where('s.stream_id', '=', id)
-      .orderBy('ev.stream_version', direction === 'forward' ? 'asc' : 'desc')
-      .execute();
+      .orderBy('ev.stream_version', direction === 'forward' ? 'asc' : 'desc'));
     if (rows.length === 0) return [];
     if (rows[0]!.deleted_at !== null) throw new StreamDeletedError(id);
     if (rows[0]!.global_position === null) return [];
@@ -312,7 +327,7 @@ class Session implements EventStoreSession {
   async readAll<E extends RecordedEvent = RecordedEvent>(options?: ReadAllOptions): Promise<E[]> {
     this.#assertOpen();
     const { after = 0n, limit, types, categories } = parseInput(readAllOptionsSchema, options, 'options') ?? {};
-    const rows = await this.executor
+    const rows = await this.runPrepared(this.executor
       .withSchema(this.schema)
       .selectFrom('events')
       .selectAll()
@@ -323,8 +338,7 @@ class Session implements EventStoreSession {
         categories!.length === 0 ? q.where(sql<boolean>`false`) : q.where('category', 'in', categories!),
       )
       .orderBy('global_position')
-      .$if(limit !== undefined, (q) => q.limit(limit!))
-      .execute();
+      .$if(limit !== undefined, (q) => q.limit(limit!)));
     return rows.map((row) => toRecordedEvent(row as EventRow) as E);
   }
 
@@ -527,7 +541,7 @@ class PostgresEventStore extends Session implements EventStore {
     const assertOpen = () => {
       if (this.#closed) throw new StoreClosedError();
     };
-    super(connection.db, schema, limits, false, assertOpen);
+    super(connection.db, schema, limits, false, assertOpen, (text) => connection.prepare(text));
     this.#connection = connection;
     this.#limits = limits;
   }
@@ -540,7 +554,7 @@ class PostgresEventStore extends Session implements EventStore {
   async withTransaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T> {
     this.#check();
     return this.#connection.db.transaction().execute((trx) =>
-      work(new TransactionSession(trx, this.schema, this.#limits, true, () => this.#check())),
+      work(new TransactionSession(trx, this.schema, this.#limits, true, () => this.#check(), (text) => this.#connection.prepare(text))),
     );
   }
 
