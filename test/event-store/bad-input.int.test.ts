@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventStore, ValidationError, type EventStore } from '../../src/index.js';
 import { createTestStore, testDatabaseUrl } from '../setup/database.js';
 
-let store: EventStore;
 let admin: pg.Client;
+// At the top level: the helper registers the file's clean-up hooks.
+const store: EventStore = await createTestStore('bad_input', { maxEventBytes: 2_000, maxEventsPerAppend: 50 });
 beforeAll(async () => {
-  store = await createTestStore('bad_input', { maxEventBytes: 2_000, maxEventsPerAppend: 50 });
   admin = new pg.Client({ connectionString: testDatabaseUrl });
   await admin.connect();
 });

@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrencyError, createEventStore, type EventStore } from '../../src/index.js';
 import { createTestStore, testDatabaseUrl } from '../setup/database.js';
 
-let store: EventStore;
 let other: EventStore; // a second pool: a second application instance on the same schema
 let admin: pg.Client;
 
+// At the top level: the helper registers the file's clean-up hooks.
+const store: EventStore = await createTestStore('concurrency');
 beforeAll(async () => {
-  store = await createTestStore('concurrency');
   other = createEventStore({ connectionString: testDatabaseUrl, maxConnections: 20 }, { schema: store.schema });
   admin = new pg.Client({ connectionString: testDatabaseUrl });
   await admin.connect();

@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransactionTooLargeError, type EventStore, type RecordedEvent } from '../../src/index.js';
 import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
 
-let store: EventStore;
 let admin: pg.Client;
+// At the top level: the helper registers the file's clean-up hooks.
+const store: EventStore = await createTestStore('global_log', {});
 beforeAll(async () => {
-  store = await createTestStore('global_log', {});
   admin = new pg.Client({ connectionString: testDatabaseUrl });
   await admin.connect();
 });

@@ -1,11 +1,6 @@
-import { beforeAll } from 'vitest';
-import type { EventStore } from '../../src/index.js';
 import { createTestStore } from '../setup/database.js';
 import { describeEventStoreContract } from './store-contract.js';
 
-let store: EventStore;
-beforeAll(async () => {
-  store = await createTestStore('contract');
-});
-
+// At the top level: the helper registers the file's clean-up hooks.
+const store = await createTestStore('contract');
 describeEventStoreContract('postgres', () => store);

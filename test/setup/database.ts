@@ -7,7 +7,7 @@ import { testDatabaseUrl } from './database-url.js';
 export { testDatabaseUrl };
 
 /**
- * A schema of its own for one test file, so files run in parallel and re-run cleanly.
+ * A schema of its own for one test file (call at the top level of the file), so files run in parallel and re-run cleanly.
  * Dropped after the file, unless a test in it failed: then it is kept for inspection
  * (its name is printed) and the next run makes a new one.
  */
@@ -32,7 +32,11 @@ export function useTestSchema(prefix: string): { schema: string; databaseUrl: st
   return { schema, databaseUrl: testDatabaseUrl };
 }
 
-/** A migrated store in a fresh schema, closed after the file. */
+/**
+ * A migrated store in a fresh schema, closed after the file. Call it at the top level of
+ * a test file (`const store = await createTestStore('name')`), not inside a hook: it
+ * registers the file's clean-up hooks, and hooks registered while a hook runs never run.
+ */
 export async function createTestStore(prefix: string, options: EventStoreOptions = {}): Promise<EventStore> {
   const { schema } = useTestSchema(prefix);
   const store = createEventStore({ connectionString: testDatabaseUrl, maxConnections: 20 }, { schema, ...options });

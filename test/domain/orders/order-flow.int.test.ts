@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest';
+import type { EventStore } from '../../../src/index.js';
+import { stockReservation } from '../../../domain/orders/inventory/stock-reservation.aggregate.js';
+import {
+  orderProcessId,
+  orderProcessManagerName,
+  processBatch,
+  reservationIdFor,
+  run,
+} from '../../../domain/orders/order-process-manager.js';
+import { order } from '../../../domain/orders/order/order.aggregate.js';
+import { paymentAccount } from '../../../domain/orders/payment/payment-account.aggregate.js';
+import { stockItem } from '../../../domain/orders/inventory/stock-item.aggregate.js';
+import { createTestStore, eventually } from '../../setup/database.js';
+import {
+  countEvents,
+  eventsOf,
+  expectAllFinal,
+  lastPositionOf,
+  openPaymentAccount,
+  orderState,
+  placeOrder,
+  reactedTypes,
+  receiveStock,
+  stockOf,
+  typesOf,
+  unique,
+} from './support/orders.js';
+
+// At the top level, not in beforeAll: createTestStore registers the hooks that close the
+// store and drop the schema, and hooks registered while another hook runs never run.
+const store: EventStore = await createTestStore('orders_flow');
+
+/**
+ * Drives the process manager until the orders are final. processBatch may find nothing
+ * for a while: readAll shows an event only once older transactions on the server have
+ * finished (docs/global-log.md), and other test files hold some open.
+ */
+async function settle(orderIds: readonly string[]): Promise<void> {
+  await eventually(async () => {
+    await processBatch(store);
+    await expectAllFinal(store, orderIds);
+  }, 20_000);
+}
+
+/** One customer and two skus of their own, so tests do not share stock or credit. */
+async function shop(options: { pens: number; inks: number; creditLimit: number }) {
+  const id = unique();
+  const shop = { pen: `pen-${id}`, ink: `ink-${id}`, customer: `ada-${id}`, orderId: `o-${id}` };
+  if (options.pens > 0) await receiveStock(store, shop.pen, options.pens);
+  if (options.inks > 0) await receiveStock(store, shop.ink, options.inks);
+  await openPaymentAccount(store, shop.customer, options.creditLimit);
+  return shop;
+}
+
+describe('the order flow', () => {
+  it('reserves the stock, authorizes the payment and confirms the order', async () => {
+    const { pen, ink, customer, orderId } = await shop({ pens: 10, inks: 5, creditLimit: 100_000 });
+    await placeOrder(store, orderId, customer, [
+      { sku: pen, quantity: 2, unitPrice: 150 },
+      { sku: ink, quantity: 1, unitPrice: 899 },
+    ]);
+
+    await settle([orderId]);
+
+    expect(await typesOf(store, order.streamId(orderId))).toEqual(['OrderPlaced', 'OrderStockReserved', 'OrderConfirmed']);
+    expect(await orderState(store, orderId)).toMatchObject({ status: 'confirmed', total: 1199, reservationId: `order-${orderId}`, paymentId: `order-${orderId}` });
+    expect(await typesOf(store, stockReservation.streamId(reservationIdFor(orderId)))).toEqual(['StockReserved']);
+    expect(await stockOf(store, pen)).toEqual({ onHand: 10, available: 8 });
+    expect(await stockOf(store, ink)).toEqual({ onHand: 5, available: 4 });
+    const payments = await eventsOf(store, paymentAccount.streamId(customer));
+    expect(payments.map((e) => [e.type, e.data])).toEqual([
+      ['PaymentAccountOpened', { payer: customer, creditLimit: 100_000 }],
+      ['PaymentAuthorized', { paymentId: `order-${orderId}`, payer: customer, amount: 1199 }],
+    ]);
+  });
+
+  it('ties every event it causes to the order (correlation) and to the event that triggered it (causation)', async () => {
+    const { pen, customer, orderId } = await shop({ pens: 1, inks: 0, creditLimit: 100_000 });
+    await placeOrder(store, orderId, customer, [{ sku: pen, quantity: 1, unitPrice: 100 }]);
+    await settle([orderId]);
+
+    const [placed, stockReserved, confirmed] = await eventsOf(store, order.streamId(orderId));
+    const [reserved] = await eventsOf(store, stockReservation.streamId(reservationIdFor(orderId)));
+    const [, held] = await eventsOf(store, stockItem.streamId(pen));
+    const [, authorized] = await eventsOf(store, paymentAccount.streamId(customer));
+    for (const caused of [reserved, held, stockReserved, authorized, confirmed]) {
+      expect(caused!.metadata.correlationId).toBe(orderProcessId(orderId));
+    }
+    expect(reserved!.metadata.causationId).toBe(`${placed!.id}:reserve-stock`);
+    expect(held!.metadata.causationId).toBe(`${placed!.id}:reserve-stock`);
+    expect(stockReserved!.metadata.causationId).toBe(`${reserved!.id}:mark-stock-reserved`);
+    expect(authorized!.metadata.causationId).toBe(`${reserved!.id}:authorize-payment`);
+    expect(confirmed!.metadata.causationId).toBe(`${authorized!.id}:confirm-order`);
+  });
+
+  it('compensates a declined payment: the stock goes back on sale and the order is cancelled', async () => {
+    const { pen, ink, customer, orderId } = await shop({ pens: 10, inks: 5, creditLimit: 1000 });
+    await placeOrder(store, orderId, customer, [
+      { sku: pen, quantity: 2, unitPrice: 150 },
+      { sku: ink, quantity: 1, unitPrice: 899 },
+    ]);
+
+    await settle([orderId]);
+
+    expect(await typesOf(store, order.streamId(orderId))).toEqual(['OrderPlaced', 'OrderStockReserved', 'OrderCancelled']);
+    expect((await orderState(store, orderId)).cancellationReason).toBe('payment declined: credit_limit_exceeded');
+    expect(await typesOf(store, paymentAccount.streamId(customer))).toEqual(['PaymentAccountOpened', 'PaymentDeclined']);
+    expect(await typesOf(store, stockReservation.streamId(reservationIdFor(orderId)))).toEqual(['StockReserved', 'StockReleased']);
+    expect(await typesOf(store, stockItem.streamId(pen))).toEqual(['StockReceived', 'StockHeld', 'StockHoldReleased']);
+    expect(await stockOf(store, pen)).toEqual({ onHand: 10, available: 10 });
+    expect(await stockOf(store, ink)).toEqual({ onHand: 5, available: 5 });
+  });
+
+  it('cancels an order when a sku is short, holds nothing (all or nothing) and never asks for payment', async () => {
+    const { pen, ink, customer, orderId } = await shop({ pens: 10, inks: 1, creditLimit: 100_000 });
+    await placeOrder(store, orderId, customer, [
+      { sku: pen, quantity: 2, unitPrice: 150 },
+      { sku: ink, quantity: 2, unitPrice: 899 },
+    ]);
+
+    await settle([orderId]);
+
+    expect(await typesOf(store, order.streamId(orderId))).toEqual(['OrderPlaced', 'OrderCancelled']);
+    expect((await orderState(store, orderId)).cancellationReason).toBe(`out of stock: ${ink} (2 wanted, 1 available)`);
+    const [failed] = await eventsOf(store, stockReservation.streamId(reservationIdFor(orderId)));
+    expect(failed).toMatchObject({ type: 'StockReservationFailed', data: { shortages: [{ sku: ink, requested: 2, available: 1 }] } });
+    expect(await typesOf(store, stockItem.streamId(pen))).toEqual(['StockReceived']);
+    expect(await stockOf(store, pen)).toEqual({ onHand: 10, available: 10 });
+    expect(await typesOf(store, paymentAccount.streamId(customer))).toEqual(['PaymentAccountOpened']);
+  });
+
+  it('appends nothing when every event is delivered again, from the start of the log', async () => {
+    const { pen, ink, customer, orderId } = await shop({ pens: 3, inks: 1, creditLimit: 2000 });
+    const orders = [`${orderId}-a`, `${orderId}-b`, `${orderId}-c`];
+    await placeOrder(store, orders[0]!, customer, [{ sku: pen, quantity: 1, unitPrice: 1000 }]); // confirmed
+    await placeOrder(store, orders[1]!, customer, [{ sku: pen, quantity: 1, unitPrice: 1500 }]); // declined: 1000 of 2000 left
+    await placeOrder(store, orders[2]!, customer, [{ sku: ink, quantity: 2, unitPrice: 10 }]); // short of ink
+    await settle(orders);
+    const before = await countEvents(store);
+
+    // A second checkpoint starts from 0: every event of the log, this file's earlier tests
+    // included, is delivered again.
+    const replay = `replay-${unique()}`;
+    const last = await lastPositionOf(store, reactedTypes);
+    await eventually(async () => {
+      await processBatch(store, { checkpointName: replay });
+      expect(await store.readCheckpoint(replay)).toBe(last);
+    }, 20_000);
+
+    expect(await countEvents(store)).toBe(before);
+    expect(await processBatch(store)).toBe(0);
+    expect((await Promise.all(orders.map((id) => orderState(store, id)))).map((s) => s.status)).toEqual(['confirmed', 'cancelled', 'cancelled']);
+    expect(await stockOf(store, pen)).toEqual({ onHand: 3, available: 2 });
+  });
+
+  it('stays exact with two process managers racing over the same events (a botched failover)', async () => {
+    const { pen, ink, customer, orderId } = await shop({ pens: 4, inks: 2, creditLimit: 5000 });
+    const orders = Array.from({ length: 8 }, (_, i) => `${orderId}-${i}`);
+    for (const id of orders) {
+      await placeOrder(store, id, customer, [
+        { sku: pen, quantity: 1, unitPrice: 1000 },
+        { sku: ink, quantity: 1, unitPrice: 500 },
+      ]);
+    }
+    const before = await countEvents(store);
+
+    // Both start from the same checkpoint and see the same events.
+    const stop = new AbortController();
+    const handled: string[] = [];
+    const instances = [1, 2].map(() =>
+      // A failed batch (a race lost past handleCommand's retries) is logged and retried.
+      run(store, { signal: stop.signal, pollMs: 10, retryMs: 50, onProcessed: (event) => void handled.push(event.id) }),
+    );
+    try {
+      await eventually(() => expectAllFinal(store, orders), 30_000);
+    } finally {
+      stop.abort();
+      await Promise.all(instances);
+    }
+
+    // The race did happen: events were handled twice, yet nothing was appended twice.
+    expect(handled.length).toBeGreaterThan(new Set(handled).size);
+    // Ink is the limit: 2 orders get stock, both are paid (1500 each, limit 5000).
+    const statuses = await Promise.all(orders.map(async (id) => (await orderState(store, id)).status));
+    expect(statuses.filter((s) => s === 'confirmed')).toHaveLength(2);
+    expect(statuses.filter((s) => s === 'cancelled')).toHaveLength(6);
+    expect(await stockOf(store, pen)).toEqual({ onHand: 4, available: 2 });
+    expect(await stockOf(store, ink)).toEqual({ onHand: 2, available: 0 });
+    // Per confirmed order: 2 holds, StockReserved, OrderStockReserved, PaymentAuthorized,
+    // OrderConfirmed. Per cancelled one: StockReservationFailed, OrderCancelled.
+    expect(await countEvents(store)).toBe(before + 2 * 6 + 6 * 2);
+    for (const id of orders) {
+      const types = await typesOf(store, order.streamId(id));
+      expect([
+        ['OrderPlaced', 'OrderStockReserved', 'OrderConfirmed'],
+        ['OrderPlaced', 'OrderCancelled'],
+      ]).toContainEqual(types);
+    }
+    expect(await store.readCheckpoint(orderProcessManagerName)).toBe(await lastPositionOf(store, reactedTypes));
+  });
+});
