@@ -21,6 +21,7 @@ export const ErrorCodes = {
   streamDeleted: 'ANNALS_STREAM_DELETED',
   transactionTooLarge: 'ANNALS_TRANSACTION_TOO_LARGE',
   eventSchema: 'ANNALS_EVENT_SCHEMA',
+  streamTruncated: 'ANNALS_STREAM_TRUNCATED',
   migration: 'ANNALS_MIGRATION',
   storeClosed: 'ANNALS_STORE_CLOSED',
 } as const;
@@ -176,6 +177,29 @@ export class EventSchemaError extends AnnalsError {
     this.type = event.type;
     this.schemaVersion = event.schemaVersion;
     this.issues = issues;
+  }
+}
+
+/**
+ * An aggregate's state cannot be rebuilt: events it needs were truncated away, and no
+ * snapshot of the aggregate's current snapshot version covers them. Rebuilding from the
+ * events that are left would give a wrong state, so nothing is decided on it.
+ */
+export class StreamTruncatedError extends AnnalsError {
+  readonly streamId: string;
+  /** First missing version. */
+  readonly fromVersion: number;
+  /** The stream's retention point: versions from `fromVersion` up to this are gone. */
+  readonly truncateBefore: number;
+
+  constructor(streamId: string, fromVersion: number, truncateBefore: number) {
+    super(
+      ErrorCodes.streamTruncated,
+      `stream '${streamId}' was truncated before version ${truncateBefore}, so versions ${fromVersion} to ${truncateBefore - 1} are gone and no usable snapshot covers them`,
+    );
+    this.streamId = streamId;
+    this.fromVersion = fromVersion;
+    this.truncateBefore = truncateBefore;
   }
 }
 

@@ -60,6 +60,7 @@ export {
   MigrationError,
   StoreClosedError,
   StreamDeletedError,
+  StreamTruncatedError,
   TransactionTooLargeError,
   ValidationError,
   type ErrorCode,

@@ -13,6 +13,7 @@ it('exports exactly the public API', () => {
     'MigrationError',
     'StoreClosedError',
     'StreamDeletedError',
+    'StreamTruncatedError',
     'TransactionTooLargeError',
     'ValidationError',
     'aggregateStream',

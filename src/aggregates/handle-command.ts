@@ -98,7 +98,9 @@ export async function handleCommand<A extends AnyAggregate>(
     ...envelope.metadata,
     correlationId: checked.correlationId ?? (envelope.metadata?.correlationId as string | undefined) ?? causationId,
     causationId,
-    ...(commandId === undefined ? {} : { commandId }),
+    // With the command id, a fingerprint of the command itself: a retry must be the same
+    // command, and an id reused for a different one is refused, not answered as a retry.
+    ...(commandId === undefined ? {} : { commandId, commandHash: fingerprint(command) }),
   };
 
   for (let attempt = 0; ; attempt++) {
@@ -111,13 +113,13 @@ export async function handleCommand<A extends AnyAggregate>(
       // A retried command whose first attempt succeeded may now break a rule ("already
       // liked"): answer with what the first attempt did instead.
       if (error instanceof DomainError && commandId !== undefined) {
-        const earlier = await findEarlierResult(session, aggregate, streamId, commandId, loaded.state);
+        const earlier = await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
         if (earlier) return earlier;
       }
       throw error;
     }
     if (decided.length === 0) {
-      const earlier = commandId === undefined ? null : await findEarlierResult(session, aggregate, streamId, commandId, loaded.state);
+      const earlier = commandId === undefined ? null : await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
       return earlier ?? { events: [], nextExpectedVersion: loaded.version, globalPosition: null, state: loaded.state };
     }
 
@@ -128,6 +130,13 @@ export async function handleCommand<A extends AnyAggregate>(
     );
     try {
       const appended = await session.appendToStream(streamId, events, { expectedVersion: loaded.version });
+      if (commandId !== undefined && appended.nextExpectedVersion !== loaded.version + events.length) {
+        // The store recognized the event ids: an earlier attempt of this command appended
+        // them before the version we loaded, so `loaded.state` already includes them.
+        // Answer with that attempt rather than applying its events a second time.
+        const earlier = await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
+        if (earlier) return earlier;
+      }
       // `events` hold the data as parsed by the current schemas (defaults applied): the
       // same shape evolve gets when the events are read back.
       const state = events.reduce(
@@ -150,7 +159,7 @@ export async function handleCommand<A extends AnyAggregate>(
       };
     } catch (error) {
       if (error instanceof IdempotencyConflictError && commandId !== undefined) {
-        const earlier = await findEarlierResult(session, aggregate, streamId, commandId, loaded.state);
+        const earlier = await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
         if (earlier) return earlier;
       }
       if (!(error instanceof ConcurrencyError) || attempt >= retries) throw error;
@@ -177,6 +186,7 @@ async function findEarlierResult<A extends AnyAggregate>(
   aggregate: A,
   streamId: string,
   commandId: string,
+  commandHash: string | undefined,
   state: StateOf<A>,
 ): Promise<CommandResult<A> | null> {
   const found = [];
@@ -188,6 +198,10 @@ async function findEarlierResult<A extends AnyAggregate>(
     if (page.length < 64) break;
   }
   if (found.length === 0) return null;
+  const earlierHash = found[0]!.metadata.commandHash;
+  if (earlierHash !== undefined && earlierHash !== commandHash) {
+    throw new IdempotencyConflictError(streamId, found[0]!.id, `command id '${commandId}' was used before for a different command`);
+  }
   const last = found.at(-1)!;
   return {
     events: found.map((event) => ({
@@ -218,6 +232,11 @@ async function maybeSnapshot<A extends AnyAggregate>(
     streamVersion: after,
     state: policy.toSnapshot ? policy.toSnapshot(state) : state,
   });
+}
+
+/** A stable digest of a parsed command (zod returns keys in schema order). */
+function fingerprint(command: { type: string; data: unknown }): string {
+  return createHash('sha1').update(JSON.stringify([command.type, command.data])).digest('base64url');
 }
 
 function jitteredDelay(attempt: number, { min, max }: { min: number; max: number }): number {

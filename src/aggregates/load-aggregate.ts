@@ -1,3 +1,4 @@
+import { StreamTruncatedError } from '../errors.js';
 import type { EventStoreSession, RecordedEvent } from '../event-store/event-store.js';
 import type { AnyAggregate, StateOf } from './define-aggregate.js';
 
@@ -65,12 +66,15 @@ async function replay<A extends AnyAggregate>(
   until: AggregateStreamOptions = {},
 ): Promise<LoadedAggregate<StateOf<A>>> {
   let { state, version } = from;
-  for (;;) {
+  for (let first = true; ; first = false) {
     const page: RecordedEvent[] = await session.readStream(streamId, {
       fromVersion: version + 1,
       ...(until.toVersion === undefined ? {} : { toVersion: until.toVersion }),
       limit: pageSize,
     });
+    // A page that does not start right after `version` may mean events were truncated
+    // away; only then is the stream row worth a round trip.
+    if (first && page[0]?.version !== version + 1) await refuseTruncatedHistory(session, streamId, version);
     for (const event of page) {
       if (until.asOf && event.recordedAt > until.asOf) return { state, version };
       state = aggregate.evolve(state, aggregate.eventCodec.decode(event));
@@ -78,4 +82,16 @@ async function replay<A extends AnyAggregate>(
     }
     if (page.length < pageSize) return { state, version };
   }
+}
+
+/**
+ * Throws when the versions after `version` that belong to the stream's current life
+ * were truncated away. (Versions before `historyStart` belong to a deleted former life
+ * and are rightly skipped.)
+ */
+async function refuseTruncatedHistory(session: EventStoreSession, streamId: string, version: number): Promise<void> {
+  const info = await session.getStreamInfo(streamId);
+  if (!info) return;
+  const needed = Math.max(version + 1, info.historyStart);
+  if (info.truncateBefore > needed) throw new StreamTruncatedError(streamId, needed, info.truncateBefore);
 }

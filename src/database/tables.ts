@@ -12,6 +12,7 @@ export interface StreamsTable {
   category: string;
   version: Int8;
   truncate_before: Generated<Int8>;
+  history_start: Generated<Int8>;
   deleted_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;

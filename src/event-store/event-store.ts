@@ -81,6 +81,11 @@ export interface StreamInfo {
   version: number;
   /** Stream reads return only events with version >= this (0 or 1: nothing truncated). */
   truncateBefore: number;
+  /**
+   * First version of the stream's current life: 1, or the first version appended after
+   * it was deleted and recreated.
+   */
+  historyStart: number;
   deleted: boolean;
   deletedAt: Date | null;
   createdAt: Date;

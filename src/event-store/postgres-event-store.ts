@@ -357,6 +357,7 @@ class Session implements EventStoreSession {
       category: row.category,
       version: Number(row.version),
       truncateBefore: Number(row.truncate_before),
+      historyStart: Number(row.history_start),
       deleted: row.deleted_at !== null,
       deletedAt: row.deleted_at === null ? null : new Date(row.deleted_at),
       createdAt: new Date(row.created_at),
@@ -397,15 +398,29 @@ class Session implements EventStoreSession {
     const checked = parseInput(snapshotSchema, snapshot, 'snapshot');
     const state = JSON.stringify(checked.state);
     if (state === undefined) throw new ValidationError([{ field: 'snapshot.state', reason: 'must be JSON data' }]);
+    // Only for a live stream that has reached that version. handleCommand writes its
+    // snapshot after its append, in another round trip: a delete in between must not
+    // leave a snapshot behind for the recreated stream to start from. FOR SHARE waits
+    // for a concurrent delete to commit, then re-checks `deleted_at`.
     await this.executor
       .withSchema(this.schema)
       .insertInto('snapshots')
-      .values({
-        stream_id: id,
-        snapshot_version: checked.snapshotVersion,
-        stream_version: checked.streamVersion,
-        state: sql`${state}::jsonb`,
-      })
+      .columns(['stream_id', 'snapshot_version', 'stream_version', 'state'])
+      .expression((eb) =>
+        eb
+          .selectFrom('streams')
+          .select([
+            'stream_id',
+            sql<number>`${checked.snapshotVersion}::integer`.as('snapshot_version'),
+            sql<string>`${checked.streamVersion}::bigint`.as('stream_version'),
+            sql<unknown>`${state}::jsonb`.as('state'),
+          ])
+          .where('stream_id', '=', id)
+          .where('deleted_at', 'is', null)
+          .where('version', '>=', String(checked.streamVersion))
+          .where(sql<boolean>`truncate_before <= ${checked.streamVersion}::bigint`)
+          .forShare(),
+      )
       .onConflict((oc) =>
         oc.column('stream_id').doUpdateSet({
           snapshot_version: sql`excluded.snapshot_version`,
@@ -477,7 +492,7 @@ function streamStatement(
       INSERT INTO ${streams} AS s (stream_id, category, version) VALUES (${streamId}, ${category}, ${count}::bigint)
       ON CONFLICT (stream_id) DO UPDATE
         SET version = s.version + ${count}::bigint, truncate_before = s.version + 1,
-            deleted_at = NULL, updated_at = now()
+            history_start = s.version + 1, deleted_at = NULL, updated_at = now()
         WHERE s.deleted_at IS NOT NULL
       RETURNING version`;
   }
