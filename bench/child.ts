@@ -1,5 +1,5 @@
 /**
- * Entry of the child process that IsolatedProcess (harness.ts) forks for each contestant:
+ * Entry of the child process that IsolatedProcess (isolated-process.ts) forks for each contestant:
  * opens the session of the task given as JSON in argv[2], then runs the steps the
  * parent asks for over IPC until it asks to close.
  *

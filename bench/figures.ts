@@ -1,15 +1,8 @@
 /** What a figure script produces, and the measuring loop the append figures share. */
 import { pathToFileURL } from 'node:url';
 import { contestantLabels, contestantNames, targetKind, type ContestantName } from './contestants/index.js';
-import {
-  createTarget,
-  dropTarget,
-  formatRate,
-  freshName,
-  IsolatedProcess,
-  settings,
-  type Target,
-} from './harness.js';
+import { createTarget, dropTarget, formatRate, freshName, settings, type Target } from './harness.js';
+import { IsolatedProcess } from './isolated-process.js';
 import { renderSummary } from './report.js';
 import type { AppendTask } from './tasks.js';
 
@@ -26,6 +19,8 @@ export interface FigureResult {
   peakRssBytes?: Partial<Record<ContestantName, number>>;
   /** RSS just before the measured read, after warm-up and a GC (read figure only). */
   baselineRssBytes?: Partial<Record<ContestantName, number>>;
+  /** Peak V8 heap in use during the read (read figure only). */
+  peakHeapBytes?: Partial<Record<ContestantName, number>>;
   /** Anything a reader of the numbers must know (a reader stopped early, a failure). */
   notes: string[];
 }

@@ -1,15 +1,12 @@
 /**
  * The benchmark harness shared by every figure: settings, timing, peak memory, fresh
- * schemas and databases, running one measurement in a child process of its own,
- * machine details and markdown tables.
+ * schemas and databases, machine details and markdown tables. (Running a contestant in
+ * a process of its own is in isolated-process.ts.)
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import type { Surroundings } from './report.js';
-import type { StepTypes, Task } from './tasks.js';
 
 /** What the benchmark's own connections call themselves in pg_stat_activity. */
 export const applicationName = 'annals-bench';
@@ -37,17 +34,22 @@ function intFromEnv(name: string, fallback: number): number {
  */
 export const settings = {
   /** Appends before a contestant's first window: JIT, pool and plan caches warm up. */
-  warmupMs: intFromEnv('BENCH_WARMUP_MS', 1_500),
+  warmupMs: intFromEnv('BENCH_WARMUP_MS', 1_000),
   /** Appends before each later window, after the contestant sat idle while others ran. */
   rewarmMs: intFromEnv('BENCH_REWARM_MS', 300),
-  /** One measured window of an append figure. */
-  measureMs: intFromEnv('BENCH_MEASURE_MS', 2_000),
+  /**
+   * One measured window of an append figure. Many short windows interleaved beat a few
+   * long ones on a shared machine: load comes and goes in bursts of seconds.
+   */
+  measureMs: intFromEnv('BENCH_MEASURE_MS', 1_000),
   /** Windows per contestant and append figure, interleaved; the figure is the median. */
-  rounds: intFromEnv('BENCH_ROUNDS', 3),
+  rounds: intFromEnv('BENCH_ROUNDS', 5),
   /** Streams appended to; each worker owns a disjoint share, so appends never conflict. */
   streams: intFromEnv('BENCH_STREAMS', 1_000),
   /** Events in the global log read by the read figure. */
   readEvents: intFromEnv('BENCH_READ_EVENTS', 200_000),
+  /** Reads per contestant (each in a fresh process), interleaved; the figure is the median. */
+  readRounds: intFromEnv('BENCH_READ_ROUNDS', 3),
   /** Page size of every reader of the global log. */
   readBatchSize: intFromEnv('BENCH_READ_BATCH', 1_000),
   /** Events read before the measured read, to warm the JIT and Postgres' caches. */
@@ -180,91 +182,6 @@ export async function withTarget<T>(target: Target, work: (target: Target) => Pr
   }
 }
 
-const childScript = new URL('./child.ts', import.meta.url);
-
-type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
-type StepArgs<T extends Task> = StepTypes[T['kind']]['args'];
-type StepResult<T extends Task> = StepTypes[T['kind']]['result'];
-
-/**
- * A contestant running `task` in a Node process of its own (bench/child.ts). Isolation
- * matters here: Emmett's driver (dumbo) installs process-wide pg type parsers (int8 as
- * BigInt, its own JSON parser), which would silently change what Annals and raw pg pay
- * per row if they shared a process; and one contestant's JIT state, heap and RSS
- * high-water mark would carry over to the next.
- */
-export class IsolatedProcess<T extends Task> {
-  readonly #child: ChildProcess;
-  readonly #label: string;
-  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
-  #nextId = 1;
-  #exited: Promise<number | null>;
-
-  private constructor(task: T) {
-    this.#label = `${task.kind} ${task.contestant}`;
-    // process.execArgv carries tsx's loader, so the child runs TypeScript too.
-    this.#child = fork(childScript, [JSON.stringify(task)], { execArgv: [...process.execArgv, '--expose-gc'] });
-    this.#child.on('message', (reply: Reply) => {
-      const pending = this.#pending.get(reply.id);
-      this.#pending.delete(reply.id);
-      if (reply.ok) pending?.resolve(reply.result);
-      else pending?.reject(new Error(`${this.#label}: ${reply.error}`));
-    });
-    this.#exited = new Promise((resolve) => this.#child.once('exit', resolve));
-    void this.#exited.then((code) => {
-      for (const pending of this.#pending.values()) pending.reject(new Error(`${this.#label}: process exited (code ${code})`));
-      this.#pending.clear();
-    });
-  }
-
-  /** Forks the process and waits until its session is open. */
-  static async start<T extends Task>(task: T, timeoutMs = 120_000): Promise<IsolatedProcess<T>> {
-    const process = new IsolatedProcess(task);
-    await process.#request(0, undefined, timeoutMs);
-    return process;
-  }
-
-  step(args: StepArgs<T>, timeoutMs = 120_000): Promise<StepResult<T>> {
-    return this.#request(this.#nextId++, { op: 'step', args }, timeoutMs) as Promise<StepResult<T>>;
-  }
-
-  /** Closes the session (its pools) and waits for the process to end; kills it if it hangs. */
-  async close(): Promise<void> {
-    try {
-      if (this.#child.connected) await this.#request(this.#nextId++, { op: 'close' }, 30_000);
-    } finally {
-      const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
-      await this.#exited;
-      clearTimeout(timer);
-    }
-  }
-
-  #request(id: number, message: { op: 'step' | 'close'; args?: unknown } | undefined, timeoutMs: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`${this.#label}: no answer after ${timeoutMs} ms`));
-        this.#child.kill('SIGKILL');
-      }, timeoutMs);
-      const settle = <V>(done: (value: V) => void) => (value: V) => {
-        clearTimeout(timer);
-        done(value);
-      };
-      this.#pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
-      if (message) this.#child.send({ id, ...message });
-    });
-  }
-}
-
-/** Runs a one-step task (load, read) in a fresh process and closes it. */
-export async function runIsolated<T extends Task>(task: T, args?: StepArgs<T>): Promise<StepResult<T>> {
-  const child = await IsolatedProcess.start(task);
-  try {
-    return await child.step(args as StepArgs<T>);
-  } finally {
-    await child.close();
-  }
-}
-
 export interface MachineDetails {
   cpu: string;
   cores: number;
@@ -292,6 +209,17 @@ export async function machineDetails(): Promise<MachineDetails> {
   } finally {
     await client.end();
   }
+}
+
+/** What was going on beside the benchmark while it ran. */
+export interface Surroundings {
+  /** Highest 1-minute load average sampled during the run. */
+  maxLoadAverage: number;
+  /** Most non-idle Postgres sessions of other programs seen at one time. */
+  maxOtherSessions: number;
+  /** Samples in which another program had a non-idle Postgres session. */
+  busySamples: number;
+  samples: number;
 }
 
 /**

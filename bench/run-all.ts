@@ -6,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { runBatchedAppends } from './append-batch.js';
 import { runSingleAppends } from './append-single.js';
-import { machineDetails, now, watchSurroundings } from './harness.js';
+import { machineDetails, now, watchSurroundings, type Surroundings } from './harness.js';
 import { runReadAll } from './read-all.js';
-import { renderReport, renderSummary, type Surroundings } from './report.js';
+import { renderReport, renderSummary } from './report.js';
 import type { FigureResult } from './figures.js';
 
 const reportFile = new URL('../docs/benchmarks.md', import.meta.url);

@@ -1,6 +1,6 @@
 /**
  * The measurements. Each runs in a child process of its own (bench/child.ts; see
- * IsolatedProcess in harness.ts for why) as a session: opened once with a task, then
+ * IsolatedProcess in isolated-process.ts for why) as a session: opened once with a task, then
  * asked to run steps. The figure scripts only orchestrate and report.
  */
 import { openContestant, type ContestantName } from './contestants/index.js';

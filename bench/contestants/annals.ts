@@ -26,6 +26,7 @@ export class AnnalsContestant implements Contestant {
     let read = 0;
     let pageEnd = options.batchSize;
     for await (const event of this.store.iterateAll({ batchSize: options.batchSize })) {
+      // Touch every event, as any consumer would.
       if (event.globalPosition > 0n) read += 1;
       if (read === pageEnd) {
         // iterateAll hides its pages; every batchSize events is where one ends.

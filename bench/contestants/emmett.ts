@@ -54,7 +54,8 @@ export class EmmettContestant implements Contestant {
     let after = 0n;
     for (;;) {
       const batch = await readMessagesBatch(this.#pool.execute, { after, batchSize: options.batchSize });
-      read += batch.messages.length;
+      // Touch every message, as any consumer would.
+      for (const message of batch.messages) if (message.metadata.globalPosition > 0n) read += 1;
       options.onPage?.();
       if (!batch.areMessagesLeft || readDone(read, options, performance.now())) return read;
       after = batch.currentGlobalPosition;

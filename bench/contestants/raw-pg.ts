@@ -119,7 +119,8 @@ export class RawPgContestant implements Contestant {
         text,
         values: [after, options.batchSize],
       });
-      read += rows.length;
+      // Touch every row, as any consumer would (the other readers hand out each event).
+      for (const row of rows) if (row.global_position) read += 1;
       options.onPage?.();
       if (rows.length < options.batchSize || readDone(read, options, performance.now())) return read;
       after = rows.at(-1)!.global_position;
