@@ -28,12 +28,10 @@ import type {
   Snapshot,
   StreamInfo,
 } from './event-store.js';
+import { appendQuery, maxEventsPerTransaction, positionBits, type AppendRow } from './append-statement.js';
 import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
-import { eventTypeSchema, parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, type PreparedEvent, defaultAppendLimits } from './validation.js';
+import { eventTypeSchema, parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, defaultAppendLimits } from './validation.js';
 
-/** Low bits of a global position that number the events of one transaction. */
-const positionBits = 20;
-const maxEventsPerTransaction = 2 ** positionBits;
 
 export interface EventStoreOptions {
   /** Postgres schema for the store's tables (default `annals`). */
@@ -164,9 +162,11 @@ class Session implements EventStoreSession {
       if (earlier) return earlier;
     }
 
-    let row: { version: string | number | bigint | null; last_position: string | number | bigint | null } | undefined;
+    let row: AppendRow | undefined;
     try {
-      row = (await this.runPrepared(this.#appendStatement(append)))[0];
+      const query = appendQuery(this.schema, append, this.#inTransaction);
+      this.#prepare(query.sql);
+      row = (await this.executor.executeQuery(query)).rows[0];
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === 'AN001') throw new TransactionTooLargeError(maxEventsPerTransaction, { cause: error });
@@ -196,57 +196,6 @@ class Session implements EventStoreSession {
       throw new ConcurrencyError(append.streamId, append.expectedVersion, info?.version ?? 0);
     }
     return { nextExpectedVersion: Number(row.version), lastGlobalPosition: BigInt(row.last_position) };
-  }
-
-  /**
-   * The whole append as one statement, so it is atomic and one round trip even without an
-   * explicit transaction. Written with `sql` because it combines a data-modifying CTE,
-   * `jsonb_array_elements ... WITH ORDINALITY` and pg_current_xact_id(), which kysely's
-   * builder does not express readably. The batch travels as one JSON array (built from
-   * the payloads serialized once during validation): cheaper for the client than five
-   * Postgres arrays, whose elements pg escapes one character at a time.
-   *
-   * 1. `stream` moves the stream's version forward only if `expectedVersion` holds; its
-   *    row lock makes concurrent appends to one stream queue up and re-check.
-   * 2. `position` numbers the events: the transaction id in the high bits, then the
-   *    events this transaction appended so far (docs/global-log.md).
-   *    Inside a transaction that takes an index probe for earlier appends of it.
-   * 3. `inserted` writes the events; nothing is written when `stream` returned no row.
-   */
-  #appendStatement(append: PreparedAppend) {
-    const { streamId, category, expectedVersion, events } = append;
-    const count = events.length;
-    const streams = this.table('streams');
-    const stream = streamStatement(streams, streamId, category, expectedVersion, count);
-    const eventsTable = this.table('events');
-    const tooLarge = sql.id(this.schema, 'annals_transaction_too_large');
-    // Outside withTransaction the statement is its own transaction: its events are the
-    // first of it, so the probe for positions already taken is skipped (it cost a plan
-    // node and an index probe on every append).
-    const firstPosition = this.#inTransaction
-      ? sql`
-        SELECT tx.base, coalesce(
-          (SELECT max(e.global_position) + 1 FROM ${eventsTable} e
-            WHERE e.global_position >= tx.base AND e.global_position < tx.base + ${maxEventsPerTransaction}::bigint),
-          tx.base) AS first
-        FROM (SELECT pg_current_xact_id()::text::bigint << ${positionBits} AS base) tx`
-      : sql`SELECT base, base AS first FROM (SELECT pg_current_xact_id()::text::bigint << ${positionBits} AS base) tx`;
-    return sql<{ version: string | null; last_position: string | null }>`
-      WITH stream AS (${stream}),
-      position AS (${firstPosition}),
-      inserted AS (
-        INSERT INTO ${eventsTable}
-          (global_position, stream_id, stream_version, event_id, category, type, schema_version, data, metadata)
-        SELECT
-          CASE WHEN position.first - position.base + ${count}::bigint <= ${maxEventsPerTransaction}::bigint
-            THEN position.first + e.ord - 1
-            ELSE ${tooLarge}(${maxEventsPerTransaction}::integer) END,
-          ${streamId}, stream.version - ${count}::bigint + e.ord, (e.event->>'id')::uuid, ${category},
-          e.event->>'type', (e.event->>'schemaVersion')::integer, e.event->'data', e.event->'metadata'
-        FROM stream, position, jsonb_array_elements(${batchJson(events)}::jsonb) WITH ORDINALITY AS e(event, ord)
-        RETURNING global_position
-      )
-      SELECT (SELECT version FROM stream) AS version, (SELECT max(global_position) FROM inserted) AS last_position`;
   }
 
   /**
@@ -477,53 +426,6 @@ const snapshotSchema = z.object({
   streamVersion: z.number().int().min(1),
   state: z.unknown(),
 });
-
-/** The events of an append as one JSON array, from their already-serialized payloads. */
-function batchJson(events: readonly PreparedEvent[]): string {
-  let json = '[';
-  for (const [index, event] of events.entries()) {
-    if (index > 0) json += ',';
-    json += `{"id":"${event.id}","type":${JSON.stringify(event.type)},"schemaVersion":${event.schemaVersion},"data":${event.dataJson},"metadata":${event.metadataJson}}`;
-  }
-  return `${json}]`;
-}
-
-/**
- * The stream-row half of an append for each kind of expected version. Each returns the
- * stream's new version, or no row when the expectation does not hold.
- */
-function streamStatement(
-  streams: ReturnType<typeof sql.id>,
-  streamId: string,
-  category: string,
-  expected: ExpectedVersion,
-  count: number,
-) {
-  if (expected === 'no_stream' || expected === 0) {
-    // A deleted stream counts as absent: the append recreates it. Versions go on from
-    // where they were (ids and versions are never reused) and the old events stay hidden.
-    return sql`
-      INSERT INTO ${streams} AS s (stream_id, category, version) VALUES (${streamId}, ${category}, ${count}::bigint)
-      ON CONFLICT (stream_id) DO UPDATE
-        SET version = s.version + ${count}::bigint, truncate_before = s.version + 1,
-            history_start = s.version + 1, deleted_at = NULL, updated_at = now()
-        WHERE s.deleted_at IS NOT NULL
-      RETURNING version`;
-  }
-  if (expected === 'any') {
-    return sql`
-      INSERT INTO ${streams} AS s (stream_id, category, version) VALUES (${streamId}, ${category}, ${count}::bigint)
-      ON CONFLICT (stream_id) DO UPDATE
-        SET version = s.version + ${count}::bigint, updated_at = now()
-        WHERE s.deleted_at IS NULL
-      RETURNING version`;
-  }
-  const versionCheck = expected === 'stream_exists' ? sql`version > 0` : sql`version = ${expected}::bigint`;
-  return sql`
-    UPDATE ${streams} SET version = version + ${count}::bigint, updated_at = now()
-    WHERE stream_id = ${streamId} AND ${versionCheck} AND deleted_at IS NULL
-    RETURNING version`;
-}
 
 /**
  * The first global position a reader must not return yet: that of the oldest transaction
