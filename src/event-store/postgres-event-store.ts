@@ -98,6 +98,23 @@ function isPool(value: unknown): value is pg.Pool {
 
 type Executor = Kysely<EventStoreTables> | Transaction<EventStoreTables>;
 
+/**
+ * The columns an event is read with, named rather than `*`: reads run as prepared
+ * statements, and Postgres refuses to run one whose result columns changed ("cached plan
+ * must not change result type"), as they would when a later migration adds a column.
+ */
+const eventColumns = [
+  'global_position',
+  'stream_id',
+  'stream_version',
+  'event_id',
+  'type',
+  'schema_version',
+  'data',
+  'metadata',
+  'recorded_at',
+] as const;
+
 interface EventRow {
   global_position: string | bigint | number;
   stream_id: string;
@@ -283,7 +300,7 @@ class Session implements EventStoreSession {
     const rows = await this.runPrepared(this.executor
       .withSchema(this.schema)
       .selectFrom('events')
-      .selectAll()
+      .select(eventColumns)
       .where('global_position', '>', after.toString())
       .where('global_position', '<', visibleBound())
       .$if(types !== undefined, (q) => (types!.length === 0 ? q.where(sql<boolean>`false`) : q.where('type', 'in', types!)))
@@ -325,7 +342,7 @@ class Session implements EventStoreSession {
     const rows = await this.executor
       .withSchema(this.schema)
       .selectFrom('events')
-      .selectAll()
+      .select(eventColumns)
       .where('event_id', 'in', ids)
       .orderBy('global_position')
       .execute();
