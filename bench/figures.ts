@@ -95,9 +95,14 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/** True when the module at `moduleUrl` is the script node started (not an import). */
+export function isMain(moduleUrl: string): boolean {
+  return process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === moduleUrl;
+}
+
 /** Runs `figure` and prints its table when the calling module is the script node started. */
 export async function runIfMain(moduleUrl: string, figure: () => Promise<FigureResult[]>): Promise<void> {
-  if (process.argv[1] === undefined || pathToFileURL(process.argv[1]).href !== moduleUrl) return;
+  if (!isMain(moduleUrl)) return;
   const results = await figure();
   console.log(`\n${renderSummary(results)}`);
   for (const note of results.flatMap((result) => result.notes)) console.log(`note: ${note}`);

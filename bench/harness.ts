@@ -59,7 +59,34 @@ export const settings = {
    * 0.42 scans its whole log for every page, so its rate does not improve with time).
    */
   readMaxMs: intFromEnv('BENCH_READ_MAX_MS', 8_000),
+  /**
+   * Accounts of the many-aggregates command figure. Its measured windows are the append
+   * figures' (warmupMs, rewarmMs, measureMs, rounds).
+   */
+  commandAccounts: intFromEnv('BENCH_COMMAND_ACCOUNTS', 1_000),
+  /** Stream lengths of the load-time figure. */
+  loadLengths: intListFromEnv('BENCH_LOAD_LENGTHS', [10, 100, 1_000, 10_000, 100_000]),
+  /** Measured loads per contestant and length, interleaved; the figure is the median. */
+  loadRounds: intFromEnv('BENCH_LOAD_ROUNDS', 3),
+  /**
+   * A short load is repeated for this long in each measured step (its median is the
+   * step's time): one load of a 10-event stream is a millisecond, below the noise.
+   */
+  loadStepMs: intFromEnv('BENCH_LOAD_STEP_MS', 300),
+  /**
+   * A contestant whose unmeasured first load of a length takes longer than this loads
+   * that length only once more (measured), so a slow reader cannot stretch the run.
+   */
+  loadMaxMs: intFromEnv('BENCH_LOAD_MAX_MS', 5_000),
 };
+
+/** Callers of both command figures, each with one command in flight: a busy service's worth. */
+export const commandConcurrency = 16;
+
+function intListFromEnv(name: string, fallback: number[]): number[] {
+  const values = (process.env[name] ?? '').split(',').map((part) => Number.parseInt(part, 10));
+  return values.every((value) => Number.isFinite(value) && value > 0) && values.length > 0 ? values : fallback;
+}
 
 export const now = (): number => performance.now();
 
@@ -276,6 +303,19 @@ export function formatRate(value: number | undefined): string {
 export function formatRatio(numerator: number | undefined, denominator: number | undefined): string {
   if (numerator === undefined || denominator === undefined || denominator === 0) return 'n/a';
   return `${(numerator / denominator).toFixed(2)}x`;
+}
+
+/** 1.234 -> "1.23x". */
+export function formatTimes(value: number): string {
+  return `${value.toFixed(2)}x`;
+}
+
+/** Milliseconds with as many decimals as their size deserves: 0.63, 75.2, 1,234. */
+export function formatMs(value: number | undefined): string {
+  if (value === undefined) return 'n/a';
+  if (value < 10) return value.toFixed(2);
+  if (value < 100) return value.toFixed(1);
+  return Math.round(value).toLocaleString('en-US');
 }
 
 export function formatMiB(bytes: number | undefined): string {

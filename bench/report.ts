@@ -1,4 +1,5 @@
 /** Turns the figures into docs/benchmarks.md (and the table printed to stdout). */
+import { renderCommandsSection, type CommandResults } from './commands-report.js';
 import { contestantLabels, type ContestantName } from './contestants/index.js';
 import type { FigureId, FigureResult } from './figures.js';
 import { formatMiB, formatRate, formatRatio, markdownTable, settings, type MachineDetails, type Surroundings } from './harness.js';
@@ -10,6 +11,8 @@ export interface RunInfo {
   machine: MachineDetails;
   surroundings: Surroundings;
   figures: FigureResult[];
+  /** The command and load-time figures (their own section). */
+  commands?: CommandResults;
 }
 
 const rate = (figure: FigureResult | undefined, name: ContestantName) => figure?.eventsPerSecond[name];
@@ -303,7 +306,7 @@ ${markdownTable(
 
 "Round by round": for appends, Annals' window divided by the other contestant's window of the
 same round (they ran back to back); for reading, Annals' rate in each read. It shows how far the
-machine's noise could move each verdict.
+machine's noise could move each verdict.${info.commands ? ' The commands target is in [Commands](#commands).' : ''}
 
 ## Spread
 
@@ -311,16 +314,19 @@ The measured windows (appends) and reads behind each median, in the order they r
 
 ${spreadTable(info.figures)}
 
-${observations(info.figures)}
+${info.commands ? `${renderCommandsSection(info.commands)}
+` : ''}${observations(info.figures)}
 ${methodology()}
 ${gapSafety(info.figures)}
 ## Reproducing
 
 \`npm run bench\` (Postgres from \`DATABASE_URL\` or \`BENCH_DATABASE_URL\`, default
 \`postgres://postgres@127.0.0.1:5432/test\`). One figure alone: \`npx tsx bench/append-single.ts\`,
-\`bench/append-batch.ts\` or \`bench/read-all.ts\`. Knobs: \`BENCH_MEASURE_MS\`, \`BENCH_WARMUP_MS\`,
-\`BENCH_REWARM_MS\`, \`BENCH_ROUNDS\`, \`BENCH_STREAMS\`, \`BENCH_READ_EVENTS\`, \`BENCH_READ_BATCH\`,
-\`BENCH_READ_WARMUP\`, \`BENCH_READ_MAX_MS\`, \`BENCH_READ_ROUNDS\`; \`BENCH_CHILD_ARGV\` adds Node flags to every
+\`bench/append-batch.ts\`, \`bench/read-all.ts\`, \`bench/commands.ts\` or \`bench/load-time.ts\`. Knobs:
+\`BENCH_MEASURE_MS\`, \`BENCH_WARMUP_MS\`, \`BENCH_REWARM_MS\`, \`BENCH_ROUNDS\` (appends and commands),
+\`BENCH_STREAMS\`, \`BENCH_READ_EVENTS\`, \`BENCH_READ_BATCH\`, \`BENCH_READ_WARMUP\`, \`BENCH_READ_MAX_MS\`,
+\`BENCH_READ_ROUNDS\`, \`BENCH_COMMAND_ACCOUNTS\`, \`BENCH_LOAD_LENGTHS\` (comma-separated), \`BENCH_LOAD_ROUNDS\`,
+\`BENCH_LOAD_STEP_MS\`, \`BENCH_LOAD_MAX_MS\`; \`BENCH_CHILD_ARGV\` adds Node flags to every
 contestant's process (e.g. \`--cpu-prof --cpu-prof-dir=/tmp/profiles\` to profile them).
 `;
 }

@@ -1,12 +1,15 @@
 /**
  * `npm run bench`: every figure, each contestant side by side on the same Postgres, then
- * the table on stdout and docs/benchmarks.md. Takes about four minutes.
+ * the tables on stdout and docs/benchmarks.md. Takes about five minutes.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { runBatchedAppends } from './append-batch.js';
 import { runSingleAppends } from './append-single.js';
+import { runCommands, type CommandFigureResult } from './commands.js';
+import { renderCommandsSummary, renderLoadTimeSummary } from './commands-report.js';
 import { machineDetails, now, watchSurroundings, type Surroundings } from './harness.js';
+import { runLoadTime, type LoadTimeFigure } from './load-time.js';
 import { runReadAll } from './read-all.js';
 import { renderReport, renderSummary } from './report.js';
 import type { FigureResult } from './figures.js';
@@ -33,12 +36,20 @@ console.log(`Annals benchmarks: ${machine.cpu}, ${machine.cores} cores, Node ${m
 const watcher = watchSurroundings();
 let surroundings: Surroundings;
 const figures: FigureResult[] = [];
+const commandFigures: CommandFigureResult[] = [];
+let loadTime: LoadTimeFigure | undefined;
 try {
   figures.push(...(await runSingleAppends()), ...(await runBatchedAppends()), ...(await runReadAll()));
+  commandFigures.push(...(await runCommands()));
+  loadTime = await runLoadTime();
 } finally {
   surroundings = await watcher.stop();
 }
 const seconds = (now() - started) / 1000;
+const commands = { figures: commandFigures, loadTime };
 
-await writeFile(reportFile, renderReport({ date, seconds, commit, machine, surroundings, figures }));
-console.log(`\n${renderSummary(figures)}\n\nWrote docs/benchmarks.md (${Math.round(seconds)} s).`);
+await writeFile(reportFile, renderReport({ date, seconds, commit, machine, surroundings, figures, commands }));
+console.log(
+  `\n${renderSummary(figures)}\n\n${renderCommandsSummary(commands)}\n\n${renderLoadTimeSummary(loadTime)}` +
+    `\n\nWrote docs/benchmarks.md (${Math.round(seconds)} s).`,
+);

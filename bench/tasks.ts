@@ -3,6 +3,17 @@
  * IsolatedProcess in isolated-process.ts for why) as a session: opened once with a task, then
  * asked to run steps. The figure scripts only orchestrate and report.
  */
+import {
+  openCommandSession,
+  openFillSession,
+  openLoadTimeSession,
+  type CommandTask,
+  type CommandWindowResult,
+  type FillTask,
+  type LoadTimeArgs,
+  type LoadTimeResult,
+  type LoadTimeTask,
+} from './command-tasks.js';
 import { openContestant, type ContestantName } from './contestants/index.js';
 import { likeEvent, type Contestant, type LikeEvent } from './contestants/contestant.js';
 import { collectGarbage, now, PeakMemory, runWorkers, type Target, type Throughput } from './harness.js';
@@ -40,7 +51,7 @@ export interface ReadTask {
   maxMs: number;
 }
 
-export type Task = AppendTask | LoadTask | ReadTask;
+export type Task = AppendTask | LoadTask | ReadTask | CommandTask | FillTask | LoadTimeTask;
 
 /** One measured window of an append session, after `warmupMs` of unmeasured appends. */
 export interface AppendWindow {
@@ -59,6 +70,9 @@ export interface StepTypes {
   append: { args: AppendWindow; result: Throughput };
   load: { args: undefined; result: Throughput };
   read: { args: undefined; result: ReadResult };
+  commands: { args: AppendWindow; result: CommandWindowResult };
+  fill: { args: undefined; result: { seconds: number } };
+  'load-time': { args: LoadTimeArgs; result: LoadTimeResult };
 }
 
 /** A task opened in the child process; the parent types its steps with StepTypes. */
@@ -75,6 +89,12 @@ export async function openSession(task: Task): Promise<Session> {
       return oneStep(task, (contestant) => load(contestant, task));
     case 'read':
       return oneStep(task, (contestant) => read(contestant, task));
+    case 'commands':
+      return openCommandSession(task);
+    case 'fill':
+      return openFillSession(task);
+    case 'load-time':
+      return openLoadTimeSession(task);
   }
 }
 

@@ -9,6 +9,33 @@ import { readDone, type Contestant, type LikeEvent, type ReadOptions } from './c
 
 type EmmettPool = ReturnType<typeof dumbo>;
 
+/** Emmett's event store with the pools behind it, closed together. */
+export interface EmmettStore {
+  store: PostgresEventStore;
+  pool: EmmettPool;
+  close(): Promise<void>;
+}
+
+/** Opens Emmett's store on `connectionString`'s database and runs Emmett's schema migration. */
+export async function openEmmettStore(connectionString: string, maxConnections: number): Promise<EmmettStore> {
+  // Emmett's default pool is pg's (10 connections); an own pool gives it as many
+  // connections as the other contestants get.
+  const pgPool = new pg.Pool({ connectionString, max: maxConnections });
+  pgPool.on('error', () => {});
+  const pool = dumbo({ connectionString, pool: pgPool });
+  const store = getPostgreSQLEventStore(connectionString, { connectionOptions: { dumbo: pool } });
+  await store.schema.migrate();
+  return {
+    store,
+    pool,
+    async close() {
+      await store.close();
+      await pool.close();
+      await pgPool.end();
+    },
+  };
+}
+
 /**
  * Emmett 0.42 (@event-driven-io/emmett-postgresql) in a database of its own: it creates
  * its own tables (emt_streams, emt_messages, ...) in `public` and its functions.
@@ -20,31 +47,20 @@ type EmmettPool = ReturnType<typeof dumbo>;
  *   `pullingFrequencyInMs` (50 ms by default) between batches; that sleep is left out.
  */
 export class EmmettContestant implements Contestant {
-  readonly #pgPool: pg.Pool;
-  readonly #pool: EmmettPool;
-  readonly #store: PostgresEventStore;
+  readonly #emmett: EmmettStore;
 
-  private constructor(pgPool: pg.Pool, pool: EmmettPool, store: PostgresEventStore) {
-    this.#pgPool = pgPool;
-    this.#pool = pool;
-    this.#store = store;
+  private constructor(emmett: EmmettStore) {
+    this.#emmett = emmett;
   }
 
   /** Opens the store on `connectionString`'s database and runs Emmett's schema migration. */
   static async open(connectionString: string, maxConnections: number): Promise<EmmettContestant> {
-    // Emmett's default pool is pg's (10 connections); an own pool gives it as many
-    // connections as the other contestants get.
-    const pgPool = new pg.Pool({ connectionString, max: maxConnections });
-    pgPool.on('error', () => {});
-    const pool = dumbo({ connectionString, pool: pgPool });
-    const store = getPostgreSQLEventStore(connectionString, { connectionOptions: { dumbo: pool } });
-    await store.schema.migrate();
-    return new EmmettContestant(pgPool, pool, store);
+    return new EmmettContestant(await openEmmettStore(connectionString, maxConnections));
   }
 
   async append(streamId: string, events: readonly LikeEvent[], version: number): Promise<void> {
     // Throws ExpectedVersionConflictError when the version does not hold.
-    await this.#store.appendToStream(streamId, [...events], {
+    await this.#emmett.store.appendToStream(streamId, [...events], {
       expectedStreamVersion: version === 0 ? STREAM_DOES_NOT_EXIST : BigInt(version),
     });
   }
@@ -53,7 +69,7 @@ export class EmmettContestant implements Contestant {
     let read = 0;
     let after = 0n;
     for (;;) {
-      const batch = await readMessagesBatch(this.#pool.execute, { after, batchSize: options.batchSize });
+      const batch = await readMessagesBatch(this.#emmett.pool.execute, { after, batchSize: options.batchSize });
       // Touch every message, as any consumer would.
       for (const message of batch.messages) if (message.metadata.globalPosition > 0n) read += 1;
       options.onPage?.();
@@ -62,9 +78,7 @@ export class EmmettContestant implements Contestant {
     }
   }
 
-  async close(): Promise<void> {
-    await this.#store.close();
-    await this.#pool.close();
-    await this.#pgPool.end();
+  close(): Promise<void> {
+    return this.#emmett.close();
   }
 }

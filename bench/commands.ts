@@ -1,0 +1,136 @@
+/**
+ * Figures: commands handled per second. Bank-account deposits and withdrawals
+ * (domain/bank-account) go through each library's command handler, which loads the
+ * account, decides, and appends expecting the version it loaded; 16 callers, each with
+ * one command in flight. On one hot aggregate every caller works on the same account,
+ * so conflicts and retries happen; on 1,000 aggregates each caller owns its share, so
+ * they do not. Run alone: `npx tsx bench/commands.ts`.
+ */
+import { renderCommandsSummary } from './commands-report.js';
+import { bankContestantLabels, bankTargetKind, type BankContestantName } from './contestants/bank.js';
+import { isMain, median } from './figures.js';
+import { commandConcurrency, createTarget, dropTarget, formatRate, freshName, settings, type Target } from './harness.js';
+import { IsolatedProcess } from './isolated-process.js';
+import type { CommandTask } from './command-tasks.js';
+
+export type CommandFigureId = 'commands-hot' | 'commands-many';
+
+export interface CommandFigureResult {
+  id: CommandFigureId;
+  title: string;
+  /** Contestants that took part, in table order. */
+  contestants: BankContestantName[];
+  /** Commands per second by contestant (the median window); a contestant that failed is absent. */
+  commandsPerSecond: Partial<Record<BankContestantName, number>>;
+  /** Every measured window's commands per second. */
+  samples: Partial<Record<BankContestantName, number[]>>;
+  /** Commands that completed, over all measured windows. */
+  succeeded: Partial<Record<BankContestantName, number>>;
+  /** Commands that failed after the handler's retries, over all measured windows, by kind. */
+  failed: Partial<Record<BankContestantName, Record<string, number>>>;
+  /** Longest stream the hot account reached by the end of a window (hot figure). */
+  streamLength: Partial<Record<BankContestantName, number>>;
+  notes: string[];
+}
+
+export async function runCommands(): Promise<CommandFigureResult[]> {
+  return [
+    await commandFigure({
+      id: 'commands-hot',
+      title: `one hot aggregate, ${commandConcurrency} callers`,
+      accounts: 1,
+      contestants: ['annals', 'annals-no-snapshots', 'emmett', 'emmett-retry'],
+    }),
+    await commandFigure({
+      id: 'commands-many',
+      title: `${settings.commandAccounts.toLocaleString('en-US')} aggregates, ${commandConcurrency} callers`,
+      accounts: settings.commandAccounts,
+      // No conflicts here, so Emmett's retry option would change nothing.
+      contestants: ['annals', 'annals-no-snapshots', 'emmett'],
+    }),
+  ];
+}
+
+function freshBankTarget(contestant: BankContestantName): Target {
+  const name = freshName(contestant);
+  return bankTargetKind(contestant) === 'database' ? { database: name } : { schema: name };
+}
+
+/**
+ * One command figure, run like the append figures (figures.ts, appendFigure): each
+ * contestant in a process of its own on a fresh schema or database, measured windows
+ * interleaved round by round in a rotating order, the figure the median window.
+ */
+async function commandFigure(options: {
+  id: CommandFigureId;
+  title: string;
+  accounts: number;
+  contestants: BankContestantName[];
+}): Promise<CommandFigureResult> {
+  const result: CommandFigureResult = {
+    id: options.id,
+    title: options.title,
+    contestants: options.contestants,
+    commandsPerSecond: {},
+    samples: {},
+    succeeded: {},
+    failed: {},
+    streamLength: {},
+    notes: [],
+  };
+  const running = new Map<BankContestantName, IsolatedProcess<CommandTask>>();
+  const targets: Target[] = [];
+  const fail = (contestant: BankContestantName, error: unknown) => {
+    running.delete(contestant);
+    delete result.samples[contestant];
+    result.notes.push(`${bankContestantLabels[contestant]} failed: ${(error as Error).message.split('\n')[0]}`);
+    console.error(`  ${options.title}: ${bankContestantLabels[contestant]} failed`, error);
+  };
+  try {
+    for (const contestant of options.contestants) {
+      const target = freshBankTarget(contestant);
+      try {
+        await createTarget(target);
+        targets.push(target);
+        const task: CommandTask = { kind: 'commands', contestant, target, concurrency: commandConcurrency, accounts: options.accounts };
+        running.set(contestant, await IsolatedProcess.start(task));
+        result.samples[contestant] = [];
+      } catch (error) {
+        fail(contestant, error);
+      }
+    }
+    for (let round = 0; round < settings.rounds; round++) {
+      const order = [...running.keys()];
+      for (let turn = 0; turn < order.length; turn++) {
+        const contestant = order[(turn + round) % order.length]!;
+        const window = { warmupMs: round === 0 ? settings.warmupMs : settings.rewarmMs, measureMs: settings.measureMs };
+        try {
+          const measured = await running.get(contestant)!.step(window);
+          result.samples[contestant]!.push(measured.commandsPerSecond);
+          result.succeeded[contestant] = (result.succeeded[contestant] ?? 0) + measured.succeeded;
+          const failed = (result.failed[contestant] ??= {});
+          for (const [kind, count] of Object.entries(measured.failed)) failed[kind] = (failed[kind] ?? 0) + count;
+          if (measured.streamLength !== undefined) {
+            result.streamLength[contestant] = Math.max(result.streamLength[contestant] ?? 0, measured.streamLength);
+          }
+        } catch (error) {
+          fail(contestant, error);
+        }
+      }
+    }
+    for (const [contestant, samples] of Object.entries(result.samples) as [BankContestantName, number[]][]) {
+      result.commandsPerSecond[contestant] = median(samples);
+      const failed = Object.values(result.failed[contestant] ?? {}).reduce((sum, count) => sum + count, 0);
+      console.log(
+        `  ${options.title}: ${bankContestantLabels[contestant]} ${formatRate(median(samples))} commands/s ` +
+          `(windows: ${samples.map(formatRate).join(', ')}; failed: ${failed})`,
+      );
+    }
+  } finally {
+    await Promise.allSettled([...running.values()].map((child) => child.close()));
+    for (const target of targets) await dropTarget(target);
+  }
+  return result;
+}
+
+if (isMain(import.meta.url)) console.log(`\n${renderCommandsSummary({ figures: await runCommands() })}`);
