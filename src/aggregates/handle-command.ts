@@ -239,8 +239,13 @@ function fingerprint(command: { type: string; data: unknown }): string {
   return createHash('sha1').update(JSON.stringify([command.type, command.data])).digest('base64url');
 }
 
+/**
+ * Full jitter from the first retry: a random wait between `min` and a ceiling that doubles
+ * with each attempt (capped at `max`). Writers that lost the same race then spread out
+ * instead of colliding again after the same fixed wait.
+ */
 function jitteredDelay(attempt: number, { min, max }: { min: number; max: number }): number {
-  const ceiling = Math.min(max, min * 2 ** attempt);
+  const ceiling = Math.min(max, min * 2 ** (attempt + 1));
   return min + Math.random() * Math.max(0, ceiling - min);
 }
 

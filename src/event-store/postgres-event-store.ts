@@ -28,6 +28,7 @@ import type {
   Snapshot,
   StreamInfo,
 } from './event-store.js';
+import { readSnapshotQuery, readStreamQuery } from './read-statements.js';
 import { appendQuery, maxEventsPerTransaction, positionBits, type AppendRow } from './append-statement.js';
 import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
 import { eventTypeSchema, parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, defaultAppendLimits } from './validation.js';
@@ -257,37 +258,9 @@ class Session implements EventStoreSession {
     this.#assertOpen();
     const id = parseInput(streamIdSchema, streamId, 'streamId');
     const { fromVersion = 1, toVersion, direction = 'forward', limit } = parseInput(readStreamOptionsSchema, options, 'options') ?? {};
-    // One round trip: the stream row (deleted? truncated?) with its events joined laterally.
-    const rows = await this.runPrepared(this.executor
-      .withSchema(this.schema)
-      .selectFrom('streams as s')
-      .leftJoinLateral(
-        (eb) =>
-          eb
-            .selectFrom('events as e')
-            .selectAll('e')
-            .whereRef('e.stream_id', '=', 's.stream_id')
-            .where((w) => w('e.stream_version', '>=', sql<number>`greatest(${fromVersion}::bigint, s.truncate_before)`))
-            .$if(toVersion !== undefined, (q) => q.where('e.stream_version', '<=', toVersion!))
-            .orderBy('e.stream_version', direction === 'forward' ? 'asc' : 'desc')
-            .$if(limit !== undefined, (q) => q.limit(limit!))
-            .as('ev'),
-        (join) => join.onTrue(),
-      )
-      .select([
-        's.deleted_at',
-        'ev.global_position',
-        'ev.stream_id',
-        'ev.stream_version',
-        'ev.event_id',
-        'ev.type',
-        'ev.schema_version',
-        'ev.data',
-        'ev.metadata',
-        'ev.recorded_at',
-      ])
-      .where('s.stream_id', '=', id)
-      .orderBy('ev.stream_version', direction === 'forward' ? 'asc' : 'desc'));
+    const query = readStreamQuery(this.schema, id, { fromVersion, toVersion, direction, limit });
+    this.#prepare(query.sql);
+    const { rows } = await this.executor.executeQuery(query);
     if (rows.length === 0) return [];
     if (rows[0]!.deleted_at !== null) throw new StreamDeletedError(id);
     if (rows[0]!.global_position === null) return [];
@@ -352,12 +325,9 @@ class Session implements EventStoreSession {
   async readSnapshot(streamId: string): Promise<Snapshot | null> {
     this.#assertOpen();
     const id = parseInput(streamIdSchema, streamId, 'streamId');
-    const row = await this.executor
-      .withSchema(this.schema)
-      .selectFrom('snapshots')
-      .select(['snapshot_version', 'stream_version', 'state'])
-      .where('stream_id', '=', id)
-      .executeTakeFirst();
+    const query = readSnapshotQuery(this.schema, id);
+    this.#prepare(query.sql);
+    const [row] = (await this.executor.executeQuery(query)).rows;
     if (!row) return null;
     return { snapshotVersion: row.snapshot_version, streamVersion: Number(row.stream_version), state: row.state };
   }

@@ -1,0 +1,83 @@
+import { CompiledQuery } from 'kysely';
+
+/**
+ * Stream reads and snapshot reads are on the path of every command (loading an
+ * aggregate), so like the append they use SQL text built once per schema and run as
+ * prepared statements, with every option a parameter: building and compiling them with
+ * kysely on each call cost several times the query itself.
+ */
+const texts = new Map<string, string>();
+
+function cached(key: string, build: () => string): string {
+  let text = texts.get(key);
+  if (text === undefined) {
+    text = build();
+    texts.set(key, text);
+  }
+  return text;
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+export interface ReadStreamRange {
+  fromVersion: number;
+  toVersion: number | undefined;
+  direction: 'forward' | 'backward';
+  limit: number | undefined;
+}
+
+/**
+ * One round trip: the stream row (deleted? truncated?) with the events in range joined
+ * laterally. `$3` and `$4` are NULL for "no upper bound" and "no limit" (LIMIT NULL is no
+ * limit in Postgres), so one text serves every range.
+ */
+export function readStreamQuery(schema: string, streamId: string, range: ReadStreamRange): CompiledQuery<StreamReadRow> {
+  const order = range.direction === 'forward' ? 'ASC' : 'DESC';
+  const text = cached(`stream\u0000${schema}\u0000${order}`, () => {
+    const s = quoteIdent(schema);
+    return `SELECT s.deleted_at, ev.global_position, ev.stream_id, ev.stream_version, ev.event_id, ev.type,
+        ev.schema_version, ev.data, ev.metadata, ev.recorded_at
+      FROM ${s}."streams" s
+      LEFT JOIN LATERAL (
+        SELECT e.global_position, e.stream_id, e.stream_version, e.event_id, e.type, e.schema_version,
+          e.data, e.metadata, e.recorded_at
+        FROM ${s}."events" e
+        WHERE e.stream_id = s.stream_id
+          AND e.stream_version >= greatest($2::bigint, s.truncate_before)
+          AND ($3::bigint IS NULL OR e.stream_version <= $3::bigint)
+        ORDER BY e.stream_version ${order}
+        LIMIT $4::bigint
+      ) ev ON true
+      WHERE s.stream_id = $1::text
+      ORDER BY ev.stream_version ${order}`;
+  });
+  return CompiledQuery.raw(text, [streamId, range.fromVersion, range.toVersion ?? null, range.limit ?? null]) as CompiledQuery<StreamReadRow>;
+}
+
+export interface StreamReadRow {
+  deleted_at: Date | null;
+  global_position: string | bigint | number | null;
+  stream_id: string;
+  stream_version: string | bigint | number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: unknown;
+  recorded_at: Date | string;
+}
+
+export function readSnapshotQuery(schema: string, streamId: string): CompiledQuery<SnapshotRow> {
+  const text = cached(`snapshot\u0000${schema}`, () =>
+    `SELECT snapshot_version, stream_version, state FROM ${quoteIdent(schema)}."snapshots" WHERE stream_id = $1::text`,
+  );
+  return CompiledQuery.raw(text, [streamId]) as CompiledQuery<SnapshotRow>;
+}
+
+export interface SnapshotRow {
+  snapshot_version: number;
+  stream_version: string | bigint | number;
+  state: unknown;
+}
