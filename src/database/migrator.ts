@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { sql, type Kysely } from 'kysely';
 import { MigrationError } from '../errors.js';
 import type { EventStoreTables } from './tables.js';
+import { quoteIdent } from './quote-ident.js';
 
 /** The SQL files shipped in `migrations/`, beside `src/`. */
 const migrationsFolder = new URL('../../migrations/', import.meta.url);
@@ -96,8 +97,4 @@ export async function migrate(
     }
     return { applied };
   });
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

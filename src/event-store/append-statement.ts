@@ -1,6 +1,7 @@
 import { CompiledQuery } from 'kysely';
 import type { ExpectedVersion } from './expected-version.js';
 import type { PreparedAppend, PreparedEvent } from './validation.js';
+import { quoteIdent } from '../database/quote-ident.js';
 
 /** Low bits of a global position that number the events of one transaction. */
 export const positionBits = 20;
@@ -117,8 +118,4 @@ function batchJson(events: readonly PreparedEvent[]): string {
     json += `{"id":"${event.id}","type":${JSON.stringify(event.type)},"schemaVersion":${event.schemaVersion},"data":${event.dataJson},"metadata":${event.metadataJson}}`;
   }
   return `${json}]`;
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

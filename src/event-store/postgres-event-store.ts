@@ -28,7 +28,7 @@ import type {
   Snapshot,
   StreamInfo,
 } from './event-store.js';
-import { readSnapshotQuery, readStreamQuery } from './read-statements.js';
+import { readSnapshotQuery, readStreamQuery, type EventRow } from './read-statements.js';
 import { appendQuery, maxEventsPerTransaction, positionBits, type AppendRow } from './append-statement.js';
 import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
 import { eventTypeSchema, parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, defaultAppendLimits } from './validation.js';
@@ -116,17 +116,6 @@ const eventColumns = [
   'recorded_at',
 ] as const;
 
-interface EventRow {
-  global_position: string | bigint | number;
-  stream_id: string;
-  stream_version: string | bigint | number;
-  event_id: string;
-  type: string;
-  schema_version: number;
-  data: unknown;
-  metadata: unknown;
-  recorded_at: Date | string;
-}
 
 /**
  * The store's reads and writes against one executor: the pool (each statement its own

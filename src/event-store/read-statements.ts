@@ -1,4 +1,5 @@
 import { CompiledQuery } from 'kysely';
+import { quoteIdent } from '../database/quote-ident.js';
 
 /**
  * Stream reads and snapshot reads are on the path of every command (loading an
@@ -17,9 +18,6 @@ function cached(key: string, build: () => string): string {
   return text;
 }
 
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
 
 export interface ReadStreamRange {
   fromVersion: number;
@@ -56,9 +54,9 @@ export function readStreamQuery(schema: string, streamId: string, range: ReadStr
   return CompiledQuery.raw(text, [streamId, range.fromVersion, range.toVersion ?? null, range.limit ?? null]) as CompiledQuery<StreamReadRow>;
 }
 
-export interface StreamReadRow {
-  deleted_at: Date | null;
-  global_position: string | bigint | number | null;
+/** An event row as pg (int8 as string) or PGlite (int8 as bigint) returns it. */
+export interface EventRow {
+  global_position: string | bigint | number;
   stream_id: string;
   stream_version: string | bigint | number;
   event_id: string;
@@ -68,6 +66,9 @@ export interface StreamReadRow {
   metadata: unknown;
   recorded_at: Date | string;
 }
+
+/** A stream read's row: the stream's tombstone, and an event (all null when none matched). */
+export type StreamReadRow = { deleted_at: Date | null } & (EventRow | { [K in keyof EventRow]: null });
 
 export function readSnapshotQuery(schema: string, streamId: string): CompiledQuery<SnapshotRow> {
   const text = cached(`snapshot\u0000${schema}`, () =>
