@@ -8,7 +8,7 @@
  */
 import { renderCommandsSummary } from './commands-report.js';
 import { bankContestantLabels, bankTargetKind, type BankContestantName } from './contestants/bank.js';
-import { isMain, median } from './figures.js';
+import { inInterleavedRounds, isMain, median } from './figures.js';
 import { commandConcurrency, createTarget, dropTarget, formatRate, freshName, settings, type Target } from './harness.js';
 import { IsolatedProcess } from './isolated-process.js';
 import type { CommandTask } from './command-tasks.js';
@@ -99,25 +99,20 @@ async function commandFigure(options: {
         fail(contestant, error);
       }
     }
-    for (let round = 0; round < settings.rounds; round++) {
-      const order = [...running.keys()];
-      for (let turn = 0; turn < order.length; turn++) {
-        const contestant = order[(turn + round) % order.length]!;
-        const window = { warmupMs: round === 0 ? settings.warmupMs : settings.rewarmMs, measureMs: settings.measureMs };
-        try {
-          const measured = await running.get(contestant)!.step(window);
-          result.samples[contestant]!.push(measured.commandsPerSecond);
-          result.succeeded[contestant] = (result.succeeded[contestant] ?? 0) + measured.succeeded;
-          const failed = (result.failed[contestant] ??= {});
-          for (const [kind, count] of Object.entries(measured.failed)) failed[kind] = (failed[kind] ?? 0) + count;
-          if (measured.streamLength !== undefined) {
-            result.streamLength[contestant] = Math.max(result.streamLength[contestant] ?? 0, measured.streamLength);
-          }
-        } catch (error) {
-          fail(contestant, error);
+    await inInterleavedRounds([...running.keys()], async (contestant, window) => {
+      try {
+        const measured = await running.get(contestant)!.step(window);
+        result.samples[contestant]!.push(measured.commandsPerSecond);
+        result.succeeded[contestant] = (result.succeeded[contestant] ?? 0) + measured.succeeded;
+        const failed = (result.failed[contestant] ??= {});
+        for (const [kind, count] of Object.entries(measured.failed)) failed[kind] = (failed[kind] ?? 0) + count;
+        if (measured.streamLength !== undefined) {
+          result.streamLength[contestant] = Math.max(result.streamLength[contestant] ?? 0, measured.streamLength);
         }
+      } catch (error) {
+        fail(contestant, error);
       }
-    }
+    });
     for (const [contestant, samples] of Object.entries(result.samples) as [BankContestantName, number[]][]) {
       result.commandsPerSecond[contestant] = median(samples);
       const failed = Object.values(result.failed[contestant] ?? {}).reduce((sum, count) => sum + count, 0);

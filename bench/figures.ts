@@ -65,19 +65,14 @@ export async function appendFigure(options: {
         fail(contestant, error);
       }
     }
-    for (let round = 0; round < settings.rounds; round++) {
-      const order = [...running.keys()];
-      for (let turn = 0; turn < order.length; turn++) {
-        const contestant = order[(turn + round) % order.length]!;
-        const window = { warmupMs: round === 0 ? settings.warmupMs : settings.rewarmMs, measureMs: settings.measureMs };
-        try {
-          const throughput = await running.get(contestant)!.step(window);
-          result.samples![contestant]!.push(throughput.eventsPerSecond);
-        } catch (error) {
-          fail(contestant, error);
-        }
+    await inInterleavedRounds([...running.keys()], async (contestant, window) => {
+      try {
+        const throughput = await running.get(contestant)!.step(window);
+        result.samples![contestant]!.push(throughput.eventsPerSecond);
+      } catch (error) {
+        fail(contestant, error);
       }
-    }
+    });
     for (const [contestant, samples] of Object.entries(result.samples!) as [ContestantName, number[]][]) {
       result.eventsPerSecond[contestant] = median(samples);
       console.log(`  ${options.title}: ${contestantLabels[contestant]} ${formatRate(median(samples))} events/s (windows: ${samples.map(formatRate).join(', ')})`);
@@ -87,6 +82,32 @@ export async function appendFigure(options: {
     for (const target of targets) await dropTarget(target);
   }
   return result;
+}
+
+/** A measured window: warm up (long in the first round, short after), then measure. */
+export interface MeasureWindow {
+  warmupMs: number;
+  measureMs: number;
+}
+
+/**
+ * Runs `settings.rounds` rounds in which every contestant measures one window, in an
+ * order that rotates each round, so no contestant always runs first (on a warm cache)
+ * or last (after the others heated the machine).
+ */
+export async function inInterleavedRounds<K>(
+  contestants: readonly K[],
+  measure: (contestant: K, window: MeasureWindow) => Promise<void>,
+): Promise<void> {
+  for (let round = 0; round < settings.rounds; round++) {
+    for (let turn = 0; turn < contestants.length; turn++) {
+      const contestant = contestants[(turn + round) % contestants.length]!;
+      await measure(contestant, {
+        warmupMs: round === 0 ? settings.warmupMs : settings.rewarmMs,
+        measureMs: settings.measureMs,
+      });
+    }
+  }
 }
 
 export function median(values: readonly number[]): number {
