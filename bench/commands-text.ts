@@ -5,69 +5,37 @@
  */
 import type { CommandResults } from './commands-report.js';
 import { commandAmount, openingDeposit } from './contestants/bank-contestant.js';
-import { commandConcurrency, formatMs, formatRate, formatTimes as times, settings } from './harness.js';
-import type { LoadTimeFigure } from './load-time.js';
-
-/** Milliseconds of each Annals variant at the shortest length (no snapshot written yet). */
-function shortLoad(load: LoadTimeFigure | undefined): string {
-  const index = load?.lengths.findIndex((length) => length < 50) ?? -1;
-  if (!load || index < 0) return '';
-  const length = load.lengths[index]!;
-  return ` In the load-time figure a ${length}-event stream (no snapshot yet) loads in ${formatMs(load.ms.annals?.[index])} ms with the policy and ${formatMs(load.ms['annals-no-snapshots']?.[index])} ms without.`;
-}
+import { commandConcurrency, formatRate, formatTimes as times, settings } from './harness.js';
 
 /** What the figures (and measurements taken while writing this suite) say about Annals' limits. */
 export function limits(results: CommandResults): string {
   const many = results.figures.find((figure) => figure.id === 'commands-many');
   const withSnapshots = many?.commandsPerSecond.annals;
   const without = many?.commandsPerSecond['annals-no-snapshots'];
-  // Events per stream by the end: the 2 opening events, plus the commands of the measured
-  // windows and of the warm-up before each (at the same rate, roughly).
-  const perAccount = many?.succeeded.annals === undefined ? undefined : many.succeeded.annals / settings.commandAccounts;
-  const warmup = (settings.warmupMs + (settings.rounds - 1) * settings.rewarmMs) / (settings.rounds * settings.measureMs);
-  const noSnapshots =
-    perAccount !== undefined && 2 + perAccount * (1 + warmup) < 50
-      ? ` no stream gets near 50 events (about ${Math.round(perAccount)} commands per account over the measured windows), so no snapshot is ever written.`
-      : ' few streams reach 50 events.';
   const snapshotCost =
     withSnapshots === undefined || without === undefined
       ? ''
-      : ` Yet the same aggregate without a snapshot policy handled ${formatRate(without)} commands/s against Annals' ${formatRate(withSnapshots)} (${times(without / withSnapshots)}).`;
+      : ` In this run the aggregate without a snapshot policy handled ${formatRate(without)} commands/s against ${formatRate(withSnapshots)} with it (${times(without / withSnapshots)}): the policy no longer costs a statement.`;
   return `### What limits Annals' command throughput
 
-- **Statements per command.** \`handleCommand\` sends three: the snapshot read, the stream read and
-  the append (plus the snapshot write every 50 events); without a snapshot policy, two. Emmett sends
-  four: the stream read, \`BEGIN\`, \`emt_append_to_stream\`, \`COMMIT\` (counted with a patched \`pg\`
-  client while writing this suite). Annals sends fewer; what holds it back is what each one costs.
-- **The snapshot read costs a statement even when there is nothing to find.** On ${settings.commandAccounts.toLocaleString('en-US')} aggregates${noSnapshots}${snapshotCost}${shortLoad(results.loadTime)}
-  \`readSnapshot\` is also built with kysely and sent unnamed, so Postgres plans it on every call.
-- **The stream read is rebuilt on every call.** \`readStream\` composes its kysely query (a lateral
-  join on the stream row) before sending it as a named statement. Measured while writing this suite at
-  concurrency 1: \`store.readStream\` of a 6-event stream took 380-490 µs, its own SQL sent by hand as a
-  named statement 100-136 µs, a bare \`SELECT 1\` 54-93 µs; in a CPU profile of the 1,000-aggregate
-  workload kysely's query building was ~16% of the Annals process's time.
-- **What-if.** The load as one named statement (the snapshot and the events after it; text built once
-  per schema, as the append statement is), everything else Annals' own (command parsed by zod, events
-  decoded and encoded by the codec, \`store.appendToStream\`), measured while writing this suite in
-  2 s windows on 1,000 aggregates with 16 callers: median 1,940 commands/s (1,590 to 2,110 over 12
-  windows) against \`handleCommand\`'s 1,070 (860 to 1,290) alternating in the same processes, and
-  Emmett's \`CommandHandler\` 1,180 (990 to 1,360 over 9 windows) run the same way: about 1.65x
-  Emmett, where \`handleCommand\` was about 0.9x. Proposed change: load the
-  snapshot and the tail in one statement prepared once per schema (a \`loadAggregate\` query in
-  src/event-store, or \`readStream\` joining the snapshot), and no kysely building on the command path.
-- **Empty tails.** A load that finds no event after its snapshot (as in the load-time figure, where the
-  snapshot is at the head) or no stream at all then reads the stream row (\`getStreamInfo\`) to rule
-  out truncation: a third statement. The stream read already joins that row; returning its
-  \`truncate_before\` with the page would save it.
-- **One hot aggregate.** Every caller in the process races the others for the same stream. With the
-  defaults, separately measured: 2.3-3.1 append attempts per command that succeeded; each failed
-  attempt costs one more statement (\`getStreamInfo\`, to name the actual version in the
-  \`ConcurrencyError\`); and the first retry waits exactly 5 ms for every loser (\`jitteredDelay\`
-  spreads between \`min\` and \`min * 2^attempt\`, which is no spread at attempt 0), so they retry in
-  lockstep. Queueing the commands of one stream inside the process (a promise chain per stream in
-  front of \`handleCommand\`) gave 388-426 commands/s with no conflict at all, against 102-284 without.
-  Proposed change: serialize commands per stream id inside a store, so conflicts only arise between
-  processes, and jitter from the first retry.
+- **Statements per command.** \`handleCommand\` sends two: the load (\`readStreamFromSnapshot\`: the
+  stream row, the snapshot of the aggregate's snapshot version and the events after it, in one
+  prepared statement) and the append (one prepared statement); every 50 events, a third writes the
+  snapshot. Emmett sends four: the stream read, \`BEGIN\`, \`emt_append_to_stream\`, \`COMMIT\`
+  (counted with a patched \`pg\` client while writing this suite).${snapshotCost}
+- **Where the time goes on ${settings.commandAccounts.toLocaleString('en-US')} aggregates.** Both sides of the loopback connection are busy:
+  in a sample taken while writing this suite (16 callers, in process, 2 cores), the Node process used
+  about 0.7 of a core and the 16 Postgres backends about 1 core together. In a CPU profile of the
+  Node process, ~42% of its samples were in the socket \`writev\` (the kernel's loopback path, once per
+  statement), ~8% in \`pg\` parsing rows, ~4% in kysely's driver, ~5% in zod and Annals' validation,
+  ~4% in garbage collection. Reading 25 events after a snapshot or 60 without one made no measurable
+  difference, nor did leaving the metadata column out: what is left is the cost of each statement, on
+  both sides, not of the rows.
+- **One hot aggregate.** Every caller in the process races the others for the same stream; the
+  losers reload and retry with full jitter. Queueing the commands of one stream inside the process
+  (a promise chain per stream id in front of \`handleCommand\`) gave 388-426 commands/s with no
+  conflict at all, against 102-284 without, when measured in an earlier session: a possible next step,
+  so that conflicts only arise between processes.
 `;
 }
 

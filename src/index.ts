@@ -13,8 +13,10 @@ export type {
   IterateStreamOptions,
   NewEvent,
   ReadAllOptions,
+  ReadStreamFromSnapshotOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StreamFromSnapshot,
   StreamInfo,
 } from './event-store/event-store.js';
 export type { ExpectedVersion } from './event-store/expected-version.js';

@@ -21,16 +21,17 @@ export async function loadAggregate<A extends AnyAggregate>(
   id: string,
 ): Promise<LoadedAggregate<StateOf<A>>> {
   const streamId = aggregate.streamId(id);
-  let state: StateOf<A> = aggregate.initialState();
-  let version = 0;
-  if (aggregate.snapshots) {
-    const snapshot = await session.readSnapshot(streamId);
-    if (snapshot && snapshot.snapshotVersion === aggregate.snapshots.version) {
-      state = aggregate.snapshots.fromSnapshot ? aggregate.snapshots.fromSnapshot(snapshot.state) : (snapshot.state as StateOf<A>);
-      version = snapshot.streamVersion;
-    }
-  }
-  return replay(session, aggregate, streamId, { state, version });
+  const policy = aggregate.snapshots;
+  if (!policy) return replay(session, aggregate, streamId, { state: aggregate.initialState(), version: 0 });
+  // Snapshot and the events after it in one round trip: loading is on every command's path.
+  const { snapshot, events, stream } = await session.readStreamFromSnapshot(streamId, { snapshotVersion: policy.version, limit: pageSize });
+  const from = snapshot
+    ? { state: policy.fromSnapshot ? policy.fromSnapshot(snapshot.state) : (snapshot.state as StateOf<A>), version: snapshot.streamVersion }
+    : { state: aggregate.initialState(), version: 0 };
+  // The stream row came with the page, so a gap after the snapshot is checked here
+  // without another round trip.
+  if (events[0]?.version !== from.version + 1) refuseTruncatedHistory(streamId, from.version, stream);
+  return replay(session, aggregate, streamId, from, {}, events);
 }
 
 export interface AggregateStreamOptions {
@@ -64,17 +65,23 @@ async function replay<A extends AnyAggregate>(
   streamId: string,
   from: LoadedAggregate<StateOf<A>>,
   until: AggregateStreamOptions = {},
+  firstPage?: RecordedEvent[],
 ): Promise<LoadedAggregate<StateOf<A>>> {
   let { state, version } = from;
   for (let first = true; ; first = false) {
-    const page: RecordedEvent[] = await session.readStream(streamId, {
-      fromVersion: version + 1,
-      ...(until.toVersion === undefined ? {} : { toVersion: until.toVersion }),
-      limit: pageSize,
-    });
+    const page: RecordedEvent[] =
+      first && firstPage
+        ? firstPage
+        : await session.readStream(streamId, {
+            fromVersion: version + 1,
+            ...(until.toVersion === undefined ? {} : { toVersion: until.toVersion }),
+            limit: pageSize,
+          });
     // A page that does not start right after `version` may mean events were truncated
     // away; only then is the stream row worth a round trip.
-    if (first && page[0]?.version !== version + 1) await refuseTruncatedHistory(session, streamId, version);
+    if (first && !firstPage && page[0]?.version !== version + 1) {
+      refuseTruncatedHistory(streamId, version, await session.getStreamInfo(streamId));
+    }
     for (const event of page) {
       if (until.asOf && event.recordedAt > until.asOf) return { state, version };
       state = aggregate.evolve(state, aggregate.eventCodec.decode(event));
@@ -89,8 +96,11 @@ async function replay<A extends AnyAggregate>(
  * were truncated away. (Versions before `historyStart` belong to a deleted former life
  * and are rightly skipped.)
  */
-async function refuseTruncatedHistory(session: EventStoreSession, streamId: string, version: number): Promise<void> {
-  const info = await session.getStreamInfo(streamId);
+function refuseTruncatedHistory(
+  streamId: string,
+  version: number,
+  info: { truncateBefore: number; historyStart: number } | null,
+): void {
   if (!info) return;
   const needed = Math.max(version + 1, info.historyStart);
   if (info.truncateBefore > needed) throw new StreamTruncatedError(streamId, needed, info.truncateBefore);

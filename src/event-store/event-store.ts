@@ -53,6 +53,25 @@ export interface ReadStreamOptions {
   limit?: number;
 }
 
+export interface ReadStreamFromSnapshotOptions {
+  /** The snapshot shape wanted (see `snapshots.version` in `defineAggregate`). */
+  snapshotVersion: number;
+  /** Most events to return after the snapshot (default 1,000); read on with readStream. */
+  limit?: number;
+}
+
+export interface StreamFromSnapshot<E extends RecordedEvent = RecordedEvent> {
+  /** The snapshot of the wanted shape, or `null` when there is none. */
+  snapshot: Snapshot | null;
+  /** Events after the snapshot's stream version (from the start without a snapshot). */
+  events: E[];
+  /**
+   * Where the stream stands, read in the same statement (`null`: never appended to):
+   * enough to tell a missing event after the snapshot from a truncated one.
+   */
+  stream: { version: number; truncateBefore: number; historyStart: number } | null;
+}
+
 export interface ReadAllOptions {
   /** Return events after this global position (exclusive); default: from the start. */
   after?: bigint;
@@ -148,6 +167,22 @@ export interface EventStoreSession {
 
   /** The stream's latest snapshot, or `null`. See `snapshots` in `defineAggregate`. */
   readSnapshot(streamId: string): Promise<Snapshot | null>;
+
+  /**
+   * The stream's latest snapshot in shape `snapshotVersion` (a snapshot of another shape
+   * counts as none) and the first `limit` events after it, in one round trip: what
+   * loading an aggregate needs. Without a usable snapshot, events from the start.
+   *
+   * @throws StreamDeletedError when the stream is deleted.
+   * @example
+   * ```ts
+   * const { snapshot, events } = await store.readStreamFromSnapshot('account-7', { snapshotVersion: 1 });
+   * ```
+   */
+  readStreamFromSnapshot<E extends RecordedEvent = RecordedEvent>(
+    streamId: string,
+    options: ReadStreamFromSnapshotOptions,
+  ): Promise<StreamFromSnapshot<E>>;
 
   /**
    * Saves a snapshot of the stream's state, unless a snapshot of a later stream version

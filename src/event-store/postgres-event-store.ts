@@ -23,12 +23,14 @@ import type {
   IterateStreamOptions,
   NewEvent,
   ReadAllOptions,
+  ReadStreamFromSnapshotOptions,
   ReadStreamOptions,
   RecordedEvent,
   Snapshot,
+  StreamFromSnapshot,
   StreamInfo,
 } from './event-store.js';
-import { readSnapshotQuery, readStreamQuery, type EventRow } from './read-statements.js';
+import { readSnapshotQuery, readStreamFromSnapshotQuery, readStreamQuery, type EventRow } from './read-statements.js';
 import { appendQuery, maxEventsPerTransaction, positionBits, type AppendRow } from './append-statement.js';
 import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
 import { eventTypeSchema, parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, defaultAppendLimits } from './validation.js';
@@ -62,6 +64,13 @@ const readStreamOptionsSchema = z
     limit: z.number().int().positive({ error: 'must be a positive whole number' }).optional(),
   })
   .optional();
+const readStreamFromSnapshotOptionsSchema = z.object(
+  {
+    snapshotVersion: z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be >= 1' }).max(2_147_483_647),
+    limit: z.number().int().positive({ error: 'must be a positive whole number' }).optional(),
+  },
+  { error: 'must be an object { snapshotVersion, limit? }' },
+);
 const readAllOptionsSchema = z
   .object({
     after: z.bigint({ error: 'must be a bigint global position (e.g. 0n)' }).min(0n).optional(),
@@ -319,6 +328,32 @@ class Session implements EventStoreSession {
     const [row] = (await this.executor.executeQuery(query)).rows;
     if (!row) return null;
     return { snapshotVersion: row.snapshot_version, streamVersion: Number(row.stream_version), state: row.state };
+  }
+
+  async readStreamFromSnapshot<E extends RecordedEvent = RecordedEvent>(
+    streamId: string,
+    options: ReadStreamFromSnapshotOptions,
+  ): Promise<StreamFromSnapshot<E>> {
+    this.#assertOpen();
+    const id = parseInput(streamIdSchema, streamId, 'streamId');
+    const { snapshotVersion, limit = 1000 } = parseInput(readStreamFromSnapshotOptionsSchema, options, 'options');
+    const query = readStreamFromSnapshotQuery(this.schema, id, snapshotVersion, limit);
+    this.#prepare(query.sql);
+    const { rows } = await this.executor.executeQuery(query);
+    const first = rows[0];
+    if (!first) return { snapshot: null, events: [], stream: null };
+    if (first.deleted_at !== null) throw new StreamDeletedError(id);
+    const snapshot =
+      first.snapshot_stream_version === null
+        ? null
+        : { snapshotVersion, streamVersion: Number(first.snapshot_stream_version), state: first.snapshot_state };
+    const events = first.global_position === null ? [] : rows.map((row) => toRecordedEvent(row as EventRow) as E);
+    const stream = {
+      version: Number(first.stream_current_version),
+      truncateBefore: Number(first.truncate_before),
+      historyStart: Number(first.history_start),
+    };
+    return { snapshot, events, stream };
   }
 
   async writeSnapshot(streamId: string, snapshot: Snapshot): Promise<void> {

@@ -70,6 +70,51 @@ export interface EventRow {
 /** A stream read's row: the stream's tombstone, and an event (all null when none matched). */
 export type StreamReadRow = { deleted_at: Date | null } & (EventRow | { [K in keyof EventRow]: null });
 
+/**
+ * Loading an aggregate in one round trip: the stream row, its snapshot of the wanted
+ * snapshot version, and the first page of events after the snapshot. The snapshot's
+ * state rides on the first row only (`n = 1`), so a page of events does not carry a
+ * large state once per row.
+ */
+export function readStreamFromSnapshotQuery(
+  schema: string,
+  streamId: string,
+  snapshotVersion: number,
+  limit: number,
+): CompiledQuery<StreamFromSnapshotRow> {
+  const text = cached(`stream-from-snapshot\u0000${schema}`, () => {
+    const s = quoteIdent(schema);
+    return `SELECT s.deleted_at, s.version AS stream_current_version, s.truncate_before, s.history_start,
+        sn.stream_version AS snapshot_stream_version,
+        CASE WHEN ev.n IS NULL OR ev.n = 1 THEN sn.state END AS snapshot_state,
+        ev.global_position, ev.stream_id, ev.stream_version, ev.event_id, ev.type,
+        ev.schema_version, ev.data, ev.metadata, ev.recorded_at
+      FROM ${s}."streams" s
+      LEFT JOIN ${s}."snapshots" sn ON sn.stream_id = s.stream_id AND sn.snapshot_version = $2::integer
+      LEFT JOIN LATERAL (
+        SELECT e.global_position, e.stream_id, e.stream_version, e.event_id, e.type, e.schema_version,
+          e.data, e.metadata, e.recorded_at, row_number() OVER (ORDER BY e.stream_version) AS n
+        FROM ${s}."events" e
+        WHERE e.stream_id = s.stream_id
+          AND e.stream_version >= greatest(coalesce(sn.stream_version, 0) + 1, s.truncate_before)
+        ORDER BY e.stream_version
+        LIMIT $3::bigint
+      ) ev ON true
+      WHERE s.stream_id = $1::text
+      ORDER BY ev.stream_version`;
+  });
+  return CompiledQuery.raw(text, [streamId, snapshotVersion, limit]) as CompiledQuery<StreamFromSnapshotRow>;
+}
+
+/** A row of readStreamFromSnapshotQuery: a stream read's row plus the snapshot's columns. */
+export type StreamFromSnapshotRow = StreamReadRow & {
+  stream_current_version: string | bigint | number;
+  truncate_before: string | bigint | number;
+  history_start: string | bigint | number;
+  snapshot_stream_version: string | bigint | number | null;
+  snapshot_state: unknown;
+};
+
 export function readSnapshotQuery(schema: string, streamId: string): CompiledQuery<SnapshotRow> {
   const text = cached(`snapshot\u0000${schema}`, () =>
     `SELECT snapshot_version, stream_version, state FROM ${quoteIdent(schema)}."snapshots" WHERE stream_id = $1::text`,

@@ -62,6 +62,24 @@ describe('loading starts from the latest snapshot', () => {
     expect(reads.eventsRead()).toBe(20);
   });
 
+  it('in one call to the store, even when the snapshot is at the head or the stream is new', async () => {
+    const calls: string[] = [];
+    const watched = new Proxy(store, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(String(property));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const atHead = await accountWithDeposits(49); // 50 events, snapshot at 50
+    expect(await loadAggregate(watched, bankAccount, atHead)).toMatchObject({ version: 50, state: { balance: 49 } });
+    expect(await loadAggregate(watched, bankAccount, randomUUID())).toMatchObject({ version: 0, state: { status: 'unopened' } });
+    expect(calls).toEqual(['readStreamFromSnapshot', 'readStreamFromSnapshot']);
+  });
+
   it('so an unreadable event before the snapshot does not break a load, while a full replay trips on it', async () => {
     const id = await accountWithDeposits(59); // snapshot at 50
     await store.withTransaction((tx) =>

@@ -212,6 +212,49 @@ export function describeEventStoreContract(name: string, getStore: () => EventSt
       expect(await store.truncateStream(stream('missing'), { before: 3 })).toEqual({ truncateBefore: 0 });
     });
 
+    it('reads the snapshot of the wanted shape and the events after it in one call', async () => {
+      const store = getStore();
+      const id = stream('account');
+      expect(await store.readStreamFromSnapshot(id, { snapshotVersion: 1 })).toEqual({ snapshot: null, events: [], stream: null });
+
+      await store.appendToStream(id, [like('a'), like('b'), like('c'), like('d'), like('e')]);
+      const noSnapshot = await store.readStreamFromSnapshot(id, { snapshotVersion: 1, limit: 2 });
+      expect(noSnapshot.snapshot).toBeNull();
+      expect(noSnapshot.events.map((e) => e.version)).toEqual([1, 2]);
+
+      await store.writeSnapshot(id, { snapshotVersion: 1, streamVersion: 3, state: { likes: ['a', 'b', 'c'] } });
+      const read = await store.readStreamFromSnapshot(id, { snapshotVersion: 1 });
+      expect(read.snapshot).toEqual({ snapshotVersion: 1, streamVersion: 3, state: { likes: ['a', 'b', 'c'] } });
+      expect(read.events.map((e) => [e.version, e.data])).toEqual([
+        [4, { userId: 'd' }],
+        [5, { userId: 'e' }],
+      ]);
+      // A snapshot of another shape counts as none.
+      const otherShape = await store.readStreamFromSnapshot(id, { snapshotVersion: 2 });
+      expect(otherShape.snapshot).toBeNull();
+      expect(otherShape.events.map((e) => e.version)).toEqual([1, 2, 3, 4, 5]);
+
+      // A snapshot at the head: no events after it, the snapshot still comes back.
+      await store.writeSnapshot(id, { snapshotVersion: 1, streamVersion: 5, state: { likes: 5 } });
+      expect(await store.readStreamFromSnapshot(id, { snapshotVersion: 1 })).toEqual({
+        snapshot: { snapshotVersion: 1, streamVersion: 5, state: { likes: 5 } },
+        events: [],
+        stream: { version: 5, truncateBefore: 0, historyStart: 1 },
+      });
+
+      // Truncation still applies to what comes after the snapshot.
+      const truncated = stream('account');
+      await store.appendToStream(truncated, [like('a'), like('b'), like('c'), like('d')]);
+      await store.writeSnapshot(truncated, { snapshotVersion: 1, streamVersion: 1, state: {} });
+      await store.truncateStream(truncated, { before: 3 });
+      const afterTruncation = await store.readStreamFromSnapshot(truncated, { snapshotVersion: 1 });
+      expect(afterTruncation.events.map((e) => e.version)).toEqual([3, 4]);
+      expect(afterTruncation.stream).toMatchObject({ version: 4, truncateBefore: 3 });
+
+      await store.deleteStream(id);
+      await expect(store.readStreamFromSnapshot(id, { snapshotVersion: 1 })).rejects.toBeInstanceOf(StreamDeletedError);
+    });
+
     it('treats a retried append with the same event ids as done', async () => {
       const store = getStore();
       const id = stream();

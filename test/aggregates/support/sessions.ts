@@ -15,7 +15,10 @@ export function wrapSession<S extends EventStoreSession>(session: S, overrides: 
   });
 }
 
-/** Counts the events read through `readStream`: how much of a stream a load replayed. */
+/**
+ * Counts the events read through `readStream` and `readStreamFromSnapshot`: how much of
+ * a stream a load replayed.
+ */
 export function countingReads<S extends EventStoreSession>(session: S) {
   let eventsRead = 0;
   const counted = wrapSession(session, {
@@ -23,6 +26,11 @@ export function countingReads<S extends EventStoreSession>(session: S) {
       const events = await session.readStream(streamId, options);
       eventsRead += events.length;
       return events as never;
+    },
+    readStreamFromSnapshot: async (streamId, options) => {
+      const read = await session.readStreamFromSnapshot(streamId, options);
+      eventsRead += read.events.length;
+      return read as never;
     },
   });
   return {
@@ -59,18 +67,25 @@ export function startingLine(count: number, timeoutMs = 20_000) {
     void allThere.then(() => clearTimeout(timer));
   });
   return {
-    /** `session`, whose first readStream returns only once every caller has read. */
+    /** `session`, whose first stream read returns only once every caller has read. */
     hold<S extends EventStoreSession>(session: S): S {
       let first = true;
+      const waitForAll = async () => {
+        if (!first) return;
+        first = false;
+        if (++arrived === count) release();
+        await Promise.race([allThere, timeout]);
+      };
       return wrapSession(session, {
         readStream: async (streamId, options) => {
           const events = await session.readStream(streamId, options);
-          if (first) {
-            first = false;
-            if (++arrived === count) release();
-            await Promise.race([allThere, timeout]);
-          }
+          await waitForAll();
           return events as never;
+        },
+        readStreamFromSnapshot: async (streamId, options) => {
+          const read = await session.readStreamFromSnapshot(streamId, options);
+          await waitForAll();
+          return read as never;
         },
       });
     },
