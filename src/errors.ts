@@ -24,6 +24,10 @@ export const ErrorCodes = {
   streamTruncated: 'ANNALS_STREAM_TRUNCATED',
   migration: 'ANNALS_MIGRATION',
   storeClosed: 'ANNALS_STORE_CLOSED',
+  projectionStopped: 'ANNALS_PROJECTION_STOPPED',
+  projectionTimeout: 'ANNALS_PROJECTION_TIMEOUT',
+  deadLetter: 'ANNALS_DEAD_LETTER',
+  unknownProjection: 'ANNALS_UNKNOWN_PROJECTION',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -243,5 +247,52 @@ export class MigrationError extends AnnalsError {
 export class StoreClosedError extends AnnalsError {
   constructor() {
     super(ErrorCodes.storeClosed, 'the event store is closed');
+  }
+}
+
+/**
+ * A projection partition stopped after a handler kept failing (with `onFailure: 'stop'`).
+ * Fix the handler, then `resumeProjection` (or `annals projections resume`).
+ */
+export class ProjectionStoppedError extends AnnalsError {
+  readonly projection: string;
+  readonly partition: number;
+  readonly reason: string;
+
+  constructor(projection: string, partition: number, reason: string) {
+    super(ErrorCodes.projectionStopped, `projection '${projection}' partition ${partition} is stopped: ${reason}`);
+    this.projection = projection;
+    this.partition = partition;
+    this.reason = reason;
+  }
+}
+
+/** `catchUpProjections` did not reach the head of the log in time. */
+export class ProjectionTimeoutError extends AnnalsError {
+  readonly projections: readonly string[];
+
+  constructor(projections: readonly string[], timeoutMs: number, detail: string) {
+    super(ErrorCodes.projectionTimeout, `projections ${projections.join(', ')} did not catch up within ${timeoutMs} ms: ${detail}`);
+    this.projections = projections;
+  }
+}
+
+/** A dead letter could not be retried or skipped: unknown id, already resolved, or its generation retired. */
+export class DeadLetterError extends AnnalsError {
+  readonly id: string;
+
+  constructor(id: string, message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.deadLetter, `dead letter ${id}: ${message}`, options);
+    this.id = id;
+  }
+}
+
+/** A projection name that none of the given definitions has. */
+export class UnknownProjectionError extends AnnalsError {
+  readonly projection: string;
+
+  constructor(projection: string, known: readonly string[]) {
+    super(ErrorCodes.unknownProjection, `no projection named '${projection}' (known: ${known.join(', ') || 'none'})`);
+    this.projection = projection;
   }
 }

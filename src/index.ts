@@ -50,20 +50,46 @@ export {
   type LoadedAggregate,
 } from './aggregates/load-aggregate.js';
 export { categoryOf } from './event-store/stream-name.js';
+export {
+  defineProjection,
+  partitionOfKey,
+  readSchemaOf,
+  type AnyProjection,
+  type ProjectedEvent,
+  type Projection,
+  type ProjectionContext,
+  type ProjectionDefinition,
+} from './projections/define-projection.js';
+export {
+  runProjections,
+  type BatchReport,
+  type ProjectionLogger,
+  type ProjectionRunner,
+  type RunProjectionsOptions,
+} from './projections/projection-worker.js';
+export { catchUpProjections, type CatchUpOptions } from './projections/catch-up.js';
+export { setupProjection, startRebuild, switchIfCaughtUp, type SetupOptions, type StartRebuildOptions } from './projections/rebuild.js';
+export { withInlineProjections } from './projections/inline.js';
+export { projectionStatus, type PartitionStatus, type ProjectionStatus } from './projections/status.js';
+export { listDeadLetters, resumeProjection, retryDeadLetter, skipDeadLetter, type DeadLetter } from './projections/dead-letters.js';
 export type { ConnectionConfig } from './database/connection.js';
 export type { MigrationResult } from './database/migrator.js';
 export {
   AnnalsError,
   ConcurrencyError,
+  DeadLetterError,
   DomainError,
   ErrorCodes,
   EventSchemaError,
   IdempotencyConflictError,
   MigrationError,
+  ProjectionStoppedError,
+  ProjectionTimeoutError,
   StoreClosedError,
   StreamDeletedError,
   StreamTruncatedError,
   TransactionTooLargeError,
+  UnknownProjectionError,
   ValidationError,
   type ErrorCode,
   type ValidationIssue,

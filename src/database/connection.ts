@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } f
 import pg from 'pg';
 import type { EventStoreTables } from './tables.js';
 import { PGlitePool } from './pglite-pool.js';
+import { quoteIdent } from './quote-ident.js';
 
 /**
  * Where the store's database is. Exactly one of:
@@ -24,6 +25,12 @@ export interface Connection {
    * every call (for the append statement, planning was most of its cost).
    */
   prepare(text: string): void;
+  /**
+   * LISTENs on `channel` on a connection of its own (outside the pool) and calls
+   * `onNotify` for each notification. `onLost` is called once if that connection fails;
+   * listen again to resume. Resolves to a function that stops listening.
+   */
+  listen(channel: string, onNotify: () => void, onLost: (error: unknown) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -44,10 +51,13 @@ export function openConnection(config: ConnectionConfig): Connection {
       return new PGlitePool(database);
     };
     // PGlite runs in process: there is no network round trip or plan cache to win.
-    return fromPool('pglite', pool, true, false);
+    let opened: Promise<PGlitePool> | undefined;
+    const shared = () => (opened ??= pool());
+    return fromPool('pglite', shared, true, false, async (channel, onNotify) => (await shared()).listen(channel, onNotify));
   }
   if ('pool' in config && config.pool !== undefined) {
-    return fromPool('postgres', config.pool, false, true);
+    const options = (config.pool as pg.Pool & { options?: pg.ClientConfig }).options ?? {};
+    return fromPool('postgres', config.pool, false, true, (channel, onNotify, onLost) => listenOn(options, channel, onNotify, onLost));
   }
   if ('connectionString' in config && typeof config.connectionString === 'string') {
     const pool = new pg.Pool({
@@ -60,7 +70,8 @@ export function openConnection(config: ConnectionConfig): Connection {
     // the query in flight fails with the error and the pool discards the client.
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
-    return fromPool('postgres', pool, true, true);
+    const clientConfig = { connectionString: config.connectionString };
+    return fromPool('postgres', pool, true, true, (channel, onNotify, onLost) => listenOn(clientConfig, channel, onNotify, onLost));
   }
   throw new TypeError('connection: give one of connectionString, pool or pglite');
 }
@@ -70,6 +81,7 @@ function fromPool(
   pool: PostgresPool | (() => Promise<PostgresPool>),
   owned: boolean,
   namedStatements: boolean,
+  listen: Connection['listen'],
 ): Connection {
   const prepared = new Map<string, string>();
   let dialectPool = pool;
@@ -91,7 +103,35 @@ function fromPool(
       if (!namedStatements || prepared.has(text)) return;
       prepared.set(text, `annals_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`);
     },
+    listen,
     close: () => db.destroy(),
+  };
+}
+
+/** LISTEN on a dedicated client: a pooled one would be handed to other queries. */
+async function listenOn(
+  config: pg.ClientConfig,
+  channel: string,
+  onNotify: () => void,
+  onLost: (error: unknown) => void,
+): Promise<() => Promise<void>> {
+  const client = new pg.Client(config);
+  let stopped = false;
+  const lost = (error: unknown) => {
+    if (stopped) return;
+    stopped = true;
+    onLost(error);
+  };
+  client.on('error', lost);
+  client.on('end', () => lost(new Error('the LISTEN connection ended')));
+  client.on('notification', (message) => {
+    if (message.channel === channel) onNotify();
+  });
+  await client.connect();
+  await client.query(`LISTEN ${quoteIdent(channel)}`);
+  return async () => {
+    stopped = true;
+    await client.end().catch(() => {});
   };
 }
 

@@ -54,6 +54,14 @@ export class PGlitePool implements PostgresPool {
     return client as PostgresPoolClient;
   }
 
+  /** PGlite's own LISTEN: notifications of this in-process database. */
+  async listen(channel: string, onNotify: () => void): Promise<() => Promise<void>> {
+    const unsubscribe = await this.#db.listen(channel, () => onNotify());
+    return async () => {
+      await unsubscribe();
+    };
+  }
+
   async end(): Promise<void> {
     await this.#queue;
     await this.#db.close();

@@ -209,6 +209,8 @@ export interface Snapshot {
 
 /** The handle inside `withTransaction`: appends and your own writes commit together. */
 export interface EventStoreTransaction extends EventStoreSession {
+  /** The schema holding the store's tables. */
+  readonly schema: string;
   /**
    * A kysely handle on the transaction's connection, for your own tables
    * (read models, outbox rows). Give it your table types with `tx.db.withTables<T>()`.
@@ -255,6 +257,19 @@ export interface EventStore extends EventStoreSession {
    * (never moves backward; at most past the current last event). Returns the point in force.
    */
   truncateStream(streamId: string, options: { before: number }): Promise<{ truncateBefore: number }>;
+  /**
+   * Calls `onAppend` soon after each transaction that appended events commits (Postgres
+   * LISTEN/NOTIFY on a connection of its own). Notifications are a hint, not a feed: read
+   * the log to see what changed, and poll as well, since a notification can be lost when
+   * the connection drops (`onLost` is then called; subscribe again to resume).
+   *
+   * @example
+   * ```ts
+   * const subscription = await store.subscribeToAppends(() => wakeUp());
+   * await subscription.close();
+   * ```
+   */
+  subscribeToAppends(onAppend: () => void, onLost?: (error: unknown) => void): Promise<{ close(): Promise<void> }>;
   /** Ends the connection pool (unless you passed your own `pool`). */
   close(): Promise<void>;
 }

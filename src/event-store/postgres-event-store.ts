@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
@@ -448,6 +449,11 @@ function visibleBound() {
   return sql<string>`(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${sql.lit(positionBits)})`;
 }
 
+/** The channel the append trigger notifies (migrations/0005_projections.sql). */
+function appendChannel(schema: string): string {
+  return `annals_${createHash('md5').update(schema).digest('hex').slice(0, 16)}`;
+}
+
 function toRecordedEvent(row: EventRow): RecordedEvent {
   return {
     streamId: row.stream_id,
@@ -587,6 +593,12 @@ class PostgresEventStore extends Session implements EventStore {
       .returning('truncate_before')
       .executeTakeFirst();
     return { truncateBefore: row ? Number(row.truncate_before) : 0 };
+  }
+
+  async subscribeToAppends(onAppend: () => void, onLost: (error: unknown) => void = () => {}): Promise<{ close(): Promise<void> }> {
+    this.#check();
+    const stop = await this.#connection.listen(appendChannel(this.schema), onAppend, onLost);
+    return { close: stop };
   }
 
   async close(): Promise<void> {

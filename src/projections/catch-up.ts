@@ -1,0 +1,71 @@
+import type { EventStore } from '../event-store/event-store.js';
+import { ProjectionStoppedError, ProjectionTimeoutError } from '../errors.js';
+import type { AnyProjection } from './define-projection.js';
+import { table } from './generations.js';
+import { runProjections, type RunProjectionsOptions } from './projection-worker.js';
+
+export interface CatchUpOptions extends RunProjectionsOptions {
+  /** Give up after this long (default 60,000 ms). */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs the projections until every one has processed the log up to its head as of the
+ * call (and any rebuild its version asks for has switched), then stops. For scripts,
+ * tests and one-off jobs; services run `runProjections`.
+ *
+ * @throws ProjectionStoppedError when a partition stopped on a failing handler.
+ * @throws ProjectionTimeoutError when the head is not reached within `timeoutMs`.
+ * @example
+ * ```ts
+ * await catchUpProjections(store, [likeCounts]);
+ * ```
+ */
+export async function catchUpProjections(store: EventStore, projections: readonly AnyProjection[], options: CatchUpOptions = {}): Promise<void> {
+  const { timeoutMs = 60_000, ...runOptions } = options;
+  const target = await store.headPosition();
+  const runner = runProjections(store, projections, { pollIntervalMs: 50, ...runOptions });
+  const inline = new Set(runOptions.inline ?? []);
+  try {
+    await runner.ready;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const behind = await whatIsBehind(store, projections, inline, target);
+      if (behind.length === 0) return;
+      if (Date.now() > deadline) throw new ProjectionTimeoutError(projections.map((p) => p.name), timeoutMs, behind.join('; '));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    await runner.stop();
+  }
+}
+
+/** Descriptions of what has not reached `target` yet; empty when all is done. */
+async function whatIsBehind(store: EventStore, projections: readonly AnyProjection[], inline: Set<string>, target: bigint): Promise<string[]> {
+  const rows = await store.withTransaction((tx) =>
+    tx.query<{ projection: string; generation: number; status: string; version: number; partition: number; position: string | bigint; stopped_error: string | null }>(
+      `SELECT g.projection, g.generation, g.status, g.version, p.partition, p.position, p.stopped_error
+         FROM ${table(tx.schema, 'projection_generations')} g
+         JOIN ${table(tx.schema, 'projection_partitions')} p USING (projection, generation)
+        WHERE g.projection = ANY($1::text[]) AND g.status <> 'retired'`,
+      [projections.map((p) => p.name)],
+    ),
+  );
+  const behind: string[] = [];
+  for (const projection of projections) {
+    const own = rows.filter((row) => row.projection === projection.name);
+    for (const row of own) {
+      if (row.stopped_error !== null) throw new ProjectionStoppedError(row.projection, row.partition, row.stopped_error);
+    }
+    const building = own.find((row) => row.status === 'building' && row.version === projection.version);
+    if (building) {
+      behind.push(`${projection.name}: generation ${building.generation} is still being rebuilt`);
+      continue;
+    }
+    if (inline.has(projection.name)) continue;
+    for (const row of own.filter((r) => r.status === 'live' && r.version === projection.version)) {
+      if (BigInt(row.position) < target) behind.push(`${projection.name} partition ${row.partition} at ${row.position} of ${target}`);
+    }
+  }
+  return behind;
+}

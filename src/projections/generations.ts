@@ -1,0 +1,171 @@
+import { quoteIdent } from '../database/quote-ident.js';
+import type { EventStoreTransaction } from '../event-store/event-store.js';
+import { readSchemaOf, type AnyProjection } from './define-projection.js';
+import { projectionContext } from './projection-context.js';
+
+/**
+ * Generations: each rebuild of a projection fills a new set of tables (a Postgres schema
+ * of its own) while the live set keeps serving reads; readers go through views in the
+ * projection's read schema, and the switch replaces those views in one transaction.
+ */
+
+export type GenerationStatus = 'building' | 'live' | 'retired';
+
+export interface Generation {
+  projection: string;
+  generation: number;
+  version: number;
+  partitions: number;
+  schemaName: string;
+  readSchema: string;
+  status: GenerationStatus;
+  startedFrom: bigint;
+}
+
+interface GenerationRow {
+  projection: string;
+  generation: number;
+  version: number;
+  partitions: number;
+  schema_name: string;
+  read_schema: string;
+  status: GenerationStatus;
+  started_from: string | bigint;
+}
+
+const toGeneration = (row: GenerationRow): Generation => ({
+  projection: row.projection,
+  generation: row.generation,
+  version: row.version,
+  partitions: row.partitions,
+  schemaName: row.schema_name,
+  readSchema: row.read_schema,
+  status: row.status,
+  startedFrom: BigInt(row.started_from),
+});
+
+export const table = (schema: string, name: string) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+
+/**
+ * Serializes the changes to one projection's generations (setup, rebuild start, switch)
+ * across processes. Inline appliers take it shared: a switch waits until every
+ * transaction that applied to the old generation has finished (see inline.ts).
+ * Advisory locks take no transaction id, so holding one does not hold back readers of
+ * the global log.
+ */
+export async function lockProjection(tx: EventStoreTransaction, projection: string, mode: 'shared' | 'exclusive'): Promise<void> {
+  const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+  await tx.query(`SELECT ${fn}(hashtext('annals.projection'), hashtext($1))`, [`${tx.schema}.${projection}`]);
+}
+
+export async function readGenerations(tx: EventStoreTransaction, projection: string): Promise<Generation[]> {
+  const rows = await tx.query<GenerationRow>(
+    `SELECT projection, generation, version, partitions, schema_name, read_schema, status, started_from
+       FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 ORDER BY generation`,
+    [projection],
+  );
+  return rows.map(toGeneration);
+}
+
+/**
+ * Creates generation n+1 of `projection`: its schema, its tables (the projection's
+ * `schema` function), one checkpoint row per partition starting at `from`, and, for a
+ * live generation, the read views.
+ */
+export async function createGeneration(
+  tx: EventStoreTransaction,
+  projection: AnyProjection,
+  status: 'live' | 'building',
+  from: bigint,
+): Promise<Generation> {
+  const [last] = await tx.query<{ generation: number | null }>(
+    `SELECT max(generation) AS generation FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1`,
+    [projection.name],
+  );
+  const generation = (last?.generation ?? 0) + 1;
+  const readSchema = readSchemaOf(tx.schema, projection);
+  const schemaName = `${readSchema}__g${generation}`;
+  // A schema left by an earlier attempt whose registration rolled back cannot hold data
+  // anyone reads: start clean.
+  await tx.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schemaName)} CASCADE`);
+  await tx.query(`CREATE SCHEMA ${quoteIdent(schemaName)}`);
+  const context = await projectionContext(tx, schemaName, { replaying: status === 'building', generation, partition: 0 });
+  await projection.definition.schema(context.db);
+  await tx.query(
+    `INSERT INTO ${table(tx.schema, 'projection_generations')}
+       (projection, generation, version, partitions, schema_name, read_schema, status, started_from, live_since)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 = 'live' THEN now() END)`,
+    [projection.name, generation, projection.version, projection.partitions, schemaName, readSchema, status, from.toString()],
+  );
+  await tx.query(
+    `INSERT INTO ${table(tx.schema, 'projection_partitions')} (projection, generation, partition, position)
+     SELECT $1, $2, p, $3 FROM generate_series(0, $4::integer - 1) AS p`,
+    [projection.name, generation, from.toString(), projection.partitions],
+  );
+  if (status === 'live') await pointViewsAt(tx, readSchema, schemaName);
+  await tx.query(`SET LOCAL search_path TO ${quoteIdent(tx.schema)}`);
+  return {
+    projection: projection.name,
+    generation,
+    version: projection.version,
+    partitions: projection.partitions,
+    schemaName,
+    readSchema,
+    status,
+    startedFrom: from,
+  };
+}
+
+/**
+ * Replaces the views of `readSchema` with one view per table of `generationSchema`, in
+ * the caller's transaction: readers see the old tables until it commits and the new ones
+ * after, never a mix.
+ */
+export async function pointViewsAt(tx: EventStoreTransaction, readSchema: string, generationSchema: string): Promise<void> {
+  await tx.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(readSchema)}`);
+  const views = await tx.query<{ name: string }>(`SELECT viewname AS name FROM pg_views WHERE schemaname = $1`, [readSchema]);
+  for (const { name } of views) await tx.query(`DROP VIEW ${table(readSchema, name)}`);
+  const tables = await tx.query<{ name: string }>(`SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 ORDER BY tablename`, [
+    generationSchema,
+  ]);
+  for (const { name } of tables) {
+    await tx.query(`CREATE VIEW ${table(readSchema, name)} AS SELECT * FROM ${table(generationSchema, name)}`);
+  }
+}
+
+/** Marks a generation retired (its tables are dropped by dropRetired, outside this transaction). */
+export async function retire(tx: EventStoreTransaction, generation: Generation): Promise<void> {
+  await tx.query(
+    `UPDATE ${table(tx.schema, 'projection_generations')} SET status = 'retired', retired_at = now()
+      WHERE projection = $1 AND generation = $2`,
+    [generation.projection, generation.generation],
+  );
+}
+
+/**
+ * Drops the tables of retired generations. Readers still running a query on them hold
+ * locks: the drop waits at most `lockTimeoutMs`, and what it cannot drop now is dropped
+ * on a later call.
+ */
+export async function dropRetired(
+  withTransaction: <T>(work: (tx: EventStoreTransaction) => Promise<T>) => Promise<T>,
+  projection: string,
+  lockTimeoutMs = 2000,
+): Promise<void> {
+  const retired = await withTransaction((tx) =>
+    tx.query<{ generation: number; schema_name: string }>(
+      `SELECT generation, schema_name FROM ${table(tx.schema, 'projection_generations')}
+        WHERE projection = $1 AND status = 'retired' AND retired_at IS NOT NULL
+          AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = schema_name)`,
+      [projection],
+    ),
+  );
+  for (const { schema_name: schemaName } of retired) {
+    await withTransaction(async (tx) => {
+      await tx.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+      await tx.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schemaName)} CASCADE`);
+    }).catch(() => {
+      // Busy (a long read on the old tables): left for the next call.
+    });
+  }
+}

@@ -1,0 +1,109 @@
+import type { AppendOptions, AppendResult, EventStore, EventStoreTransaction, NewEvent } from '../event-store/event-store.js';
+import { categoryOf } from '../event-store/stream-name.js';
+import { positionBits } from '../event-store/append-statement.js';
+import { applyEvents } from './apply.js';
+import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
+import { lockProjection, table } from './generations.js';
+import { projectionContext } from './projection-context.js';
+import { setupProjection } from './rebuild.js';
+
+/**
+ * The store, with `projections` applied inline: every append made through it (directly,
+ * in `withTransaction`, or by `handleCommand`) updates their read models in the same
+ * transaction, so they never lag behind the log.
+ *
+ * Run the same projections in `runProjections` with `inline: [names]` too: workers build
+ * the first generation when the log already has events, and rebuild them by replay.
+ * Appends made without this wrapper (another service, a raw store) do not reach inline
+ * read models: give every writer the same wrapper.
+ *
+ * @example
+ * ```ts
+ * const store = withInlineProjections(createEventStore(config), [accountBalances]);
+ * await handleCommand(store, bankAccount, 'acc-1', { type: 'DepositMoney', data: { amount: 500 } });
+ * // accountBalances already shows the deposit
+ * ```
+ */
+export function withInlineProjections(store: EventStore, projections: readonly AnyProjection[]): EventStore {
+  // Each projection needs a generation before the first append can be applied to it.
+  let setUp: Promise<unknown> | undefined;
+  const ready = () =>
+    (setUp ??= (async () => {
+      for (const projection of projections) await setupProjection(store, projection, { inline: true });
+    })().catch((error: unknown) => {
+      setUp = undefined;
+      throw error;
+    }));
+  const wrapTransaction = (tx: EventStoreTransaction): EventStoreTransaction =>
+    new Proxy(tx, {
+      get(target, property, receiver) {
+        if (property === 'appendToStream') {
+          return (streamId: string, events: readonly NewEvent[], options?: AppendOptions) => appendInline(target, projections, streamId, events, options);
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === 'appendToStream') {
+        return async (streamId: string, events: readonly NewEvent[], options?: AppendOptions) => {
+          await ready();
+          return target.withTransaction((tx) => wrapTransaction(tx).appendToStream(streamId, events, options));
+        };
+      }
+      if (property === 'withTransaction') {
+        return async <T>(work: (tx: EventStoreTransaction) => Promise<T>) => {
+          await ready();
+          return target.withTransaction((tx) => work(wrapTransaction(tx)));
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+async function appendInline(
+  tx: EventStoreTransaction,
+  projections: readonly AnyProjection[],
+  streamId: string,
+  events: readonly NewEvent[],
+  options: AppendOptions | undefined,
+): Promise<AppendResult> {
+  const category = typeof streamId === 'string' ? categoryOf(streamId) : '';
+  const types = new Set(Array.isArray(events) ? events.map((event) => event?.type) : []);
+  const concerned = projections.filter(
+    (p) => (!p.categories || p.categories.includes(category)) && p.eventTypes.some((type) => types.has(type)),
+  );
+  // Shared, and before the append: a rebuild's switch takes it exclusively, and then
+  // knows that every event applied to the old generation is committed (rebuild.ts).
+  for (const projection of concerned) await lockProjection(tx, projection.name, 'shared');
+  const result = await tx.appendToStream(streamId, events, options);
+  if (concerned.length === 0) return result;
+
+  // An idempotent retry returns the earlier append's result and writes nothing: only
+  // events this transaction wrote (its id is in their positions) are applied.
+  const [own] = await tx.query<{ xid: string }>(`SELECT pg_current_xact_id()::text AS xid`);
+  const appended = (await tx.readStream(streamId, { fromVersion: result.nextExpectedVersion - events.length + 1 })).filter(
+    (event) => (event.globalPosition >> BigInt(positionBits)).toString() === own?.xid,
+  );
+  if (appended.length === 0) return result;
+
+  const [path] = await tx.query<{ search_path: string }>(`SELECT current_setting('search_path') AS search_path`);
+  for (const projection of concerned) {
+    const [live] = await tx.query<{ generation: number; schema_name: string }>(
+      `SELECT generation, schema_name FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 AND status = 'live'`,
+      [projection.name],
+    );
+    // No live generation yet: the first build is under way and will include these events.
+    if (!live) continue;
+    const mine = appended.filter(
+      (event) => projection.eventTypes.includes(event.type) && (!projection.categories || projection.categories.includes(category)),
+    );
+    const context = await projectionContext(tx, live.schema_name, { replaying: false, generation: live.generation, partition: 0 });
+    await applyEvents(projection, mine.map((event) => projection.decode(event) as AnyProjectedEvent), context, false);
+  }
+  await tx.query(`SELECT set_config('search_path', $1, true)`, [path?.search_path ?? 'public']);
+  return result;
+}

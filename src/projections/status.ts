@@ -1,0 +1,145 @@
+import type { EventStore } from '../event-store/event-store.js';
+import { positionBits } from '../event-store/append-statement.js';
+import type { AnyProjection } from './define-projection.js';
+import { table } from './generations.js';
+
+export interface PartitionStatus {
+  projection: string;
+  generation: number;
+  /** The code version that builds this generation. */
+  version: number;
+  /** `live` serves reads; `building` is a rebuild under way. */
+  status: 'live' | 'building';
+  partition: number;
+  /** Checkpoint: the global position processed up to. */
+  position: bigint;
+  /** Events of the projection's types after the checkpoint, up to the head: the lag. */
+  lag: number;
+  /** Age of the oldest event not processed yet (null when caught up). */
+  oldestUnprocessedAgeMs: number | null;
+  /** Events per second over the owner's last seconds. */
+  throughput: number;
+  eventsProcessed: number;
+  retries: number;
+  deadLettered: number;
+  owner: string | null;
+  heartbeatAt: Date | null;
+  leaseExpiresAt: Date | null;
+  /** Why the partition stopped (onFailure: 'stop'), or null. */
+  stoppedError: string | null;
+  /** For a rebuild: the share of its events processed, 0 to 1 (null when live). */
+  rebuildProgress: number | null;
+}
+
+export interface ProjectionStatus {
+  /** The global log's head: the newest position a reader can see. */
+  head: bigint;
+  partitions: PartitionStatus[];
+  /** Per projection: pending dead letters and partition skew (busiest partition's events / mean; 1 is even). */
+  projections: { name: string; pendingDeadLetters: number; skew: number | null }[];
+}
+
+interface Row {
+  projection: string;
+  generation: number;
+  version: number;
+  status: 'live' | 'building';
+  started_from: string | bigint;
+  partition: number;
+  position: string | bigint;
+  owner: string | null;
+  heartbeat_at: Date | null;
+  lease_expires_at: Date | null;
+  events_processed: string | bigint;
+  retries: string | bigint;
+  dead_lettered: string | bigint;
+  throughput: number;
+  stopped_error: string | null;
+  lag: string | bigint;
+  oldest: Date | null;
+  total: string | bigint | null;
+}
+
+/**
+ * Where every projection stands: per generation and partition, the checkpoint against
+ * the head, the lag in events (counted: positions are sparse, so subtracting them says
+ * nothing), the age of the oldest unprocessed event, throughput, retries, dead letters,
+ * owner and heartbeat, and a rebuild's progress.
+ *
+ * @example
+ * ```ts
+ * const { partitions } = await projectionStatus(store, [likeCounts]);
+ * ```
+ */
+export async function projectionStatus(store: EventStore, projections: readonly AnyProjection[]): Promise<ProjectionStatus> {
+  return store.withTransaction(async (tx) => {
+    const [head] = await tx.query<{ bound: string; head: string | null }>(
+      `SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${positionBits})::text AS bound,
+              (SELECT max(global_position)::text FROM ${table(tx.schema, 'events')}
+                WHERE global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${positionBits})) AS head`,
+    );
+    const bound = head!.bound;
+    const partitions: PartitionStatus[] = [];
+    const summaries: ProjectionStatus['projections'] = [];
+    for (const projection of projections) {
+      const categories = projection.categories ? [...projection.categories] : null;
+      const rows = await tx.query<Row>(
+        `SELECT g.projection, g.generation, g.version, g.status, g.started_from, p.partition, p.position, p.owner,
+                p.heartbeat_at, p.lease_expires_at, p.events_processed, p.retries, p.dead_lettered, p.throughput,
+                p.stopped_error,
+                (SELECT count(*) FROM ${table(tx.schema, 'events')} e
+                  WHERE e.global_position > p.position AND e.global_position < $2::bigint
+                    AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[]))) AS lag,
+                (SELECT e.recorded_at FROM ${table(tx.schema, 'events')} e
+                  WHERE e.global_position > p.position AND e.global_position < $2::bigint
+                    AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[]))
+                  ORDER BY e.global_position LIMIT 1) AS oldest,
+                CASE WHEN g.status = 'building' THEN
+                  (SELECT count(*) FROM ${table(tx.schema, 'events')} e
+                    WHERE e.global_position > g.started_from AND e.global_position < $2::bigint
+                      AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[])))
+                END AS total
+           FROM ${table(tx.schema, 'projection_generations')} g
+           JOIN ${table(tx.schema, 'projection_partitions')} p USING (projection, generation)
+          WHERE g.projection = $1 AND g.status <> 'retired'
+          ORDER BY g.generation, p.partition`,
+        [projection.name, bound, [...projection.eventTypes], categories],
+      );
+      for (const row of rows) {
+        const lag = Number(row.lag);
+        const total = row.total === null ? null : Number(row.total);
+        partitions.push({
+          projection: row.projection,
+          generation: row.generation,
+          version: row.version,
+          status: row.status,
+          partition: row.partition,
+          position: BigInt(row.position),
+          lag,
+          oldestUnprocessedAgeMs: row.oldest === null ? null : Math.max(0, Date.now() - new Date(row.oldest).getTime()),
+          throughput: row.throughput,
+          eventsProcessed: Number(row.events_processed),
+          retries: Number(row.retries),
+          deadLettered: Number(row.dead_lettered),
+          owner: row.owner,
+          heartbeatAt: row.heartbeat_at,
+          leaseExpiresAt: row.lease_expires_at,
+          stoppedError: row.stopped_error,
+          rebuildProgress: total === null ? null : total === 0 ? 1 : Math.min(1, Math.max(0, 1 - lag / total)),
+        });
+      }
+      const [dead] = await tx.query<{ pending: number }>(
+        `SELECT count(*)::int AS pending FROM ${table(tx.schema, 'projection_dead_letters')} WHERE projection = $1 AND status = 'pending'`,
+        [projection.name],
+      );
+      const live = rows.filter((row) => row.status === 'live').map((row) => Number(row.events_processed));
+      const mean = live.reduce((a, b) => a + b, 0) / Math.max(1, live.length);
+      summaries.push({
+        name: projection.name,
+        pendingDeadLetters: dead?.pending ?? 0,
+        skew: live.length > 1 && mean > 0 ? Math.max(...live) / mean : null,
+      });
+    }
+    return { head: head!.head === null ? 0n : BigInt(head!.head), partitions, projections: summaries };
+  });
+}

@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { catchUpProjections, listDeadLetters, projectionStatus, readSchemaOf, retryDeadLetter, type EventStore } from 'annals';
+import { describe, expect, it } from 'vitest';
+import { createTestStore } from '../setup/database.js';
+import { likeCountsProjection } from './support/like-counts.js';
+
+const store: EventStore = await createTestStore('projection_worker');
+
+const like = (postId: string, userId = randomUUID()) => ({ type: 'LikeCreated', data: { postId, userId }, schemaVersion: 2 });
+const unlike = (postId: string, userId: string) => ({ type: 'LikeRemoved', data: { postId, userId } });
+
+async function counts(name: string): Promise<Record<string, number>> {
+  const projection = likeCountsProjection({ name });
+  const rows = await store.withTransaction((tx) =>
+    tx.query<{ post_id: string; likes: number }>(`SELECT post_id, likes FROM "${readSchemaOf(store.schema, projection)}".like_counts ORDER BY post_id`),
+  );
+  return Object.fromEntries(rows.map((row) => [row.post_id, row.likes]));
+}
+
+describe('a projection worker', () => {
+  it('builds the read model from the log and keeps the checkpoint with it', async () => {
+    const projection = likeCountsProjection({ name: 'basic' });
+    await store.appendToStream('post-a', [like('a'), like('a'), like('a', 'u1')]);
+    await store.appendToStream('post-b', [like('b')]);
+    await store.appendToStream('post-a', [unlike('a', 'u1')]);
+    await catchUpProjections(store, [projection]);
+    expect(await counts('basic')).toEqual({ a: 2, b: 1 });
+    await store.appendToStream('post-b', [like('b')]);
+    await catchUpProjections(store, [projection]);
+    expect(await counts('basic')).toEqual({ a: 2, b: 2 });
+    const status = await projectionStatus(store, [projection]);
+    expect(status.partitions).toHaveLength(1);
+    expect(status.partitions[0]).toMatchObject({ lag: 0, status: 'live', eventsProcessed: 6 });
+  });
+
+  it('dead-letters an event its handler keeps failing on, goes on, and retries it after a fix', async () => {
+    let broken = true;
+    const projection = likeCountsProjection({ name: 'flaky', failOn: (postId) => broken && postId === 'bad' });
+    await store.appendToStream(`post-${randomUUID()}`, [like('good'), like('bad'), like('good')]);
+    await catchUpProjections(store, [projection], { retries: { attempts: 3, minDelayMs: 1, maxDelayMs: 5 } });
+    const counted = await counts('flaky');
+    expect(counted.good).toBeGreaterThanOrEqual(2);
+    expect(counted.bad).toBeUndefined();
+    const [dead] = await listDeadLetters(store, { projection: 'flaky' });
+    expect(dead).toMatchObject({ eventType: 'LikeCreated', attempts: 3, status: 'pending' });
+    expect(dead!.error).toContain('refusing post bad');
+    broken = false;
+    await retryDeadLetter(store, [projection], dead!.id);
+    expect((await counts('flaky')).bad).toBe(1);
+    expect(await listDeadLetters(store, { projection: 'flaky' })).toEqual([]);
+  });
+
+  it('rebuilds into a new generation when the version is bumped, and switches readers to it', async () => {
+    const v1 = likeCountsProjection({ name: 'versioned' });
+    await store.appendToStream(`post-${randomUUID()}`, [like('v'), like('v')]);
+    await catchUpProjections(store, [v1]);
+    const before = await counts('versioned');
+    const v2 = likeCountsProjection({ name: 'versioned', version: 2 });
+    await catchUpProjections(store, [v2]);
+    expect(await counts('versioned')).toEqual(before);
+    const status = await projectionStatus(store, [v2]);
+    expect(status.partitions.map((p) => [p.generation, p.status])).toEqual([[2, 'live']]);
+  });
+});
