@@ -1,21 +1,15 @@
 /**
  * `npm run migrate [-- --schema NAME]`: creates or upgrades the event store's tables in
- * DATABASE_URL (or the embedded database), then exits.
+ * DATABASE_URL (or the embedded database), then exits. `annals migrate` does the same.
  */
 import { parseArgs } from 'node:util';
-import { createEventStore } from '../index.js';
-import { connectionFromEnvironment } from './environment.js';
+import { migrateCommand } from './migrate-command.js';
+import { openStore, schemaFor } from './store.js';
 
-const { values } = parseArgs({ options: { schema: { type: 'string', default: process.env.ANNALS_SCHEMA ?? 'annals' } } });
-const { config, description } = connectionFromEnvironment();
-const store = createEventStore(config, { schema: values.schema });
+const { values } = parseArgs({ options: { schema: { type: 'string' } } });
+const { store, description } = openStore(schemaFor({ flag: values.schema }));
 try {
-  const { applied } = await store.migrate();
-  console.log(
-    applied.length === 0
-      ? `schema "${store.schema}" on ${description} is up to date`
-      : `applied ${applied.join(', ')} to schema "${store.schema}" on ${description}`,
-  );
+  console.log(await migrateCommand(store, description));
 } catch (error) {
   console.error(`migration failed: ${(error as Error).message}`);
   process.exitCode = 1;

@@ -276,9 +276,10 @@ class Runner implements ProjectionRunner {
 
   async #balance(projection: AnyProjection): Promise<void> {
     const inline = this.#inline.has(projection.name);
-    // Generation changes made elsewhere (a version bump in another process, a rebuild
-    // started from the CLI) are found here.
-    if (this.#autoRebuild) await setupProjection(this.#store, projection, { autoRebuild: true, inline });
+    // A version bump deployed while this runner was up (another process started with
+    // newer code retires nothing here; this process's own code is what it was), or a
+    // generation dropped by hand: set up again, under the projection's lock, only then.
+    if (await this.#needsSetup(projection)) await setupProjection(this.#store, projection, { autoRebuild: this.#autoRebuild, inline });
     const [counts] = await this.#store.withTransaction((tx) =>
       tx.query<{ units: number; workers: number }>(
         `SELECT
@@ -335,6 +336,18 @@ class Runner implements ProjectionRunner {
       const loop = this.#runUnit(unit).finally(() => this.#units.delete(key));
       this.#units.set(key, { unit, loop });
     }
+  }
+
+  /** True when no generation of this code's version is live or being built. */
+  async #needsSetup(projection: AnyProjection): Promise<boolean> {
+    const rows = await this.#store.withTransaction((tx) =>
+      tx.query(
+        `SELECT 1 FROM ${table(tx.schema, 'projection_generations')}
+          WHERE projection = $1 AND version = $2 AND status IN ('live', 'building')`,
+        [projection.name, projection.version],
+      ),
+    );
+    return rows.length === 0 && this.#autoRebuild;
   }
 
   async #runUnit(unit: Unit): Promise<void> {

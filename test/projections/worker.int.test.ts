@@ -6,7 +6,7 @@ import { likeCountsProjection } from './support/like-counts.js';
 
 const store: EventStore = await createTestStore('projection_worker');
 
-const like = (postId: string, userId = randomUUID()) => ({ type: 'LikeCreated', data: { postId, userId }, schemaVersion: 2 });
+const like = (postId: string, userId: string = randomUUID()) => ({ type: 'LikeCreated', data: { postId, userId }, schemaVersion: 2 });
 const unlike = (postId: string, userId: string) => ({ type: 'LikeRemoved', data: { postId, userId } });
 
 async function counts(name: string): Promise<Record<string, number>> {

@@ -1,0 +1,228 @@
+import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { resumeProjection } from '../index.js';
+import { findProjection, loadConfig, selectProjections, defaultConfigFile, type AnnalsConfig } from './config.js';
+import { deadLetterStatuses, listDeadLettersCommand, retryDeadLetterCommand, skipDeadLetterCommand } from './dead-letters-command.js';
+import { migrateCommand } from './migrate-command.js';
+import { projectionsRunCommand } from './projections-run-command.js';
+import { rebuildCommand } from './rebuild-command.js';
+import { runnerOptions, type RunnerFlags } from './run-options.js';
+import { statusCommand } from './status-command.js';
+import { schemaFor, withStore } from './store.js';
+import { choiceOption, ExitCodes, positionOption } from './usage-error.js';
+
+/** An option as parseArgs takes it, with what help says about it. */
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** The value's name in help (`--from POSITION`). */
+  value?: string;
+  description: string;
+}
+
+/** What a command gets: its flags (parseArgs values) and positional arguments. */
+export interface CommandInput {
+  values: Record<string, string | boolean | undefined>;
+  args: string[];
+}
+
+export interface CommandSpec {
+  /** The words that name it: `['projections', 'run']`. */
+  path: readonly string[];
+  /** Positional arguments, for help: `[NAME...]`. */
+  arguments: string;
+  minArgs: number;
+  maxArgs: number;
+  summary: string;
+  options: Readonly<Record<string, OptionSpec>>;
+  run(input: CommandInput): Promise<number>;
+}
+
+/** Options every command takes. */
+export const globalOptions: Readonly<Record<string, OptionSpec>> = {
+  config: { type: 'string', value: 'PATH', description: `the config module (default ./${defaultConfigFile})` },
+  help: { type: 'boolean', short: 'h', description: 'show help for the command' },
+};
+
+const jsonOption: OptionSpec = { type: 'boolean', description: 'print JSON (bigints as strings) instead of a table' };
+
+const runnerOptionSpecs: Readonly<Record<string, OptionSpec>> = {
+  'batch-size': { type: 'string', value: 'N', description: 'events read per batch while live (default 500)' },
+  'poll-interval-ms': { type: 'string', value: 'MS', description: 'longest wait for new events without a notification (default 1000)' },
+  'lease-ttl-ms': { type: 'string', value: 'MS', description: 'how long a partition stays owned without a heartbeat (default 5000)' },
+  'on-failure': { type: 'string', value: 'dead-letter|stop', description: 'after the last retry of a failing event (default dead-letter)' },
+  'no-auto-rebuild': { type: 'boolean', description: 'do not rebuild on a version bump; wait for annals projections rebuild' },
+  'worker-id': { type: 'string', value: 'ID', description: "this worker's name in leases and status (default host:pid:random)" },
+};
+
+const configOf = (input: CommandInput): Promise<AnnalsConfig> => loadConfig(configPath(input));
+const configPath = (input: CommandInput): string => (input.values.config as string | undefined) ?? defaultConfigFile;
+const text = (input: CommandInput, name: string): string | undefined => input.values[name] as string | undefined;
+const print = (output: string) => process.stdout.write(`${output}\n`);
+
+/** Every command, most specific path first where paths share words. */
+export const commands: readonly CommandSpec[] = [
+  {
+    path: ['projections', 'run'],
+    arguments: '[NAME...]',
+    minArgs: 0,
+    maxArgs: Infinity,
+    summary: 'run the projections (default: all configured) until SIGTERM or SIGINT',
+    options: runnerOptionSpecs,
+    async run(input) {
+      const config = await configOf(input);
+      const projections = selectProjections(config, input.args);
+      const options = runnerOptions(input.values as RunnerFlags);
+      return withStore(schemaFor({ config: config.schema }), (store) =>
+        projectionsRunCommand(store, projections, { ...options, inline: config.inline ?? [] }),
+      );
+    },
+  },
+  {
+    path: ['projections', 'rebuild'],
+    arguments: 'NAME',
+    minArgs: 1,
+    maxArgs: 1,
+    summary: 'replay a projection into a new generation and switch readers to it; resumes an interrupted one',
+    options: {
+      from: { type: 'string', value: 'POSITION', description: 'replay from after this global position (default: the start of the log)' },
+      'worker-id': runnerOptionSpecs['worker-id']!,
+    },
+    async run(input) {
+      const config = await configOf(input);
+      const projection = findProjection(config, input.args[0]!);
+      const from = positionOption('--from', text(input, 'from'));
+      const runner = runnerOptions({ 'worker-id': text(input, 'worker-id') });
+      return withStore(schemaFor({ config: config.schema }), (store) =>
+        rebuildCommand(store, projection, config.inline ?? [], { ...(from === undefined ? {} : { from }), runner }),
+      );
+    },
+  },
+  {
+    path: ['projections', 'dead-letters', 'list'],
+    arguments: '',
+    minArgs: 0,
+    maxArgs: 0,
+    summary: 'list dead letters, oldest first (default: the pending ones)',
+    options: {
+      projection: { type: 'string', value: 'NAME', description: 'only this projection' },
+      status: { type: 'string', value: 'pending|retried|skipped|all', description: 'only dead letters in this state (default pending)' },
+      json: jsonOption,
+    },
+    run: listDeadLetters,
+  },
+  {
+    path: ['projections', 'dead-letters', 'retry'],
+    arguments: 'ID',
+    minArgs: 1,
+    maxArgs: 1,
+    summary: "apply a dead-lettered event again with the projection's current code",
+    options: {},
+    async run(input) {
+      const config = await configOf(input);
+      return withStore(schemaFor({ config: config.schema }), async (store) => {
+        print(await retryDeadLetterCommand(store, config.projections, input.args[0]!));
+        return ExitCodes.ok;
+      });
+    },
+  },
+  {
+    path: ['projections', 'dead-letters', 'skip'],
+    arguments: 'ID',
+    minArgs: 1,
+    maxArgs: 1,
+    summary: 'give up on a dead letter: it stays listed as skipped and is never applied',
+    options: {},
+    async run(input) {
+      const config = await configOf(input);
+      return withStore(schemaFor({ config: config.schema }), async (store) => {
+        print(await skipDeadLetterCommand(store, input.args[0]!));
+        return ExitCodes.ok;
+      });
+    },
+  },
+  {
+    path: ['projections', 'dead-letters'],
+    arguments: '',
+    minArgs: 0,
+    maxArgs: 0,
+    summary: 'the same as projections dead-letters list',
+    options: {
+      projection: { type: 'string', value: 'NAME', description: 'only this projection' },
+      status: { type: 'string', value: 'pending|retried|skipped|all', description: 'only dead letters in this state (default pending)' },
+      json: jsonOption,
+    },
+    run: listDeadLetters,
+  },
+  {
+    path: ['projections', 'resume'],
+    arguments: 'NAME',
+    minArgs: 1,
+    maxArgs: 1,
+    summary: 'let the stopped partitions of a projection run again (after fixing its handler)',
+    options: {},
+    async run(input) {
+      const config = await configOf(input);
+      const projection = findProjection(config, input.args[0]!);
+      return withStore(schemaFor({ config: config.schema }), async (store) => {
+        const resumed = await resumeProjection(store, projection.name);
+        print(
+          resumed === 0
+            ? `${projection.name} has no stopped partitions`
+            : `resumed ${resumed} stopped partition(s) of ${projection.name}; running workers claim them on their next round`,
+        );
+        return ExitCodes.ok;
+      });
+    },
+  },
+  {
+    path: ['status'],
+    arguments: '',
+    minArgs: 0,
+    maxArgs: 0,
+    summary: 'where every configured projection stands: checkpoint, lag, throughput, owner, rebuild progress',
+    options: { json: jsonOption },
+    async run(input) {
+      const config = await configOf(input);
+      return withStore(schemaFor({ config: config.schema }), async (store) => {
+        print(await statusCommand(store, config.projections, { json: input.values.json === true }));
+        return ExitCodes.ok;
+      });
+    },
+  },
+  {
+    path: ['migrate'],
+    arguments: '',
+    minArgs: 0,
+    maxArgs: 0,
+    summary: "create or upgrade the event store's tables, then exit",
+    options: { schema: { type: 'string', value: 'NAME', description: "the store's schema (default: the config's, ANNALS_SCHEMA, else annals)" } },
+    async run(input) {
+      // The config is optional here: a fresh project migrates before it has projections.
+      const explicit = input.values.config !== undefined;
+      const config = explicit || (await exists(configPath(input))) ? await configOf(input) : undefined;
+      return withStore(schemaFor({ flag: text(input, 'schema'), config: config?.schema }), async (store, description) => {
+        print(await migrateCommand(store, description));
+        return ExitCodes.ok;
+      });
+    },
+  },
+];
+
+async function listDeadLetters(input: CommandInput): Promise<number> {
+  const config = await configOf(input);
+  const name = text(input, 'projection');
+  if (name !== undefined) findProjection(config, name);
+  const status = choiceOption('--status', text(input, 'status'), deadLetterStatuses) ?? 'pending';
+  return withStore(schemaFor({ config: config.schema }), async (store) => {
+    print(await listDeadLettersCommand(store, { status, json: input.values.json === true, ...(name === undefined ? {} : { projection: name }) }));
+    return ExitCodes.ok;
+  });
+}
+
+function exists(path: string): Promise<boolean> {
+  return access(resolve(path)).then(
+    () => true,
+    () => false,
+  );
+}

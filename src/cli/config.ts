@@ -1,0 +1,96 @@
+import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import type { AnyProjection } from '../projections/define-projection.js';
+import { UnknownProjectionError } from '../errors.js';
+import { UsageError } from './usage-error.js';
+
+/**
+ * What `annals.config.ts` exports by default: the projections the commands work on, the
+ * store's schema and which projections are applied inline with each append.
+ *
+ * @example
+ * ```ts
+ * // annals.config.ts
+ * import { likeCounts } from './projections/like-counts/like-counts.projection.ts';
+ * export default { schema: 'annals', projections: [likeCounts] } satisfies AnnalsConfig;
+ * ```
+ */
+export interface AnnalsConfig {
+  /** The store's Postgres schema (default: `ANNALS_SCHEMA`, else `annals`). */
+  schema?: string;
+  projections: AnyProjection[];
+  /** Names of the projections applied inline (see withInlineProjections). */
+  inline?: string[];
+}
+
+/** Where the config is looked for without `--config`: in the working directory. */
+export const defaultConfigFile = 'annals.config.ts';
+
+const isProjection = (value: unknown): value is AnyProjection =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as AnyProjection).name === 'string' &&
+  typeof (value as AnyProjection).decode === 'function' &&
+  typeof (value as AnyProjection).definition === 'object';
+
+const configSchema = z.object({
+  schema: z.string().min(1, { error: 'must not be empty' }).max(63, { error: 'must be at most 63 characters' }).optional(),
+  projections: z.array(z.custom<AnyProjection>(isProjection, { error: 'must be a projection made with defineProjection' }), {
+    error: 'must be an array of projections',
+  }),
+  inline: z.array(z.string()).optional(),
+});
+
+/**
+ * Loads the config module at `path` (relative to the working directory) by dynamic
+ * import: TypeScript loads because the `annals` bin runs under tsx's loader.
+ *
+ * @throws UsageError when the file is missing, does not load, or its default export is malformed.
+ */
+export async function loadConfig(path: string): Promise<AnnalsConfig> {
+  const file = resolve(path);
+  try {
+    await access(file);
+  } catch {
+    throw new UsageError(`config file ${file} not found (give its path with --config PATH)`);
+  }
+  let module: { default?: unknown };
+  try {
+    module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new UsageError(`config file ${file} could not be loaded: ${message}`);
+  }
+  const parsed = configSchema.safeParse(module.default);
+  if (!parsed.success) {
+    const [issue] = parsed.error.issues;
+    const where = issue?.path.length ? issue.path.join('.') : 'default export';
+    throw new UsageError(`config file ${file}: ${where}: ${issue?.message ?? 'must be { projections: [...] }'}`);
+  }
+  const config = parsed.data;
+  const names = config.projections.map((p) => p.name);
+  const twice = names.find((name, index) => names.indexOf(name) !== index);
+  if (twice !== undefined) throw new UsageError(`config file ${file}: projection '${twice}' is listed twice`);
+  const unknownInline = config.inline?.find((name) => !names.includes(name));
+  if (unknownInline !== undefined) throw new UsageError(`config file ${file}: inline names '${unknownInline}', which no projection is called`);
+  return config;
+}
+
+/**
+ * The configured projections called `names`, in that order; all of them when `names` is empty.
+ *
+ * @throws UnknownProjectionError naming the first name the config does not have.
+ */
+export function selectProjections(config: AnnalsConfig, names: readonly string[]): AnyProjection[] {
+  if (names.length === 0) return config.projections;
+  return names.map((name) => findProjection(config, name));
+}
+
+/** The configured projection called `name`. @throws UnknownProjectionError */
+export function findProjection(config: AnnalsConfig, name: string): AnyProjection {
+  const projection = config.projections.find((p) => p.name === name);
+  if (!projection) throw new UnknownProjectionError(name, config.projections.map((p) => p.name));
+  return projection;
+}

@@ -1,0 +1,73 @@
+import { projectionStatus, type AnyProjection, type EventStore, type PartitionStatus, type ProjectionStatus } from '../index.js';
+import { formatCount, formatDuration, formatPercent, formatTable, toJson, truncate } from './output.js';
+
+/**
+ * `annals status [--json]`: where every configured projection stands, per generation and
+ * partition. JSON is projectionStatus's result as it is, bigints as strings.
+ */
+export async function statusCommand(store: EventStore, projections: readonly AnyProjection[], options: { json: boolean }): Promise<string> {
+  const status = await projectionStatus(store, projections);
+  return options.json ? toJson(status) : formatStatus(status, projections.map((p) => p.name));
+}
+
+const columns = [
+  { title: 'projection' },
+  { title: 'gen', align: 'right' },
+  { title: 'status' },
+  { title: 'part', align: 'right' },
+  { title: 'checkpoint', align: 'right' },
+  { title: 'lag', align: 'right' },
+  { title: 'oldest', align: 'right' },
+  { title: 'events/s', align: 'right' },
+  { title: 'retries', align: 'right' },
+  { title: 'dead', align: 'right' },
+  { title: 'owner' },
+  { title: 'heartbeat', align: 'right' },
+  { title: 'rebuild', align: 'right' },
+] as const;
+
+/**
+ * The status as a terminal table, one line per generation and partition, then the
+ * projections no worker has set up yet, pending dead letters, skew and stopped partitions.
+ */
+export function formatStatus(status: ProjectionStatus, configured: readonly string[], now = Date.now()): string {
+  const rows = status.partitions.map((p) => partitionRow(p, now));
+  const started = new Set(status.partitions.map((p) => p.projection));
+  for (const name of configured) {
+    if (!started.has(name)) rows.push([name, '-', 'not set up', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-']);
+  }
+  const lines = [`head: ${status.head}`, '', formatTable(columns, rows)];
+  const notes: string[] = [];
+  for (const summary of status.projections) {
+    if (summary.pendingDeadLetters > 0) {
+      notes.push(`${summary.name}: ${summary.pendingDeadLetters} pending dead letter(s); see annals projections dead-letters --projection ${summary.name}`);
+    }
+    if (summary.skew !== null && summary.skew >= 1.5) notes.push(`${summary.name}: partition skew ${summary.skew.toFixed(2)} (busiest partition / mean)`);
+  }
+  for (const p of status.partitions) {
+    if (p.stoppedError !== null) {
+      notes.push(`${p.projection} generation ${p.generation} partition ${p.partition} stopped: ${truncate(p.stoppedError, 200)}; fix the handler, then annals projections resume ${p.projection}`);
+    }
+  }
+  if (notes.length > 0) lines.push('', ...notes);
+  return lines.join('\n');
+}
+
+function partitionRow(p: PartitionStatus, now: number): string[] {
+  const age = (at: Date | null) => (at === null ? '-' : formatDuration(Math.max(0, now - new Date(at).getTime())));
+  return [
+    p.projection,
+    String(p.generation),
+    p.stoppedError !== null ? `${p.status} (stopped)` : p.status,
+    String(p.partition),
+    p.position.toString(),
+    formatCount(p.lag),
+    p.oldestUnprocessedAgeMs === null ? '-' : formatDuration(p.oldestUnprocessedAgeMs),
+    p.throughput > 0 ? formatCount(p.throughput) : '0',
+    formatCount(p.retries),
+    formatCount(p.deadLettered),
+    p.owner ?? '-',
+    p.owner === null ? '-' : age(p.heartbeatAt),
+    p.rebuildProgress === null ? '-' : formatPercent(p.rebuildProgress),
+  ];
+}

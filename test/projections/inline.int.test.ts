@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { catchUpProjections, handleCommand, readSchemaOf, withInlineProjections, type EventStore } from 'annals';
+import { describe, expect, it } from 'vitest';
+import { postLikes } from '../../domain/likes/likes.aggregate.js';
+import { createTestStore, eventually } from '../setup/database.js';
+import { likeCountsProjection } from './support/like-counts.js';
+
+const store: EventStore = await createTestStore('projection_inline');
+
+const like = (postId: string, userId: string = randomUUID()) => ({ type: 'LikeCreated', data: { postId, userId }, schemaVersion: 2 });
+
+async function counts(name: string, only?: readonly string[]): Promise<Record<string, number>> {
+  const schema = readSchemaOf(store.schema, likeCountsProjection({ name }));
+  const rows = await store.withTransaction((tx) =>
+    tx.query<{ post_id: string; likes: number }>(`SELECT post_id, likes FROM "${schema}".like_counts ORDER BY post_id`),
+  );
+  return Object.fromEntries(rows.filter((row) => !only || only.includes(row.post_id)).map((row) => [row.post_id, row.likes]));
+}
+
+/** Like counts from the log itself: what any correct like-count read model must equal. */
+async function foldedCounts(postIds: readonly string[]): Promise<Record<string, number>> {
+  const folded: Record<string, number> = {};
+  for await (const event of store.iterateAll({ types: ['LikeCreated', 'LikeRemoved'] })) {
+    const postId = (event.data as { postId: string }).postId;
+    if (!postIds.includes(postId)) continue;
+    folded[postId] = (folded[postId] ?? 0) + (event.type === 'LikeCreated' ? 1 : -1);
+  }
+  return folded;
+}
+
+describe('inline projections', () => {
+  it('are up to date when the command returns, with no worker running', async () => {
+    const inlineStore = withInlineProjections(store, [likeCountsProjection({ name: 'inline_basic' })]);
+    const postId = randomUUID();
+    await handleCommand(inlineStore, postLikes, postId, { type: 'LikePost', data: { postId, userId: 'ada' } });
+    expect((await counts('inline_basic'))[postId]).toBe(1);
+    await handleCommand(inlineStore, postLikes, postId, { type: 'LikePost', data: { postId, userId: 'bob' } });
+    await handleCommand(inlineStore, postLikes, postId, { type: 'UnlikePost', data: { postId, userId: 'ada' } });
+    expect((await counts('inline_basic'))[postId]).toBe(1);
+  });
+
+  it('commit with the append or not at all, count an idempotent retry once, and leave the caller’s search_path alone', async () => {
+    const projection = likeCountsProjection({ name: 'inline_tx' });
+    const inlineStore = withInlineProjections(store, [projection]);
+    // The log already has events (the other tests'): a worker builds the first generation.
+    await catchUpProjections(store, [projection], { inline: ['inline_tx'] });
+    const postId = randomUUID();
+    await expect(
+      inlineStore.withTransaction(async (tx) => {
+        await tx.appendToStream(`post-${postId}`, [like(postId)]);
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    expect((await counts('inline_tx'))[postId]).toBeUndefined();
+
+    const retried = { ...like(postId), id: randomUUID() };
+    await inlineStore.appendToStream(`post-${postId}`, [retried]);
+    await inlineStore.appendToStream(`post-${postId}`, [retried]);
+    expect((await counts('inline_tx'))[postId]).toBe(1);
+
+    const path = await inlineStore.withTransaction(async (tx) => {
+      await tx.query(`SET LOCAL search_path TO "${store.schema}"`);
+      await tx.appendToStream(`post-${postId}`, [like(postId)]);
+      // Unqualified: still the store's schema, not the projection's.
+      return tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE stream_id = $1`, [`post-${postId}`]);
+    });
+    expect(path[0]!.n).toBe(2);
+  });
+
+  it('over a log that already has events: built by a worker, then switched with no event lost while appends go on', async () => {
+    const posts = Array.from({ length: 5 }, () => randomUUID());
+    for (const postId of posts) await store.appendToStream(`post-${postId}`, [like(postId), like(postId)]);
+    const v1 = likeCountsProjection({ name: 'inline_late' });
+    const inlineStore = withInlineProjections(store, [v1]);
+
+    // Appenders through the inline store keep going while a worker builds the first
+    // generation and switches readers to it: every event must be counted exactly once,
+    // either by the build (before the switch) or inline (after it).
+    let writing = true;
+    const writers = Array.from({ length: 6 }, async (_, w) => {
+      for (let i = 0; writing || i < 3; i++) {
+        const postId = posts[(w + i) % posts.length]!;
+        await inlineStore.appendToStream(`post-${postId}`, [like(postId)]);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await catchUpProjections(store, [v1], { inline: ['inline_late'], replayBatchSize: 20 });
+    writing = false;
+    await Promise.all(writers);
+    // eventually: the log shows the last appends once every older transaction has ended.
+    await eventually(async () => expect(await counts('inline_late', posts)).toEqual(await foldedCounts(posts)));
+
+    // A version bump rebuilds it the same way.
+    const v2 = likeCountsProjection({ name: 'inline_late', version: 2 });
+    const v2Store = withInlineProjections(store, [v2]);
+    writing = true;
+    const more = Array.from({ length: 4 }, async (_, w) => {
+      for (let i = 0; writing || i < 3; i++) {
+        const postId = posts[(w + i) % posts.length]!;
+        await v2Store.appendToStream(`post-${postId}`, [like(postId)]);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    });
+    await catchUpProjections(store, [v2], { inline: ['inline_late'], replayBatchSize: 20 });
+    writing = false;
+    await Promise.all(more);
+    await eventually(async () => expect(await counts('inline_late', posts)).toEqual(await foldedCounts(posts)));
+  });
+});
