@@ -1,5 +1,6 @@
 /** Turns the figures into docs/benchmarks.md (and the table printed to stdout). */
 import { renderCommandsSection, type CommandResults } from './commands-report.js';
+import { renderProjectionsSection, type ProjectionFigures } from './projections/figures.js';
 import { contestantLabels, type ContestantName } from './contestants/index.js';
 import type { FigureId, FigureResult } from './figures.js';
 import { formatMiB, formatRate, formatRatio, markdownTable, settings, type MachineDetails, type Surroundings } from './harness.js';
@@ -13,6 +14,8 @@ export interface RunInfo {
   figures: FigureResult[];
   /** The command and load-time figures (their own section). */
   commands?: CommandResults;
+  /** Replay and latency of projections (their own section). */
+  projections?: ProjectionFigures;
 }
 
 const rate = (figure: FigureResult | undefined, name: ContestantName) => figure?.eventsPerSecond[name];
@@ -315,6 +318,7 @@ The measured windows (appends) and reads behind each median, in the order they r
 ${spreadTable(info.figures)}
 
 ${info.commands ? `${renderCommandsSection(info.commands)}
+` : ''}${info.projections ? `${renderProjectionsSection(info.projections)}
 ` : ''}${observations(info.figures)}
 ${methodology()}
 ${gapSafety(info.figures)}
@@ -322,11 +326,14 @@ ${gapSafety(info.figures)}
 
 \`npm run bench\` (Postgres from \`DATABASE_URL\` or \`BENCH_DATABASE_URL\`, default
 \`postgres://postgres@127.0.0.1:5432/test\`). One figure alone: \`npx tsx bench/append-single.ts\`,
-\`bench/append-batch.ts\`, \`bench/read-all.ts\`, \`bench/commands.ts\` or \`bench/load-time.ts\`. Knobs:
+\`bench/append-batch.ts\`, \`bench/read-all.ts\`, \`bench/commands.ts\`, \`bench/load-time.ts\` or
+\`bench/projections/figures.ts\` (or one contestant: \`bench/replay/annals-replay.ts\`, \`bench/replay/raw-sql-replay.ts\`,
+\`bench/replay/emmett-replay.ts\`, \`bench/projections/latency.ts\`). Knobs:
 \`BENCH_MEASURE_MS\`, \`BENCH_WARMUP_MS\`, \`BENCH_REWARM_MS\`, \`BENCH_ROUNDS\` (appends and commands),
 \`BENCH_STREAMS\`, \`BENCH_READ_EVENTS\`, \`BENCH_READ_BATCH\`, \`BENCH_READ_WARMUP\`, \`BENCH_READ_MAX_MS\`,
 \`BENCH_READ_ROUNDS\`, \`BENCH_COMMAND_ACCOUNTS\`, \`BENCH_LOAD_LENGTHS\` (comma-separated), \`BENCH_LOAD_ROUNDS\`,
-\`BENCH_LOAD_STEP_MS\`, \`BENCH_LOAD_MAX_MS\`; \`BENCH_CHILD_ARGV\` adds Node flags to every
+\`BENCH_LOAD_STEP_MS\`, \`BENCH_LOAD_MAX_MS\`, \`REPLAY_EVENTS\`, \`REPLAY_POSTS\`, \`REPLAY_EMMETT_EVENTS\`,
+\`LATENCY_RATE\`, \`LATENCY_SECONDS\`; \`BENCH_CHILD_ARGV\` adds Node flags to every
 contestant's process (e.g. \`--cpu-prof --cpu-prof-dir=/tmp/profiles\` to profile them).
 `;
 }

@@ -11,6 +11,7 @@ import { renderCommandsSummary, renderLoadTimeSummary } from './commands-report.
 import { machineDetails, now, watchSurroundings, type Surroundings } from './harness.js';
 import { runLoadTime, type LoadTimeFigure } from './load-time.js';
 import { runReadAll } from './read-all.js';
+import { renderProjectionsSummary, runProjectionFigures, type ProjectionFigures } from './projections/figures.js';
 import { renderReport, renderSummary } from './report.js';
 import type { FigureResult } from './figures.js';
 
@@ -38,18 +39,21 @@ let surroundings: Surroundings;
 const figures: FigureResult[] = [];
 const commandFigures: CommandFigureResult[] = [];
 let loadTime: LoadTimeFigure | undefined;
+let projections: ProjectionFigures | undefined;
 try {
   figures.push(...(await runSingleAppends()), ...(await runBatchedAppends()), ...(await runReadAll()));
   commandFigures.push(...(await runCommands()));
   loadTime = await runLoadTime();
+  projections = await runProjectionFigures();
 } finally {
   surroundings = await watcher.stop();
 }
 const seconds = (now() - started) / 1000;
 const commands = { figures: commandFigures, loadTime };
 
-await writeFile(reportFile, renderReport({ date, seconds, commit, machine, surroundings, figures, commands }));
+await writeFile(reportFile, renderReport({ date, seconds, commit, machine, surroundings, figures, commands, projections }));
 console.log(
   `\n${renderSummary(figures)}\n\n${renderCommandsSummary(commands)}\n\n${renderLoadTimeSummary(loadTime)}` +
+    `\n\n${projections ? renderProjectionsSummary(projections) : ''}` +
     `\n\nWrote docs/benchmarks.md (${Math.round(seconds)} s).`,
 );

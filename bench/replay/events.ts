@@ -66,7 +66,8 @@ function random(seed: number): () => number {
   };
 }
 
-const sources = ['web', 'ios', 'android'] as const;
+// The sources the likes domain knows (domain/likes/likes.events.ts).
+const sources = ['web', 'mobile', 'api'] as const;
 
 /**
  * Every event of the log, oldest first. A removal always names a like that is still in

@@ -68,7 +68,9 @@ export async function loadAnnalsLikes(options: {
         for (let index = next++; index < transactions.length; index = next++) {
           await store.withTransaction(async (tx) => {
             for (const [streamId, streamEvents] of transactions[index]!) {
-              await tx.appendToStream(streamId, streamEvents, { expectedVersion: 'any' });
+              // LikeCreated's current shape is schema version 2 (domain/likes/likes.events.ts).
+              const stamped = streamEvents.map((event) => (event.type === 'LikeCreated' ? { ...event, schemaVersion: 2 } : event));
+              await tx.appendToStream(streamId, stamped, { expectedVersion: 'any' });
             }
           });
         }
