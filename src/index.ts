@@ -73,6 +73,7 @@ export { withInlineProjections } from './projections/inline.js';
 export { projectionStatus, type PartitionStatus, type ProjectionStatus } from './projections/status.js';
 export { listDeadLetters, resumeProjection, retryDeadLetter, skipDeadLetter, type DeadLetter } from './projections/dead-letters.js';
 export type { ConnectionConfig } from './database/connection.js';
+export type { AnnalsConfig } from './cli/config.js';
 export type { MigrationResult } from './database/migrator.js';
 export {
   AnnalsError,

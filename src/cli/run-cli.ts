@@ -99,7 +99,7 @@ function guard<T>(parse: () => T): T {
     return parse();
   } catch (error) {
     if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-      throw new UsageError(error.message.split('. ')[0]!.replace(/\.$/, ''));
+      throw new UsageError(error.message.split('\n')[0]!.split('. ')[0]!.replace(/\.$/, ''));
     }
     throw error;
   }

@@ -5,7 +5,8 @@
  * (A later issue replaces this with the GraphQL service.)
  */
 import { randomUUID } from 'node:crypto';
-import { ConcurrencyError, createEventStore } from '../index.js';
+import { catchUpProjections, ConcurrencyError, createEventStore, readSchemaOf } from '../index.js';
+import { likeCounts } from '../../projections/like-counts/like-counts.projection.js';
 import { connectionFromEnvironment } from '../cli/environment.js';
 
 const { config, description } = connectionFromEnvironment();
@@ -21,8 +22,9 @@ try {
   const first = await store.appendToStream(
     post,
     [
-      { type: 'LikeCreated', data: { postId: post, userId: 'ada' } },
-      { type: 'LikeCreated', data: { postId: post, userId: 'grace' } },
+      // Schema version 2: the current shape of LikeCreated (domain/likes/likes.events.ts).
+      { type: 'LikeCreated', schemaVersion: 2, data: { postId: post, userId: 'ada' } },
+      { type: 'LikeCreated', schemaVersion: 2, data: { postId: post, userId: 'grace' } },
     ],
     { expectedVersion: 'no_stream' },
   );
@@ -60,6 +62,14 @@ try {
   const logged = (await store.readAll({ after: head, categories: ['post'] })).filter((event) => event.streamId === post);
   console.log(`global log since the demo started: ${logged.length} events of ${post}`);
   for (const event of logged) console.log(`  #${event.globalPosition} ${event.streamId} v${event.version} ${event.type}`);
+
+  // The like-counts projection (projections/like-counts): a read model built from the
+  // log by a worker, which commits each batch with its checkpoint.
+  await catchUpProjections(store, [likeCounts]);
+  const [row] = await store.withTransaction((tx) =>
+    tx.db.withSchema(readSchemaOf(store.schema, likeCounts)).selectFrom('like_counts').select('likes').where('post_id', '=', post).execute(),
+  );
+  console.log(`like count from the like-counts projection: ${row?.likes}`);
 } catch (error) {
   console.error(`demo failed: ${(error as Error).stack ?? error}`);
   process.exitCode = 1;

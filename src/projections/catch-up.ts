@@ -1,5 +1,5 @@
 import type { EventStore } from '../event-store/event-store.js';
-import { ProjectionStoppedError, ProjectionTimeoutError } from '../errors.js';
+import { ProjectionStoppedError, ProjectionTimeoutError, ValidationError } from '../errors.js';
 import type { AnyProjection } from './define-projection.js';
 import { table } from './generations.js';
 import { runProjections, type RunProjectionsOptions } from './projection-worker.js';
@@ -7,11 +7,18 @@ import { runProjections, type RunProjectionsOptions } from './projection-worker.
 export interface CatchUpOptions extends RunProjectionsOptions {
   /** Give up after this long (default 60,000 ms). */
   timeoutMs?: number;
+  /**
+   * Process at least up to this global position, e.g. the `lastGlobalPosition` of your
+   * last append (default: the head of the log as of the call). The head a reader can see
+   * lags behind a just-committed append while an older transaction is still open on the
+   * server (docs/global-log.md); with `until` the call waits for it.
+   */
+  until?: bigint;
 }
 
 /**
  * Runs the projections until every one has processed the log up to its head as of the
- * call (and any rebuild its version asks for has switched), then stops. For scripts,
+ * call, or `until` (and any rebuild its version asks for has switched), then stops. For scripts,
  * tests and one-off jobs; services run `runProjections`.
  *
  * @throws ProjectionStoppedError when a partition stopped on a failing handler.
@@ -22,8 +29,12 @@ export interface CatchUpOptions extends RunProjectionsOptions {
  * ```
  */
 export async function catchUpProjections(store: EventStore, projections: readonly AnyProjection[], options: CatchUpOptions = {}): Promise<void> {
-  const { timeoutMs = 60_000, ...runOptions } = options;
-  const target = await store.headPosition();
+  const { timeoutMs = 60_000, until, ...runOptions } = options;
+  if (until !== undefined && (typeof until !== 'bigint' || until < 0n)) {
+    throw new ValidationError([{ field: 'options.until', reason: 'must be a bigint global position >= 0n' }]);
+  }
+  const head = await store.headPosition();
+  const target = until !== undefined && until > head ? until : head;
   const runner = runProjections(store, projections, { pollIntervalMs: 50, ...runOptions });
   const inline = new Set(runOptions.inline ?? []);
   try {

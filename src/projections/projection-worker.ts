@@ -612,7 +612,7 @@ class Runner implements ProjectionRunner {
     await this.#store
       .withTransaction((tx) =>
         tx.query(
-          `UPDATE ${table(tx.schema, 'projection_partitions')} SET owner = NULL, lease_expires_at = NULL, updated_at = now()
+          `UPDATE ${table(tx.schema, 'projection_partitions')} SET owner = NULL, lease_expires_at = NULL, throughput = 0, updated_at = now()
             WHERE projection = $1 AND generation = $2 AND partition = $3 AND owner = $4`,
           [unit.projection.name, unit.generation, unit.partition, this.workerId],
         ),

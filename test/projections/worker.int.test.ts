@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { catchUpProjections, listDeadLetters, projectionStatus, readSchemaOf, retryDeadLetter, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
-import { createTestStore } from '../setup/database.js';
+import pg from 'pg';
+import { createTestStore, testDatabaseUrl } from '../setup/database.js';
 import { likeCountsProjection } from './support/like-counts.js';
 
 const store: EventStore = await createTestStore('projection_worker');
@@ -31,6 +32,29 @@ describe('a projection worker', () => {
     const status = await projectionStatus(store, [projection]);
     expect(status.partitions).toHaveLength(1);
     expect(status.partitions[0]).toMatchObject({ lag: 0, status: 'live', eventsProcessed: 6 });
+  });
+
+  it('with `until`, waits for an append the log cannot show yet because an older transaction is open', async () => {
+    const projection = likeCountsProjection({ name: 'until' });
+    await catchUpProjections(store, [projection]);
+    const client = new pg.Client(testDatabaseUrl);
+    await client.connect();
+    try {
+      // An older transaction holding an id: the log's visibility bound stops below it.
+      await client.query('BEGIN');
+      await client.query('SELECT pg_current_xact_id()');
+      const postId = randomUUID();
+      const { lastGlobalPosition } = await store.appendToStream(`post-${postId}`, [like(postId)]);
+      await catchUpProjections(store, [projection]);
+      expect((await counts('until'))[postId]).toBeUndefined();
+      const caughtUp = catchUpProjections(store, [projection], { until: lastGlobalPosition });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await client.query('COMMIT');
+      await caughtUp;
+      expect((await counts('until'))[postId]).toBe(1);
+    } finally {
+      await client.end();
+    }
   });
 
   it('dead-letters an event its handler keeps failing on, goes on, and retries it after a fix', async () => {

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, formatTable, toJson } from '../../src/cli/output.js';
+import { EtaEstimator, RateMeter, renderProgress } from '../../src/cli/progress.js';
+import { helpText, parseCommandLine } from '../../src/cli/run-cli.js';
+import { formatStatus } from '../../src/cli/status-command.js';
+import { positionOption, UsageError } from '../../src/cli/usage-error.js';
+
+describe('the command line', () => {
+  it('finds the command by its words, with options before or after them', () => {
+    const parsed = parseCommandLine(['--config', 'x.ts', 'projections', 'run', 'a', 'b', '--batch-size', '10', '--no-auto-rebuild']);
+    expect(parsed.command?.path).toEqual(['projections', 'run']);
+    expect(parsed.args).toEqual(['a', 'b']);
+    expect(parsed.values).toMatchObject({ config: 'x.ts', 'batch-size': '10', 'no-auto-rebuild': true });
+  });
+
+  it('reads projections dead-letters alone as list, and retry ID as retry', () => {
+    expect(parseCommandLine(['projections', 'dead-letters', '--json']).command?.path).toEqual(['projections', 'dead-letters']);
+    const retry = parseCommandLine(['projections', 'dead-letters', 'retry', '7']);
+    expect([retry.command?.path, retry.args]).toEqual([['projections', 'dead-letters', 'retry'], ['7']]);
+  });
+
+  it('names what is wrong: an unknown command, an option of another command, a missing or extra argument', () => {
+    expect(() => parseCommandLine(['projection', 'run'])).toThrow(new UsageError("unknown command 'projection' (expected projections, status, migrate); see annals --help"));
+    expect(() => parseCommandLine(['status', '--from', '5'])).toThrow(new UsageError("Unknown option '--from'"));
+    expect(() => parseCommandLine(['projections', 'resume'])).toThrow(/needs NAME/);
+    expect(() => parseCommandLine(['projections', 'resume', 'a', 'b'])).toThrow(/unexpected argument 'b'/);
+    expect(() => parseCommandLine([])).toThrow(/no command given/);
+  });
+
+  it('gives help for the whole command or one subcommand', () => {
+    expect(parseCommandLine(['--help']).command).toBeUndefined();
+    const help = parseCommandLine(['help', 'projections', 'rebuild']);
+    expect(help.command?.path).toEqual(['projections', 'rebuild']);
+    expect(helpText(help.command)).toContain('--from POSITION');
+    expect(parseCommandLine(['projections', '--help']).values.help).toBe(true);
+  });
+
+  it('reads a position as a bigint and refuses anything else', () => {
+    expect(positionOption('--from', '9223372036854775807')).toBe(9223372036854775807n);
+    expect(() => positionOption('--from', '9223372036854775808')).toThrow(/--from must be a global position/);
+    expect(() => positionOption('--from', '1e3')).toThrow(/got '1e3'/);
+  });
+});
+
+describe('output', () => {
+  it('writes bigints as strings in JSON', () => {
+    expect(JSON.parse(toJson({ head: 2n ** 60n, at: new Date(0) }))).toEqual({ head: '1152921504606846976', at: '1970-01-01T00:00:00.000Z' });
+  });
+
+  it('aligns table columns', () => {
+    expect(formatTable([{ title: 'name' }, { title: 'n', align: 'right' }], [['a', '10'], ['bbb', '2']])).toBe('name   n\na     10\nbbb    2');
+  });
+
+  it('writes short durations', () => {
+    expect([850, 12_340, 245_000, 7_800_000, 2 * 86_400_000].map(formatDuration)).toEqual(['850ms', '12.3s', '4m05s', '2h10m', '2d00h']);
+  });
+
+  it('draws progress as a bar for a terminal and as text for a log', () => {
+    const line = { label: 'tally g2', share: 0.5, eventsPerSecond: 1234.4, etaMs: 9000, elapsedMs: 9000 };
+    expect(renderProgress(line, 10)).toBe('tally g2 [█████░░░░░]  50.0%  1,234 events/s  ETA 9.0s');
+    expect(renderProgress(line)).toBe('tally g2: 50.0%  1,234 events/s  ETA 9.0s  elapsed 9.0s');
+  });
+
+  it('measures events per second over its window, and the time left from the share done', () => {
+    const rate = new RateMeter(5000, 0);
+    rate.add(500, 1000);
+    rate.add(500, 2000);
+    expect(rate.perSecond(2000)).toBe(500);
+    rate.add(1000, 8000);
+    expect(rate.perSecond(8000)).toBe(200);
+    expect(rate.total).toBe(2000);
+    const eta = new EtaEstimator();
+    expect(eta.remainingMs(0)).toBeUndefined();
+    eta.add(0.1, 0);
+    eta.add(0.3, 10_000);
+    expect(eta.remainingMs(10_000)).toBeCloseTo(35_000);
+  });
+
+  it('lays the status out per partition, with notes on dead letters and stopped partitions', () => {
+    const text = formatStatus(
+      {
+        head: 42n,
+        partitions: [
+          {
+            projection: 'tally', generation: 2, version: 2, status: 'building', partition: 0, position: 40n, lag: 3,
+            oldestUnprocessedAgeMs: 65_000, throughput: 12.6, eventsProcessed: 10, retries: 1, deadLettered: 1,
+            owner: 'host:1:abc', heartbeatAt: new Date(9_000), leaseExpiresAt: null, stoppedError: 'Error: boom', rebuildProgress: 0.25,
+          },
+        ],
+        projections: [{ name: 'tally', pendingDeadLetters: 1, skew: null }],
+      },
+      ['tally', 'other'],
+      10_000,
+    );
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('head: 42');
+    expect(lines[3]).toMatch(/^tally\s+2\s+building \(stopped\)\s+0\s+40\s+3\s+1m05s\s+13\s+1\s+1\s+host:1:abc\s+1\.0s\s+25\.0%$/);
+    expect(lines[4]).toMatch(/^other\s+-\s+not set up/);
+    expect(text).toContain('tally: 1 pending dead letter(s)');
+    expect(text).toContain('tally generation 2 partition 0 stopped: Error: boom; fix the handler, then annals projections resume tally');
+  });
+});

@@ -1,0 +1,98 @@
+import { catchUpProjections, type EventStore } from 'annals';
+import { describe, expect, it } from 'vitest';
+import { createTestStore } from '../setup/database.js';
+import { runAnnals, writeTestConfig, type CliResult } from './support/cli.js';
+import { appendVisible, counted, tallyProjection } from './support/tally.js';
+
+const store: EventStore = await createTestStore('cli_status');
+const config = await writeTestConfig(store.schema, [{ name: 'tally' }, { name: 'tally-wide', partitions: 3 }]);
+
+describe('annals status', () => {
+  it('prints where each projection stands as JSON, bigints as strings, after a catch-up', async () => {
+    const lastGlobalPosition = await appendVisible(store, 'tally-a', [counted('a'), counted('a'), counted('b')]);
+    await catchUpProjections(store, [tallyProjection()]);
+
+    const { code, stdout, stderr } = await runAnnals(['status', '--json', '--config', config]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const status = JSON.parse(stdout);
+    expect(status.head).toMatch(/^\d+$/);
+    expect(status.partitions).toHaveLength(1);
+    const [partition] = status.partitions;
+    expect(partition).toMatchObject({
+      projection: 'tally',
+      generation: 1,
+      version: 1,
+      status: 'live',
+      partition: 0,
+      lag: 0,
+      oldestUnprocessedAgeMs: null,
+      eventsProcessed: 3,
+      retries: 0,
+      deadLettered: 0,
+      owner: null,
+      stoppedError: null,
+      rebuildProgress: null,
+    });
+    expect(partition.position).toMatch(/^\d+$/);
+    expect(BigInt(partition.position)).toBeGreaterThanOrEqual(lastGlobalPosition);
+    expect(status.projections).toEqual([
+      { name: 'tally', pendingDeadLetters: 0, skew: null },
+      { name: 'tally-wide', pendingDeadLetters: 0, skew: null },
+    ]);
+  });
+
+  it('prints a table for a terminal, with the projections no worker has set up yet', async () => {
+    const { code, stdout } = await runAnnals(['status', '--config', config]);
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^head: \d+$/);
+    expect(lines[2]).toMatch(/^projection\s+gen\s+status\s+part\s+checkpoint\s+lag\s+oldest\s+events\/s\s+retries\s+dead\s+owner\s+heartbeat\s+rebuild$/);
+    expect(lines[3]).toMatch(/^tally\s+1\s+live\s+0\s+\d+\s+0\s+-\s+/);
+    expect(lines[4]).toMatch(/^tally-wide\s+-\s+not set up/);
+  });
+});
+
+describe('annals, given bad input', () => {
+  it('exits 2 with one line naming an unknown projection', async () => {
+    const { code, stderr, stdout } = await runAnnals(['projections', 'run', 'tally', 'nope', '--config', config]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toBe("annals: no projection named 'nope' (known: tally, tally-wide)\n");
+  });
+
+  it('exits 2 naming a malformed --from, an unknown command or option, a missing argument', { timeout: 240_000 }, async () => {
+    const cases: [string[], RegExp][] = [
+      [['projections', 'rebuild', 'tally', '--from', 'yesterday', '--config', config], /^annals: --from must be a global position .*got 'yesterday'\n$/],
+      [['projections', 'rebuild', 'tally', '--from=-5', '--config', config], /^annals: --from must be a global position .*got '-5'\n$/],
+      [['projections', 'rebuild', '--config', config], /^annals: annals projections rebuild needs NAME/],
+      [['projections', 'rebuild', 'nope', '--config', config], /^annals: no projection named 'nope'/],
+      [['projections', 'reboot', '--config', config], /^annals: unknown command 'projections reboot' \(expected run, rebuild, dead-letters, resume\)/],
+      [['stats'], /^annals: unknown command 'stats'/],
+      [['status', '--jsn', '--config', config], /^annals: Unknown option '--jsn'\n$/],
+      [['projections', 'run', '--batch-size', 'lots', '--config', config], /^annals: --batch-size must be a whole number, got 'lots'\n$/],
+      [['projections', 'run', '--batch-size', '0', '--config', config], /^annals: --batch-size: /],
+      [['projections', 'run', '--on-failure', 'ignore', '--config', config], /^annals: --on-failure must be one of dead-letter, stop, got 'ignore'\n$/],
+      [['status', '--config', 'test/.tmp/missing.config.ts'], /^annals: config file .*missing\.config\.ts not found/],
+    ];
+    // A few at a time: each is a Node process loading TypeScript, and CI machines have 2 cores.
+    const results: CliResult[] = [];
+    for (let index = 0; index < cases.length; index += 4) {
+      results.push(...(await Promise.all(cases.slice(index, index + 4).map(([args]) => runAnnals(args)))));
+    }
+    for (const [index, result] of results.entries()) {
+      const [args, message] = cases[index]!;
+      expect({ args, code: result.code }).toEqual({ args, code: 2 });
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('prints help with exit 0', async () => {
+    const { code, stdout } = await runAnnals(['--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('projections dead-letters retry ID');
+    const command = await runAnnals(['help', 'projections', 'run']);
+    expect(command.stdout).toContain('--no-auto-rebuild');
+  });
+});

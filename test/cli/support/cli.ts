@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
+import { testDatabaseUrl } from '../../setup/database.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+const bin = join(root, 'bin', 'annals.mjs');
+const tally = join(root, 'test', 'cli', 'support', 'tally.ts');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Writes an annals.config.ts for `schema` under test/.tmp listing tally projections
+ * (one per entry of `projections`); `ANNALS_TEST_FAIL_KEY` in the child's environment
+ * makes their handlers fail on that key. Removed after the file. Call at the top level.
+ */
+export async function writeTestConfig(
+  schema: string,
+  projections: { name: string; partitions?: number; version?: number }[] = [{ name: 'tally' }],
+): Promise<string> {
+  const dir = join(root, 'test', '.tmp', `cli-${schema}-${randomBytes(3).toString('hex')}`);
+  await mkdir(dir, { recursive: true });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'annals.config.ts');
+  await writeFile(
+    path,
+    [
+      `import { tallyProjection } from ${JSON.stringify(tally)};`,
+      `export default {`,
+      `  schema: ${JSON.stringify(schema)},`,
+      `  projections: ${JSON.stringify(projections)}.map((p) => tallyProjection({ ...p, failOn: process.env.ANNALS_TEST_FAIL_KEY })),`,
+      `};`,
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
+/** A running `annals` child process; `done` resolves when it exits. */
+export interface RunningCli {
+  readonly pid: number;
+  output(): { stdout: string; stderr: string };
+  kill(signal: NodeJS.Signals): void;
+  readonly done: Promise<CliResult>;
+}
+
+/** Starts `node bin/annals.mjs ...args` on the test database, in the repository's folder. */
+export function startAnnals(args: readonly string[], env: Record<string, string> = {}): RunningCli {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: testDatabaseUrl, ...env };
+  // The config names the schema; an ANNALS_SCHEMA from the caller's shell must not matter.
+  delete childEnv.ANNALS_SCHEMA;
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: root,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 55_000);
+  const done = new Promise<CliResult>((resolvePromise, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+  return {
+    pid: child.pid!,
+    output: () => ({ stdout, stderr }),
+    kill: (signal) => child.kill(signal),
+    done,
+  };
+}
+
+/** Runs `annals ...args` to its end. */
+export function runAnnals(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return startAnnals(args, env).done;
+}
