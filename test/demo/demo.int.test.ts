@@ -21,6 +21,7 @@ describe('npm start (the demo)', () => {
       expect(first.stdout).toMatch(/migrated: 0001_event_store, 0002_snapshots, 0003_checkpoints/);
       expect(first.stdout).toContain('nothing written twice');
       expect(first.stdout).toMatch(/like count by replay: 1 \(grace\)/);
+      expect(first.stdout).toContain('like count from the like-counts projection: 1');
       const second = await run(tsx, ['src/demo/main.ts'], { env });
       expect(second.stdout).toContain('schema up to date');
       expect(second.stdout).toMatch(/global log since the demo started: 3 events of post-/);
@@ -34,6 +35,7 @@ describe('npm start (the demo)', () => {
     const { stdout } = await run(tsx, ['src/demo/main.ts'], { env });
     expect(stdout).toContain('Annals demo on PostgreSQL at ');
     expect(stdout).toContain('stale writer refused');
+    expect(stdout).toContain('like count from the like-counts projection: 1');
     expect(stdout).toMatch(/global log since the demo started: 3 events of post-/);
   });
 });
