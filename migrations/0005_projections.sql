@@ -19,6 +19,10 @@ CREATE TABLE projection_generations (
   -- Where a rebuild started (0: the beginning of the log), and the log's head then: the
   -- denominator of its progress.
   started_from bigint      NOT NULL DEFAULT 0,
+  -- The log's head when the generation was created: events up to it are history, applied
+  -- as a replay (large batches, `replayBatch`, `replaying` set so handlers skip side
+  -- effects such as sending a notification for a like from last year).
+  replay_until bigint      NOT NULL DEFAULT 0,
   created_at   timestamptz NOT NULL DEFAULT now(),
   live_since   timestamptz,
   retired_at   timestamptz,

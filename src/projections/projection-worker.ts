@@ -102,7 +102,7 @@ interface Unit {
 }
 
 type BatchOutcome =
-  | { kind: 'done'; events: number; position: bigint; caughtUp: boolean }
+  | { kind: 'done'; events: number; position: bigint; caughtUp: boolean; replaying?: boolean }
   | { kind: 'lost' }
   | { kind: 'failed'; error: unknown; from: bigint; failedEvent: AnyProjectedEvent | undefined; pageEnd: bigint };
 
@@ -356,7 +356,7 @@ class Runner implements ProjectionRunner {
       const woken = this.#woken;
       let outcome: BatchOutcome;
       try {
-        outcome = await this.#processBatch(unit, unit.replaying ? this.#replayBatchSize : this.#batchSize);
+        outcome = await this.#processBatch(unit);
         failures = 0;
       } catch (error) {
         // Not a handler failure: the database is unreachable, a deadlock… Back off and retry.
@@ -409,12 +409,23 @@ class Runner implements ProjectionRunner {
    * batch started, so a worker that lost its lease (paused, partitioned away) rolls back
    * instead of applying events a second time.
    */
-  async #processBatch(unit: Unit, limit: number): Promise<BatchOutcome> {
+  async #processBatch(unit: Unit, fixedLimit?: number): Promise<BatchOutcome> {
     const projection = unit.projection;
     try {
       return await this.#store.withTransaction(async (tx) => {
-        const [state] = await tx.query<{ position: string | bigint; mine: boolean; status: string; stopped: boolean }>(
-          `SELECT p.position, (p.owner = $4 AND p.lease_expires_at > now()) AS mine, g.status, p.stopped_error IS NOT NULL AS stopped
+        const [state] = await tx.query<{
+          position: string | bigint;
+          mine: boolean;
+          status: string;
+          stopped: boolean;
+          replay_until: string | bigint;
+          live_position: string | bigint | null;
+        }>(
+          `SELECT p.position, (p.owner = $4 AND p.lease_expires_at > now()) AS mine, g.status, p.stopped_error IS NOT NULL AS stopped,
+                  g.replay_until,
+                  (SELECT min(lp.position) FROM ${table(tx.schema, 'projection_partitions')} lp
+                     JOIN ${table(tx.schema, 'projection_generations')} lg USING (projection, generation)
+                    WHERE lg.projection = p.projection AND lg.status = 'live' AND lg.generation <> p.generation) AS live_position
              FROM ${table(tx.schema, 'projection_partitions')} p
              JOIN ${table(tx.schema, 'projection_generations')} g USING (projection, generation)
             WHERE p.projection = $1 AND p.generation = $2 AND p.partition = $3`,
@@ -422,6 +433,13 @@ class Runner implements ProjectionRunner {
         );
         if (!state?.mine || state.status === 'retired' || state.stopped) return { kind: 'lost' } as const;
         const from = BigInt(state.position);
+        // History, replayed (large batches, `replayBatch`, `replaying` for the handlers):
+        // for a rebuild, what the live generation has already processed, so a side effect
+        // it performed is not repeated and one it never got to is not lost; for a live
+        // generation, what the log held when it was created.
+        const replayUntil =
+          state.status === 'building' && state.live_position !== null ? BigInt(state.live_position) : BigInt(state.replay_until);
+        const limit = fixedLimit ?? (from < replayUntil ? this.#replayBatchSize : this.#batchSize);
         const head = await visibleHead(tx);
         const page = await tx.readAll({
           after: from,
@@ -447,13 +465,13 @@ class Runner implements ProjectionRunner {
           if (customKey && projection.partitionOf(decoded) !== unit.partition) continue;
           events.push(decoded);
         }
-        const context = await projectionContext(tx, unit.schemaName, {
-          replaying: unit.replaying,
-          generation: unit.generation,
-          partition: unit.partition,
-        });
+        const where = { generation: unit.generation, partition: unit.partition };
+        const context = await projectionContext(tx, unit.schemaName, { replaying: true, ...where });
+        const history = events.filter((event) => event.globalPosition <= replayUntil);
+        const fresh = history.length === events.length ? [] : events.filter((event) => event.globalPosition > replayUntil);
         try {
-          await applyEvents(projection, events, context, unit.replaying);
+          await applyEvents(projection, history, context, true);
+          await applyEvents(projection, fresh, { ...context, replaying: false }, false);
         } catch (error) {
           throw new HandlerFailure(error, limit === 1 ? events[0] : undefined);
         }
@@ -472,14 +490,14 @@ class Runner implements ProjectionRunner {
           [projection.name, unit.generation, unit.partition, this.workerId, next.toString(), events.length, !full, throughput, from.toString()],
         );
         if (updated.length === 0) throw new LostOwnership();
-        return { kind: 'done', events: events.length, position: next, caughtUp: !full } as const;
+        return { kind: 'done', events: events.length, position: next, caughtUp: !full, replaying: from < replayUntil } as const;
       }).then((outcome: BatchOutcome) => {
         if (outcome.kind === 'done') {
           this.#onBatch?.({
             projection: projection.name,
             generation: unit.generation,
             partition: unit.partition,
-            replaying: unit.replaying,
+            replaying: outcome.replaying ?? unit.replaying,
             events: outcome.events,
             position: outcome.position,
             caughtUp: outcome.caughtUp,

@@ -36,7 +36,7 @@ describe('a projection worker killed with SIGKILL in the middle of a batch', () 
     const category = 'killnine';
     const name = 'kill-nine';
     for (const { streamId, events } of likesFor(category, 20, 400)) await store.appendToStream(streamId, events);
-    const slow: WorkerSettings = { name, category, batchSize: 25, applyDelayMs: 15, traceApplied: true, pollIntervalMs: 50, leaseTtlMs: 1000 };
+    const slow: WorkerSettings = { name, category, batchSize: 25, replayBatchSize: 25, applyDelayMs: 15, traceApplied: true, pollIntervalMs: 50, leaseTtlMs: 1000 };
 
     // Each next process is started while the one before runs, so that its start-up (a
     // second or two under load) overlaps; it idles until the killed one's lease expires.

@@ -1,4 +1,4 @@
-import { defineProjection, type EventStore } from 'annals';
+import { catchUpProjections, defineProjection, setupProjection, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { notificationsProjection, type LikeNotification } from '../../../projections/notifications/notifications.projection.js';
 import { createTestStore } from '../../setup/database.js';
@@ -47,6 +47,9 @@ const sentAsRows = (): Row[] =>
 
 describe(`the notifications projection (SEED=${seed})`, () => {
   it('keeps one inbox row per like and sends each one once', async () => {
+    // Set up before the likes: what the log holds when a projection is created is history,
+    // which is never sent (the last test).
+    await setupProjection(store, notifications);
     await likes.run(200);
     await catchUp(store, [notifications], { batchSize: 30 });
     const expected = await expectedInbox();
@@ -84,5 +87,28 @@ describe(`the notifications projection (SEED=${seed})`, () => {
     await catchUp(store, [v2]);
     expect(await readInbox()).toEqual(await expectedInbox());
     expect(sentAsRows()).toEqual(await expectedInbox());
+  });
+
+  it('sends a like the live generation never reached exactly once from the rebuild, and no history', async () => {
+    await catchUp(store, [notifications]);
+    // A like after the live generation's checkpoint, then a rebuild with no v1 worker
+    // running: v2 must send it (v1 never did), but not the likes v1 already sent.
+    await likes.run(20);
+    const before = sent.length;
+    const unsent = (await everyEvent(store, { types: ['LikeCreated'] })).filter((event) => !sent.some((n) => n.eventId === event.id));
+    expect(unsent.length).toBeGreaterThan(0);
+    const v3 = defineProjection({ ...notifications.definition, version: 3 });
+    await catchUp(store, [v3]);
+    expect(sent.length).toBe(before + unsent.length);
+    expect(sentAsRows()).toEqual(await expectedInbox());
+
+    // A projection deployed on a log that already has likes treats them as history.
+    const late: LikeNotification[] = [];
+    const lateProjection = defineProjection({
+      ...notificationsProjection({ send: async (notification) => void late.push(notification) }).definition,
+      name: 'late-notifications',
+    });
+    await catchUpProjections(store, [lateProjection]);
+    expect(late).toEqual([]);
   });
 });
