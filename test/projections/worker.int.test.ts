@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { catchUpProjections, listDeadLetters, projectionStatus, readSchemaOf, retryDeadLetter, type EventStore } from 'annals';
+import {
+  catchUpProjections,
+  listDeadLetters,
+  ProjectionStoppedError,
+  projectionStatus,
+  readSchemaOf,
+  resumeProjection,
+  retryDeadLetter,
+  setupProjection,
+  type EventStore,
+} from 'annals';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestStore, testDatabaseUrl } from '../setup/database.js';
@@ -72,6 +82,33 @@ describe('a projection worker', () => {
     await retryDeadLetter(store, [projection], dead!.id);
     expect((await counts('flaky')).bad).toBe(1);
     expect(await listDeadLetters(store, { projection: 'flaky' })).toEqual([]);
+  });
+
+  it('with onFailure stop, stops the partition at the failing event; resumed after a fix, it goes on from there', async () => {
+    let broken = true;
+    const projection = likeCountsProjection({ name: 'stopping', failOn: (postId) => broken && postId === 'poison' });
+    await setupProjection(store, projection);
+    const stream = `post-${randomUUID()}`;
+    const { lastGlobalPosition } = await store.appendToStream(stream, [like('before'), like('poison'), like('after')]);
+    const options = { retries: { attempts: 2, minDelayMs: 1, maxDelayMs: 2 }, onFailure: 'stop' as const, until: lastGlobalPosition };
+    const error = await catchUpProjections(store, [projection], options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProjectionStoppedError);
+    expect((error as ProjectionStoppedError).reason).toContain('refusing post poison');
+    // The event before the culprit committed; nothing after it was applied or skipped.
+    const mine = async () => {
+      const all = await counts('stopping');
+      return Object.fromEntries(['before', 'poison', 'after'].filter((key) => key in all).map((key) => [key, all[key]]));
+    };
+    expect(await mine()).toEqual({ before: 1 });
+    expect(await listDeadLetters(store, { projection: 'stopping' })).toEqual([]);
+    const [stopped] = (await projectionStatus(store, [projection])).partitions;
+    expect(stopped).toMatchObject({ owner: null, lag: 2 });
+    expect(stopped!.stoppedError).toContain('refusing post poison');
+
+    broken = false;
+    expect(await resumeProjection(store, 'stopping')).toBe(1);
+    await catchUpProjections(store, [projection], { ...options, onFailure: 'dead-letter' });
+    expect(await mine()).toEqual({ before: 1, poison: 1, after: 1 });
   });
 
   it('rebuilds into a new generation when the version is bumped, and switches readers to it', async () => {
