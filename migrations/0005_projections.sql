@@ -91,18 +91,3 @@ CREATE TABLE projection_dead_letters (
 );
 
 CREATE INDEX projection_dead_letters_pending_idx ON projection_dead_letters (projection, status);
-
--- Wakes projection workers: each statement that appends events notifies the schema's
--- channel, delivered when (and only if) its transaction commits. Workers still poll as a
--- fallback, so a lost notification only delays them. The channel is named from a hash of
--- the schema: a channel name must fit in 63 bytes, whatever the schema's name.
-CREATE FUNCTION annals_notify_append() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('annals_' || left(md5(TG_TABLE_SCHEMA), 16), '');
-  RETURN NULL;
-END;
-$$;
-
-CREATE TRIGGER events_notify_append AFTER INSERT ON events
-  FOR EACH STATEMENT EXECUTE FUNCTION annals_notify_append();

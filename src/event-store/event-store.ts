@@ -258,8 +258,9 @@ export interface EventStore extends EventStoreSession {
    */
   truncateStream(streamId: string, options: { before: number }): Promise<{ truncateBefore: number }>;
   /**
-   * Calls `onAppend` soon after each transaction that appended events commits (Postgres
-   * LISTEN/NOTIFY on a connection of its own). Notifications are a hint, not a feed: read
+   * Calls `onAppend` soon after each transaction that appended events through an Annals
+   * store on this schema commits (Postgres LISTEN/NOTIFY on a connection of its own;
+   * notifications are coalesced, so one call may stand for many appends). Notifications are a hint, not a feed: read
    * the log to see what changed, and poll as well, since a notification can be lost when
    * the connection drops (`onLost` is then called; subscribe again to resume).
    *

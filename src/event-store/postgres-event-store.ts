@@ -32,6 +32,7 @@ import type {
   StreamInfo,
 } from './event-store.js';
 import { readSnapshotQuery, readStreamFromSnapshotQuery, readStreamQuery, type EventRow } from './read-statements.js';
+import { AppendNotifier } from './append-notifier.js';
 import { appendQuery, maxEventsPerTransaction, positionBits, type AppendRow } from './append-statement.js';
 import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
 import { eventTypeSchema, parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, defaultAppendLimits } from './validation.js';
@@ -138,6 +139,8 @@ class Session implements EventStoreSession {
   readonly #inTransaction: boolean;
   readonly #assertOpen: () => void;
   readonly #prepare: (text: string) => void;
+  /** Called after each append that wrote or found events (see AppendNotifier). */
+  protected onAppended: () => void = () => {};
 
   constructor(
     executor: Executor,
@@ -212,6 +215,7 @@ class Session implements EventStoreSession {
       if (info?.deleted) throw new StreamDeletedError(append.streamId);
       throw new ConcurrencyError(append.streamId, append.expectedVersion, info?.version ?? 0);
     }
+    this.onAppended();
     return { nextExpectedVersion: Number(row.version), lastGlobalPosition: BigInt(row.last_position) };
   }
 
@@ -449,7 +453,10 @@ function visibleBound() {
   return sql<string>`(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${sql.lit(positionBits)})`;
 }
 
-/** The channel the append trigger notifies (migrations/0005_projections.sql). */
+/**
+ * The schema's notification channel, named from a hash of the schema: a channel name must
+ * fit in 63 bytes, whatever the schema's name.
+ */
 function appendChannel(schema: string): string {
   return `annals_${createHash('md5').update(schema).digest('hex').slice(0, 16)}`;
 }
@@ -469,6 +476,10 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
 }
 
 class TransactionSession extends Session implements EventStoreTransaction {
+  onAppendedInTransaction(callback: () => void): void {
+    this.onAppended = callback;
+  }
+
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   get db(): Kysely<any> {
     return this.executor;
@@ -483,6 +494,7 @@ class TransactionSession extends Session implements EventStoreTransaction {
 class PostgresEventStore extends Session implements EventStore {
   readonly #connection: Connection;
   readonly #limits: AppendLimits;
+  readonly #notifier: AppendNotifier;
   #closed = false;
 
   constructor(connection: Connection, schema: string, limits: AppendLimits) {
@@ -492,6 +504,10 @@ class PostgresEventStore extends Session implements EventStore {
     super(connection.db, schema, limits, false, assertOpen, (text) => connection.prepare(text));
     this.#connection = connection;
     this.#limits = limits;
+    const channel = appendChannel(schema);
+    this.#notifier = new AppendNotifier(() => connection.db.executeQuery(CompiledQuery.raw('SELECT pg_notify($1, $2)', [channel, ''])));
+    // Outside a transaction, the append has committed when it returns.
+    this.onAppended = () => this.#notifier.notify();
   }
 
   async migrate(): Promise<MigrationResult> {
@@ -501,9 +517,15 @@ class PostgresEventStore extends Session implements EventStore {
 
   async withTransaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T> {
     this.#check();
-    return this.#connection.db.transaction().execute((trx) =>
-      work(new TransactionSession(trx, this.schema, this.#limits, true, () => this.#check(), (text) => this.#connection.prepare(text))),
-    );
+    let appended = false;
+    const result = await this.#connection.db.transaction().execute((trx) => {
+      const tx = new TransactionSession(trx, this.schema, this.#limits, true, () => this.#check(), (text) => this.#connection.prepare(text));
+      tx.onAppendedInTransaction(() => (appended = true));
+      return work(tx);
+    });
+    // Only once the transaction has committed: a rolled-back append notifies nobody.
+    if (appended) this.#notifier.notify();
+    return result;
   }
 
   async *iterateStream<E extends RecordedEvent = RecordedEvent>(
@@ -604,6 +626,7 @@ class PostgresEventStore extends Session implements EventStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#notifier.settle();
     await this.#connection.close();
   }
 

@@ -7,12 +7,13 @@ import {
   readSchemaOf,
   resumeProjection,
   retryDeadLetter,
+  runProjections,
   setupProjection,
   type EventStore,
 } from 'annals';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestStore, testDatabaseUrl } from '../setup/database.js';
+import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
 import { likeCountsProjection } from './support/like-counts.js';
 
 const store: EventStore = await createTestStore('projection_worker');
@@ -64,6 +65,42 @@ describe('a projection worker', () => {
       expect((await counts('until'))[postId]).toBe(1);
     } finally {
       await client.end();
+    }
+  });
+
+  it('is woken by LISTEN/NOTIFY after a commit, not by polling, and not by a rolled-back append', async () => {
+    let notified = 0;
+    const subscription = await store.subscribeToAppends(() => notified++);
+    try {
+      await expect(
+        store.withTransaction(async (tx) => {
+          await tx.appendToStream(`post-${randomUUID()}`, [like('rolled-back')]);
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(notified).toBe(0);
+      await store.appendToStream(`post-${randomUUID()}`, [like('notify')]);
+      await eventually(async () => expect(notified).toBeGreaterThan(0));
+    } finally {
+      await subscription.close();
+    }
+
+    // A worker that would poll only once a minute still applies a new event within seconds.
+    const projection = likeCountsProjection({ name: 'woken' });
+    await catchUpProjections(store, [projection]);
+    const seen: bigint[] = [];
+    // A long lease too: its renewal rounds (a third of it) also wake the worker.
+    const runner = runProjections(store, [projection], { pollIntervalMs: 60_000, leaseTtlMs: 60_000, onBatch: (batch) => seen.push(batch.position) });
+    try {
+      await runner.ready;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const postId = randomUUID();
+      const { lastGlobalPosition } = await store.appendToStream(`post-${postId}`, [like(postId)]);
+      await eventually(async () => expect(seen.some((position) => position >= lastGlobalPosition)).toBe(true), 10_000);
+      expect((await counts('woken'))[postId]).toBe(1);
+    } finally {
+      await runner.stop();
     }
   });
 

@@ -1,0 +1,45 @@
+/**
+ * Tells listeners (projection workers, `subscribeToAppends`) that events were committed,
+ * with a `pg_notify` sent after the appending transaction has committed.
+ *
+ * Why not a trigger that notifies inside the append: Postgres serializes the commits of
+ * transactions that sent a notification on one global lock, held while each commit
+ * record is flushed to disk. Measured here at 16 concurrent writers, a statement trigger
+ * doing that cost 25-30% of command throughput. A notification sent from a transaction
+ * of its own writes no WAL, so it holds that lock only for an instant.
+ *
+ * Notifications are coalesced: while one is in flight, any number of appends ask for one
+ * more, sent when it returns. They are hints (readers read the log to see what changed)
+ * and best effort: a failure is ignored, and workers poll as well.
+ */
+export class AppendNotifier {
+  readonly #send: () => Promise<unknown>;
+  #inFlight: Promise<void> | undefined;
+  #again = false;
+
+  constructor(send: () => Promise<unknown>) {
+    this.#send = send;
+  }
+
+  /** Asks for a notification; never waits for it and never throws. */
+  notify(): void {
+    if (this.#inFlight) {
+      this.#again = true;
+      return;
+    }
+    this.#inFlight = this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    do {
+      this.#again = false;
+      await this.#send().catch(() => {});
+    } while (this.#again);
+    this.#inFlight = undefined;
+  }
+
+  /** Waits for the notification in flight, if any (before the pool closes). */
+  async settle(): Promise<void> {
+    await this.#inFlight;
+  }
+}
