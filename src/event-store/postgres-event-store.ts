@@ -31,7 +31,7 @@ import type {
   StreamFromSnapshot,
   StreamInfo,
 } from './event-store.js';
-import { readSnapshotQuery, readStreamFromSnapshotQuery, readStreamQuery, type EventRow } from './read-statements.js';
+import { readSnapshotQuery, readStreamFromSnapshotQuery, readStreamQuery, toRecordedEvent, type EventRow } from './read-statements.js';
 import { AppendNotifier } from './append-notifier.js';
 import { appendQuery, maxEventsPerTransaction, positionBits, type AppendRow } from './append-statement.js';
 import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
@@ -461,19 +461,6 @@ function appendChannel(schema: string): string {
   return `annals_${createHash('md5').update(schema).digest('hex').slice(0, 16)}`;
 }
 
-function toRecordedEvent(row: EventRow): RecordedEvent {
-  return {
-    streamId: row.stream_id,
-    version: Number(row.stream_version),
-    globalPosition: BigInt(row.global_position),
-    id: row.event_id,
-    type: row.type,
-    schemaVersion: row.schema_version,
-    data: row.data,
-    metadata: row.metadata as Record<string, unknown>,
-    recordedAt: row.recorded_at instanceof Date ? row.recorded_at : new Date(row.recorded_at),
-  };
-}
 
 class TransactionSession extends Session implements EventStoreTransaction {
   onAppendedInTransaction(callback: () => void): void {

@@ -1,3 +1,4 @@
+import type { RecordedEvent } from './event-store.js';
 import { CompiledQuery } from 'kysely';
 import { quoteIdent } from '../database/quote-ident.js';
 
@@ -65,6 +66,21 @@ export interface EventRow {
   data: unknown;
   metadata: unknown;
   recorded_at: Date | string;
+}
+
+/** An events row as a RecordedEvent (pg gives int8 as string, PGlite as bigint). */
+export function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    streamId: row.stream_id,
+    version: Number(row.stream_version),
+    globalPosition: BigInt(row.global_position),
+    id: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata as Record<string, unknown>,
+    recordedAt: row.recorded_at instanceof Date ? row.recorded_at : new Date(row.recorded_at),
+  };
 }
 
 /** A stream read's row: the stream's tombstone, and an event (all null when none matched). */

@@ -1,9 +1,9 @@
 import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
-import type { EventRow } from '../event-store/read-statements.js';
+import { toRecordedEvent, type EventRow } from '../event-store/read-statements.js';
 import { ValidationError } from '../errors.js';
 import type { AnyProjection } from './define-projection.js';
 import { createGeneration, dropRetired, lockProjection, pointViewsAt, readGenerations, retire, table, type Generation } from './generations.js';
-import { applyEvents, recordedEventOf } from './apply.js';
+import { applyEvents } from './apply.js';
 import { projectionContext } from './projection-context.js';
 
 export interface SetupOptions {
@@ -133,7 +133,7 @@ async function drainForSwitch(tx: EventStoreTransaction, projection: AnyProjecti
       projection.categories ? [after.toString(), projection.eventTypes, projection.categories] : [after.toString(), projection.eventTypes],
     );
     if (rows.length === 0) break;
-    const events = rows.map((row) => projection.decode(recordedEventOf(row)));
+    const events = rows.map((row) => projection.decode(toRecordedEvent(row)));
     await applyEvents(projection, events, context, true);
     after = events.at(-1)!.globalPosition;
     if (rows.length < 1000) break;
