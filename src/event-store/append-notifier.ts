@@ -8,17 +8,21 @@
  * doing that cost 25-30% of command throughput. A notification sent from a transaction
  * of its own writes no WAL, so it holds that lock only for an instant.
  *
- * Notifications are coalesced: while one is in flight, any number of appends ask for one
- * more, sent when it returns. They are hints (readers read the log to see what changed)
+ * Notifications are coalesced: while one is in flight, and for `intervalMs` after it
+ * (default 5 ms), any number of appends ask for one more, sent then. At most one
+ * notification per interval and store, whatever the append rate; a listener hears of an
+ * append at most about that much later. They are hints (readers read the log to see what changed)
  * and best effort: a failure is ignored, and workers poll as well.
  */
 export class AppendNotifier {
   readonly #send: () => Promise<unknown>;
+  readonly #intervalMs: number;
   #inFlight: Promise<void> | undefined;
   #again = false;
 
-  constructor(send: () => Promise<unknown>) {
+  constructor(send: () => Promise<unknown>, intervalMs = 5) {
     this.#send = send;
+    this.#intervalMs = intervalMs;
   }
 
   /** Asks for a notification; never waits for it and never throws. */
@@ -34,6 +38,7 @@ export class AppendNotifier {
     do {
       this.#again = false;
       await this.#send().catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, this.#intervalMs));
     } while (this.#again);
     this.#inFlight = undefined;
   }
