@@ -200,6 +200,8 @@ class Runner implements ProjectionRunner {
     await this.#heartbeatWorker();
     await this.#listen();
     await this.#tick();
+    // stop() may have been called while this was starting: no rounds after it.
+    if (this.#stopping) return;
     const every = Math.max(100, Math.floor(this.#ttlMs / 3));
     this.#timer = setInterval(() => {
       this.#membership = this.#membership.then(() => this.#tick()).catch((error: unknown) => {

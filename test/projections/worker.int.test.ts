@@ -104,6 +104,17 @@ describe('a projection worker', () => {
     }
   });
 
+  it('stopped while still starting: leaves no worker registered and no partition owned', async () => {
+    const runner = runProjections(store, [likeCountsProjection({ name: 'early-stop' })], { leaseTtlMs: 300 });
+    await runner.stop();
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const rows = await store.withTransaction(async (tx) => ({
+      workers: await tx.query(`SELECT 1 FROM "${store.schema}".projection_workers WHERE worker_id = $1`, [runner.workerId]),
+      leases: await tx.query(`SELECT 1 FROM "${store.schema}".projection_partitions WHERE owner = $1`, [runner.workerId]),
+    }));
+    expect(rows).toEqual({ workers: [], leases: [] });
+  });
+
   it('dead-letters an event its handler keeps failing on, goes on, and retries it after a fix', async () => {
     let broken = true;
     const projection = likeCountsProjection({ name: 'flaky', failOn: (postId) => broken && postId === 'bad' });
