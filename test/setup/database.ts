@@ -5,6 +5,7 @@ import { createEventStore, type EventStore, type EventStoreOptions } from '../..
 import { testDatabaseUrl } from './database-url.js';
 
 export { testDatabaseUrl };
+export { eventually } from './eventually.js';
 
 /**
  * A schema of its own for one test file (call at the top level of the file), so files run in parallel and re-run cleanly.
@@ -46,21 +47,4 @@ export async function createTestStore(prefix: string, options: EventStoreOptions
   afterAll(() => store.close());
   await store.migrate();
   return store;
-}
-
-/**
- * Retries `check` until it stops throwing. For assertions on readAll: a new event shows
- * up there only once every transaction that started before it has finished, and other
- * test files running in parallel hold transactions open (docs/global-log.md).
- */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
 }

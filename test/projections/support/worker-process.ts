@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { createEventStore, defineProjection, readSchemaOf, runProjections, type EventStore, type ProjectionLogger } from 'annals';
 import { sql } from 'kysely';
 import type { ExpectStatic } from 'vitest';
+import { eventually } from '../../setup/eventually.js';
 import { likeEvents } from '../../../domain/likes/likes.events.js';
 
 export interface WorkerSettings {
@@ -499,7 +500,7 @@ export async function takeoverScenario(
   try {
 
     // Balanced: every partition owned, by as many processes as there is work for.
-    const owners = await retryUntil(async () => {
+    const owners = await eventually(async () => {
       const rows = (await partitionsOf(store, name)).filter((row) => row.status === 'live');
       expect(rows).toHaveLength(partitions);
       expect(rows.every((row) => row.owner !== null)).toBe(true);
@@ -523,7 +524,7 @@ export async function takeoverScenario(
     // Each of the dead owner's partitions: the first checkpoint a survivor commits.
     for (const { partition, expiresAt } of leases) {
       let takenOverAt = 0;
-      await retryUntil(async () => {
+      await eventually(async () => {
         const first = survivors
           .flatMap((worker) => batches(worker.lines, partition).filter((b) => b.at > killedAt))
           .sort((a, b) => a.at - b.at)[0];
@@ -540,7 +541,7 @@ export async function takeoverScenario(
     await new Promise((resolve) => setTimeout(resolve, 300));
     await writer.stop();
     const log = await foldOfLog(store, category);
-    await retryUntil(async () => expect((await readModel(store, name)).applied.length).toBe(log.eventIds.length), 30_000);
+    await eventually(async () => expect((await readModel(store, name)).applied.length).toBe(log.eventIds.length), 30_000);
     const exits = await Promise.all(survivors.map((worker) => terminate(worker)));
     expect(exits.map(({ code, signal }) => ({ code, signal }))).toEqual(survivors.map(() => ({ code: 0, signal: null })));
 
@@ -576,15 +577,3 @@ async function leasesOf(store: EventStore, name: string, owner: string): Promise
   return rows.map((row) => ({ partition: row.partition, expiresAt: Number(row.expires_at) }));
 }
 
-/** Retries `check` until it stops throwing (what test/setup's `eventually` does, without loading vitest). */
-async function retryUntil<T>(check: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-}
