@@ -117,11 +117,22 @@ export async function switchIfCaughtUp(store: EventStore, projection: AnyProject
 }
 
 /**
- * Applies every committed event after the build's checkpoint. Read without the global
- * log's visibility bound on purpose: under the exclusive lock no appender that applies
- * inline can commit, so nothing can appear later below what this reads.
+ * Applies every committed event after the build's checkpoints: each partition's events
+ * after that partition's own checkpoint (partitions stop at different positions, and an
+ * event at or below its partition's checkpoint is already in the new tables). Read
+ * without the global log's visibility bound on purpose: under the exclusive lock no
+ * appender that applies inline can commit, so nothing can appear later below what this
+ * reads.
  */
 async function drainForSwitch(tx: EventStoreTransaction, projection: AnyProjection, building: Generation, from: bigint): Promise<void> {
+  const checkpoints = new Map(
+    (
+      await tx.query<{ partition: number; position: string | bigint }>(
+        `SELECT partition, position FROM ${table(tx.schema, 'projection_partitions')} WHERE projection = $1 AND generation = $2`,
+        [projection.name, building.generation],
+      )
+    ).map((row) => [row.partition, BigInt(row.position)]),
+  );
   const context = await projectionContext(tx, building.schemaName, { replaying: true, generation: building.generation, partition: 0 });
   let after = from;
   for (;;) {
@@ -134,7 +145,8 @@ async function drainForSwitch(tx: EventStoreTransaction, projection: AnyProjecti
     );
     if (rows.length === 0) break;
     const events = rows.map((row) => projection.decode(toRecordedEvent(row)));
-    await applyEvents(projection, events, context, true);
+    const missing = events.filter((event) => event.globalPosition > (checkpoints.get(projection.partitionOf(event)) ?? 0n));
+    await applyEvents(projection, missing, context, true);
     after = events.at(-1)!.globalPosition;
     if (rows.length < 1000) break;
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { catchUpProjections, handleCommand, readSchemaOf, withInlineProjections, type EventStore } from 'annals';
+import { catchUpProjections, handleCommand, readSchemaOf, runProjections, withInlineProjections, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { postLikes } from '../../domain/likes/likes.aggregate.js';
 import { createTestStore, eventually } from '../setup/database.js';
@@ -107,4 +107,30 @@ describe('inline projections', () => {
     await Promise.all(more);
     await eventually(async () => expect(await counts('inline_late', posts)).toEqual(await foldedCounts(posts)));
   });
+
+  it('in partitions owned by two workers: each partition drained from its own checkpoint at the switch, none twice', async () => {
+    const posts = Array.from({ length: 9 }, () => randomUUID());
+    for (const postId of posts) await store.appendToStream(`post-${postId}`, [like(postId), like(postId)]);
+    const projection = likeCountsProjection({ name: 'inline_parts', partitions: 3 });
+    const inlineStore = withInlineProjections(store, [projection]);
+    let writing = true;
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      for (let i = 0; writing || i < 3; i++) {
+        const postId = posts[(w + i) % posts.length]!;
+        await inlineStore.appendToStream(`post-${postId}`, [like(postId)]);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    });
+    // A second worker shares the partitions with catchUpProjections' own.
+    const other = runProjections(store, [projection], { inline: ['inline_parts'], replayBatchSize: 7, pollIntervalMs: 20, leaseTtlMs: 600 });
+    try {
+      await catchUpProjections(store, [projection], { inline: ['inline_parts'], replayBatchSize: 7, leaseTtlMs: 600 });
+    } finally {
+      await other.stop();
+    }
+    writing = false;
+    await Promise.all(writers);
+    await eventually(async () => expect(await counts('inline_parts', posts)).toEqual(await foldedCounts(posts)));
+  });
 });
+
