@@ -190,6 +190,12 @@ export interface EventStoreSession {
    */
   writeSnapshot(streamId: string, snapshot: Snapshot): Promise<void>;
 
+  /**
+   * Global position of the newest event a reader can see now (0n when the log is empty):
+   * `readAll` returns nothing above it yet (docs/global-log.md).
+   */
+  headPosition(): Promise<bigint>;
+
   /** The global position a consumer of the log has processed up to (0n: nothing yet). */
   readCheckpoint(name: string): Promise<bigint>;
 
@@ -244,8 +250,6 @@ export interface EventStore extends EventStoreSession {
   iterateStream<E extends RecordedEvent = RecordedEvent>(streamId: string, options?: IterateStreamOptions): AsyncIterable<E>;
   /** Like readAll, paging `batchSize` events at a time so memory stays flat. */
   iterateAll<E extends RecordedEvent = RecordedEvent>(options?: IterateAllOptions): AsyncIterable<E>;
-  /** Global position of the newest event a reader can see now (0n when the log is empty). */
-  headPosition(): Promise<bigint>;
   /**
    * Soft-deletes a stream: reads throw StreamDeletedError and appends are refused, until
    * an append with `expectedVersion: 'no_stream'` recreates it. Its events stay in the

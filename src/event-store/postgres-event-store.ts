@@ -405,6 +405,17 @@ class Session implements EventStoreSession {
       .execute();
   }
 
+  async headPosition(): Promise<bigint> {
+    this.#assertOpen();
+    const row = await this.executor
+      .withSchema(this.schema)
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('global_position').as('head'))
+      .where('global_position', '<', visibleBound())
+      .executeTakeFirst();
+    return row?.head === null || row?.head === undefined ? 0n : BigInt(row.head);
+  }
+
   async readCheckpoint(name: string): Promise<bigint> {
     this.#assertOpen();
     const checked = parseInput(checkpointNameSchema, name, 'name');
@@ -543,17 +554,6 @@ class PostgresEventStore extends Session implements EventStore {
       if (page.length < batchSize) return;
       after = page.at(-1)!.globalPosition;
     }
-  }
-
-  async headPosition(): Promise<bigint> {
-    this.#check();
-    const row = await this.#connection.db
-      .withSchema(this.schema)
-      .selectFrom('events')
-      .select((eb) => eb.fn.max('global_position').as('head'))
-      .where('global_position', '<', visibleBound())
-      .executeTakeFirst();
-    return row?.head === null || row?.head === undefined ? 0n : BigInt(row.head);
   }
 
   async deleteStream(streamId: string, options: { expectedVersion?: ExpectedVersion } = {}): Promise<void> {

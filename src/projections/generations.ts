@@ -1,5 +1,4 @@
 import { quoteIdent } from '../database/quote-ident.js';
-import { positionBits } from '../event-store/append-statement.js';
 import type { EventStoreTransaction } from '../event-store/event-store.js';
 import { readSchemaOf, type AnyProjection } from './define-projection.js';
 import { projectionContext } from './projection-context.js';
@@ -92,14 +91,13 @@ export async function createGeneration(
   await tx.query(`CREATE SCHEMA ${quoteIdent(schemaName)}`);
   const context = await projectionContext(tx, schemaName, { replaying: status === 'building', generation, partition: 0 });
   await projection.definition.schema(context.db);
-  // The head a reader can see now (docs/global-log.md): what this generation replays as history.
+  // The head a reader can see now: what this generation replays as history.
+  const head = await tx.headPosition();
   await tx.query(
     `INSERT INTO ${table(tx.schema, 'projection_generations')}
        (projection, generation, version, partitions, schema_name, read_schema, status, started_from, live_since, replay_until)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 = 'live' THEN now() END,
-       coalesce((SELECT max(global_position) FROM ${table(tx.schema, 'events')}
-                  WHERE global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${positionBits})), 0))`,
-    [projection.name, generation, projection.version, projection.partitions, schemaName, readSchema, status, from.toString()],
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 = 'live' THEN now() END, $9)`,
+    [projection.name, generation, projection.version, projection.partitions, schemaName, readSchema, status, from.toString(), head.toString()],
   );
   await tx.query(
     `INSERT INTO ${table(tx.schema, 'projection_partitions')} (projection, generation, partition, position)

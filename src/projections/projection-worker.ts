@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
-import { positionBits } from '../event-store/append-statement.js';
+import type { EventStore } from '../event-store/event-store.js';
 import { parseInput } from '../event-store/validation.js';
 import { applyEvents } from './apply.js';
 import { partitionOfKey, type AnyProjectedEvent, type AnyProjection } from './define-projection.js';
@@ -93,7 +92,8 @@ interface Unit {
   generation: number;
   partition: number;
   schemaName: string;
-  replaying: boolean;
+  /** The generation is a rebuild not yet switched to (as of the last batch). */
+  building: boolean;
   /** Set when the lease was lost or the generation retired: the loop ends without releasing. */
   lost: boolean;
   /** Set when this worker holds more than its share: the loop ends and releases. */
@@ -102,9 +102,11 @@ interface Unit {
 }
 
 type BatchOutcome =
-  | { kind: 'done'; events: number; position: bigint; caughtUp: boolean; replaying?: boolean }
+  | { kind: 'done'; events: number; position: bigint; caughtUp: boolean; replaying: boolean; building: boolean }
   | { kind: 'lost' }
-  | { kind: 'failed'; error: unknown; from: bigint; failedEvent: AnyProjectedEvent | undefined; pageEnd: bigint };
+  /** An inline projection's live generation: written by the appenders, never by a worker. */
+  | { kind: 'release' }
+  | { kind: 'failed'; error: unknown; from: bigint; failedEvent: AnyProjectedEvent | undefined; limit: number };
 
 class LostOwnership extends Error {}
 
@@ -112,6 +114,9 @@ class HandlerFailure extends Error {
   constructor(
     readonly failure: unknown,
     readonly event: AnyProjectedEvent | undefined,
+    /** The checkpoint the failed batch started from, and its size. */
+    readonly from: bigint,
+    readonly limit: number,
   ) {
     super('projection handler failed');
   }
@@ -328,7 +333,7 @@ class Runner implements ProjectionRunner {
         generation: row.generation,
         partition: row.partition,
         schemaName: row.schema_name,
-        replaying: row.status === 'building',
+        building: row.status === 'building',
         lost: false,
         release: false,
         recent: [],
@@ -371,19 +376,24 @@ class Runner implements ProjectionRunner {
         unit.lost = true;
         break;
       }
+      if (outcome.kind === 'release') {
+        unit.release = true;
+        break;
+      }
       if (outcome.kind === 'failed') {
-        await this.#isolate(unit, outcome.pageEnd);
+        await this.#isolate(unit, outcome.limit);
         continue;
       }
-      if (outcome.caughtUp && unit.replaying) {
-        if (await switchIfCaughtUp(this.#store, unit.projection, this.#inline.has(unit.projection.name))) {
+      unit.building = outcome.building;
+      if (outcome.caughtUp && unit.building) {
+        const inline = this.#inline.has(unit.projection.name);
+        if (await switchIfCaughtUp(this.#store, unit.projection, inline)) {
           this.#log.info({ projection: unit.projection.name, generation: unit.generation }, 'rebuild caught up: readers switched to it');
-        }
-        const status = await this.#generationStatus(unit);
-        if (status === 'live') {
-          unit.replaying = false;
-          // An inline projection's live generation is written by the appenders themselves.
-          if (this.#inline.has(unit.projection.name)) unit.release = true;
+          unit.building = false;
+          if (inline) {
+            unit.release = true;
+            break;
+          }
         }
       }
       if (outcome.caughtUp) {
@@ -391,16 +401,6 @@ class Runner implements ProjectionRunner {
       }
     }
     if (!unit.lost) await this.#releaseLease(unit);
-  }
-
-  async #generationStatus(unit: Unit): Promise<string | undefined> {
-    const [row] = await this.#store.withTransaction((tx) =>
-      tx.query<{ status: string }>(`SELECT status FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 AND generation = $2`, [
-        unit.projection.name,
-        unit.generation,
-      ]),
-    );
-    return row?.status;
   }
 
   /**
@@ -434,6 +434,8 @@ class Runner implements ProjectionRunner {
           [projection.name, unit.generation, unit.partition, this.workerId],
         );
         if (!state?.mine || state.status === 'retired' || state.stopped) return { kind: 'lost' } as const;
+        // Switched to by another worker's partition: the appenders write it from now on.
+        if (state.status === 'live' && this.#inline.has(projection.name)) return { kind: 'release' } as const;
         const from = BigInt(state.position);
         // History, replayed (large batches, `replayBatch`, `replaying` for the handlers):
         // for a rebuild, what the live generation has already processed, so a side effect
@@ -442,7 +444,7 @@ class Runner implements ProjectionRunner {
         const replayUntil =
           state.status === 'building' && state.live_position !== null ? BigInt(state.live_position) : BigInt(state.replay_until);
         const limit = fixedLimit ?? (from < replayUntil ? this.#replayBatchSize : this.#batchSize);
-        const head = await visibleHead(tx);
+        const head = await tx.headPosition();
         const page = await tx.readAll({
           after: from,
           limit,
@@ -462,7 +464,7 @@ class Runner implements ProjectionRunner {
           try {
             decoded = projection.decode(event) as AnyProjectedEvent;
           } catch (error) {
-            throw new HandlerFailure(error, event as AnyProjectedEvent);
+            throw new HandlerFailure(error, event as AnyProjectedEvent, from, limit);
           }
           if (customKey && projection.partitionOf(decoded) !== unit.partition) continue;
           events.push(decoded);
@@ -475,7 +477,7 @@ class Runner implements ProjectionRunner {
           await applyEvents(projection, history, context, true);
           await applyEvents(projection, fresh, { ...context, replaying: false }, false);
         } catch (error) {
-          throw new HandlerFailure(error, limit === 1 ? events[0] : undefined);
+          throw new HandlerFailure(error, limit === 1 ? events[0] : undefined, from, limit);
         }
         const now = Date.now();
         unit.recent.push({ at: now, events: events.length });
@@ -492,14 +494,15 @@ class Runner implements ProjectionRunner {
           [projection.name, unit.generation, unit.partition, this.workerId, next.toString(), events.length, !full, throughput, from.toString()],
         );
         if (updated.length === 0) throw new LostOwnership();
-        return { kind: 'done', events: events.length, position: next, caughtUp: !full, replaying: from < replayUntil } as const;
+        const building = state.status === 'building';
+        return { kind: 'done', events: events.length, position: next, caughtUp: !full, replaying: from < replayUntil, building } as const;
       }).then((outcome: BatchOutcome) => {
         if (outcome.kind === 'done') {
           this.#onBatch?.({
             projection: projection.name,
             generation: unit.generation,
             partition: unit.partition,
-            replaying: outcome.replaying ?? unit.replaying,
+            replaying: outcome.replaying,
             events: outcome.events,
             position: outcome.position,
             caughtUp: outcome.caughtUp,
@@ -510,21 +513,10 @@ class Runner implements ProjectionRunner {
     } catch (error) {
       if (error instanceof LostOwnership) return { kind: 'lost' };
       if (error instanceof HandlerFailure) {
-        const position = await this.#position(unit);
-        return { kind: 'failed', error: error.failure, from: position, failedEvent: error.event, pageEnd: 0n };
+        return { kind: 'failed', error: error.failure, from: error.from, failedEvent: error.event, limit: error.limit };
       }
       throw error;
     }
-  }
-
-  async #position(unit: Unit): Promise<bigint> {
-    const [row] = await this.#store.withTransaction((tx) =>
-      tx.query<{ position: string | bigint }>(
-        `SELECT position FROM ${table(tx.schema, 'projection_partitions')} WHERE projection = $1 AND generation = $2 AND partition = $3`,
-        [unit.projection.name, unit.generation, unit.partition],
-      ),
-    );
-    return BigInt(row?.position ?? 0);
   }
 
   /**
@@ -534,9 +526,9 @@ class Runner implements ProjectionRunner {
    * after the last attempt is dead-lettered (or stops the partition). Then back to
    * batches.
    */
-  async #isolate(unit: Unit, _pageEnd: bigint): Promise<void> {
-    // Events one at a time until the culprit is passed: at most one batch's worth.
-    for (let processed = 0; processed < (unit.replaying ? this.#replayBatchSize : this.#batchSize); ) {
+  async #isolate(unit: Unit, batchSize: number): Promise<void> {
+    // Events one at a time until the culprit is passed: at most the failed batch's worth.
+    for (let processed = 0; processed < batchSize; ) {
       if (unit.lost || this.#stopping) return;
       let outcome: BatchOutcome | undefined;
       for (let attempt = 1; ; attempt++) {
@@ -558,11 +550,15 @@ class Runner implements ProjectionRunner {
           return;
         }
         const dead = await this.#deadLetter(unit, outcome.from, failedEvent, error, attempt);
-        outcome = dead ? { kind: 'done', events: 1, position: failedEvent.globalPosition, caughtUp: false } : { kind: 'lost' };
+        outcome = dead ? { kind: 'done', events: 1, position: failedEvent.globalPosition, caughtUp: false, replaying: false, building: unit.building } : { kind: 'lost' };
         break;
       }
       if (outcome.kind === 'lost') {
         unit.lost = true;
+        return;
+      }
+      if (outcome.kind === 'release') {
+        unit.release = true;
         return;
       }
       if (outcome.kind === 'done' && outcome.caughtUp) return;
@@ -674,15 +670,6 @@ class Runner implements ProjectionRunner {
     })();
     return this.#stopped;
   }
-}
-
-/** The newest position a reader can see now (the global log's bound; docs/global-log.md). */
-async function visibleHead(tx: EventStoreTransaction): Promise<bigint> {
-  const [row] = await tx.query<{ head: string | bigint | null }>(
-    `SELECT max(global_position) AS head FROM ${table(tx.schema, 'events')}
-      WHERE global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${positionBits})`,
-  );
-  return row?.head === null || row?.head === undefined ? 0n : BigInt(row.head);
 }
 
 function describe(error: unknown): string {

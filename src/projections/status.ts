@@ -1,5 +1,4 @@
 import type { EventStore } from '../event-store/event-store.js';
-import { positionBits } from '../event-store/append-statement.js';
 import type { AnyProjection } from './define-projection.js';
 import { table } from './generations.js';
 
@@ -73,12 +72,9 @@ interface Row {
  */
 export async function projectionStatus(store: EventStore, projections: readonly AnyProjection[]): Promise<ProjectionStatus> {
   return store.withTransaction(async (tx) => {
-    const [head] = await tx.query<{ bound: string; head: string | null }>(
-      `SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${positionBits})::text AS bound,
-              (SELECT max(global_position)::text FROM ${table(tx.schema, 'events')}
-                WHERE global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${positionBits})) AS head`,
-    );
-    const bound = head!.bound;
+    // Every event a reader can see is at or below the head; nothing between it and the
+    // visibility bound is visible, so `<= head` counts what a worker has still to read.
+    const head = await tx.headPosition();
     const partitions: PartitionStatus[] = [];
     const summaries: ProjectionStatus['projections'] = [];
     for (const projection of projections) {
@@ -88,22 +84,22 @@ export async function projectionStatus(store: EventStore, projections: readonly 
                 p.heartbeat_at, p.lease_expires_at, p.events_processed, p.retries, p.dead_lettered, p.throughput,
                 p.stopped_error,
                 (SELECT count(*) FROM ${table(tx.schema, 'events')} e
-                  WHERE e.global_position > p.position AND e.global_position < $2::bigint
+                  WHERE e.global_position > p.position AND e.global_position <= $2::bigint
                     AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[]))) AS lag,
                 (SELECT e.recorded_at FROM ${table(tx.schema, 'events')} e
-                  WHERE e.global_position > p.position AND e.global_position < $2::bigint
+                  WHERE e.global_position > p.position AND e.global_position <= $2::bigint
                     AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[]))
                   ORDER BY e.global_position LIMIT 1) AS oldest,
                 CASE WHEN g.status = 'building' THEN
                   (SELECT count(*) FROM ${table(tx.schema, 'events')} e
-                    WHERE e.global_position > g.started_from AND e.global_position < $2::bigint
+                    WHERE e.global_position > g.started_from AND e.global_position <= $2::bigint
                       AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[])))
                 END AS total
            FROM ${table(tx.schema, 'projection_generations')} g
            JOIN ${table(tx.schema, 'projection_partitions')} p USING (projection, generation)
           WHERE g.projection = $1 AND g.status <> 'retired'
           ORDER BY g.generation, p.partition`,
-        [projection.name, bound, [...projection.eventTypes], categories],
+        [projection.name, head.toString(), [...projection.eventTypes], categories],
       );
       for (const row of rows) {
         const lag = Number(row.lag);
@@ -140,6 +136,6 @@ export async function projectionStatus(store: EventStore, projections: readonly 
         skew: live.length > 1 && mean > 0 ? Math.max(...live) / mean : null,
       });
     }
-    return { head: head!.head === null ? 0n : BigInt(head!.head), partitions, projections: summaries };
+    return { head, partitions, projections: summaries };
   });
 }
