@@ -5,7 +5,7 @@ import type { EventStore } from '../event-store/event-store.js';
 import { parseInput } from '../event-store/validation.js';
 import { applyEvents } from './apply.js';
 import { partitionOfKey, type AnyProjectedEvent, type AnyProjection } from './define-projection.js';
-import { table } from './generations.js';
+import { lockProjection, table } from './generations.js';
 import { projectionContext } from './projection-context.js';
 import { setupProjection, switchIfCaughtUp } from './rebuild.js';
 
@@ -387,7 +387,12 @@ class Runner implements ProjectionRunner {
       unit.building = outcome.building;
       if (outcome.caughtUp && unit.building) {
         const inline = this.#inline.has(unit.projection.name);
-        if (await switchIfCaughtUp(this.#store, unit.projection, inline)) {
+        const switched = await switchIfCaughtUp(this.#store, unit.projection, inline).catch((error: unknown) => {
+          // The database went away, or a handler failed on the drain: the next caught-up batch asks again.
+          this.#log.warn({ err: error, projection: unit.projection.name }, 'could not switch to the rebuilt generation; retrying');
+          return false;
+        });
+        if (switched) {
           this.#log.info({ projection: unit.projection.name, generation: unit.generation }, 'rebuild caught up: readers switched to it');
           unit.building = false;
           if (inline) {
@@ -473,6 +478,10 @@ class Runner implements ProjectionRunner {
         const context = await projectionContext(tx, unit.schemaName, { replaying: true, ...where });
         const history = events.filter((event) => event.globalPosition <= replayUntil);
         const fresh = history.length === events.length ? [] : events.filter((event) => event.globalPosition > replayUntil);
+        // An inline projection's build is switched to with a drain of what lies beyond its
+        // checkpoints (rebuild.ts): holding its lock shared, this batch commits before a
+        // switch reads them, or finds its fence moved after it.
+        if (state.status === 'building' && this.#inline.has(projection.name)) await lockProjection(tx, projection.name, 'shared');
         try {
           await applyEvents(projection, history, context, true);
           await applyEvents(projection, fresh, { ...context, replaying: false }, false);
@@ -480,10 +489,9 @@ class Runner implements ProjectionRunner {
           throw new HandlerFailure(error, limit === 1 ? events[0] : undefined, from, limit);
         }
         const now = Date.now();
-        unit.recent.push({ at: now, events: events.length });
         while (unit.recent.length > 0 && unit.recent[0]!.at < now - 10_000) unit.recent.shift();
         const windowMs = Math.max(1000, now - (unit.recent[0]?.at ?? now));
-        const throughput = (unit.recent.reduce((sum, r) => sum + r.events, 0) * 1000) / windowMs;
+        const throughput = ((unit.recent.reduce((sum, r) => sum + r.events, 0) + events.length) * 1000) / windowMs;
         const updated = await tx.query(
           `UPDATE ${table(tx.schema, 'projection_partitions')}
               SET position = $5, events_processed = events_processed + $6, caught_up = $7, throughput = $8,
@@ -494,6 +502,7 @@ class Runner implements ProjectionRunner {
           [projection.name, unit.generation, unit.partition, this.workerId, next.toString(), events.length, !full, throughput, from.toString()],
         );
         if (updated.length === 0) throw new LostOwnership();
+        unit.recent.push({ at: now, events: events.length });
         const building = state.status === 'building';
         return { kind: 'done', events: events.length, position: next, caughtUp: !full, replaying: from < replayUntil, building } as const;
       }).then((outcome: BatchOutcome) => {

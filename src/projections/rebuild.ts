@@ -82,27 +82,37 @@ export async function startRebuild(store: EventStore, projection: AnyProjection,
  * will be applied inline to the new generation.
  */
 export async function switchIfCaughtUp(store: EventStore, projection: AnyProjection, inline: boolean): Promise<boolean> {
+  // Checked first without the lock, which waits for every batch in flight: workers ask
+  // after each caught-up batch, and mostly some partition is still behind.
+  const ready = await store.withTransaction(async (tx) => {
+    const building = (await readGenerations(tx, projection.name)).find((g) => g.status === 'building' && g.version === projection.version);
+    if (!building) return false;
+    const partitions = await readBuildPartitions(tx, projection, building);
+    return partitions.length > 0 && partitions.every((p) => p.caught_up);
+  });
+  if (!ready) return false;
   const switched = await store.withTransaction(async (tx) => {
     await lockProjection(tx, projection.name, 'exclusive');
     const generations = await readGenerations(tx, projection.name);
     const building = generations.find((g) => g.status === 'building' && g.version === projection.version);
     if (!building) return false;
     const live = generations.find((g) => g.status === 'live');
-    const [progress] = await tx.query<{ behind: number; min_position: string | null }>(
-      `SELECT count(*) FILTER (WHERE NOT caught_up)::int AS behind, min(position)::text AS min_position
-         FROM ${table(tx.schema, 'projection_partitions')} WHERE projection = $1 AND generation = $2`,
-      [projection.name, building.generation],
-    );
-    if (!progress || progress.behind > 0) return false;
+    // Read under the lock: a worker's batch of an inline build holds it shared from
+    // before its first write to its commit (projection-worker.ts), so these are the
+    // checkpoints of committed batches, and a batch still to come finds its fence moved.
+    const partitions = await readBuildPartitions(tx, projection, building);
+    if (partitions.length === 0 || partitions.some((p) => !p.caught_up)) return false;
+    const checkpoints = new Map(partitions.map((p) => [p.partition, BigInt(p.position)]));
+    const buildPosition = [...checkpoints.values()].reduce((a, b) => (a < b ? a : b));
     if (live && !inline) {
       const [liveProgress] = await tx.query<{ min_position: string | null }>(
         `SELECT min(position)::text AS min_position FROM ${table(tx.schema, 'projection_partitions')}
           WHERE projection = $1 AND generation = $2`,
         [projection.name, live.generation],
       );
-      if (BigInt(progress.min_position ?? '0') < BigInt(liveProgress?.min_position ?? '0')) return false;
+      if (buildPosition < BigInt(liveProgress?.min_position ?? '0')) return false;
     }
-    if (inline) await drainForSwitch(tx, projection, building, BigInt(progress.min_position ?? '0'));
+    if (inline) await drainForSwitch(tx, projection, building, checkpoints);
     if (live) await retire(tx, live);
     await tx.query(
       `UPDATE ${table(tx.schema, 'projection_generations')} SET status = 'live', live_since = now()
@@ -124,15 +134,13 @@ export async function switchIfCaughtUp(store: EventStore, projection: AnyProject
  * appender that applies inline can commit, so nothing can appear later below what this
  * reads.
  */
-async function drainForSwitch(tx: EventStoreTransaction, projection: AnyProjection, building: Generation, from: bigint): Promise<void> {
-  const checkpoints = new Map(
-    (
-      await tx.query<{ partition: number; position: string | bigint }>(
-        `SELECT partition, position FROM ${table(tx.schema, 'projection_partitions')} WHERE projection = $1 AND generation = $2`,
-        [projection.name, building.generation],
-      )
-    ).map((row) => [row.partition, BigInt(row.position)]),
-  );
+async function drainForSwitch(
+  tx: EventStoreTransaction,
+  projection: AnyProjection,
+  building: Generation,
+  checkpoints: ReadonlyMap<number, bigint>,
+): Promise<void> {
+  const from = [...checkpoints.values()].reduce((a, b) => (a < b ? a : b));
   const context = await projectionContext(tx, building.schemaName, { replaying: true, generation: building.generation, partition: 0 });
   let after = from;
   for (;;) {
@@ -154,5 +162,17 @@ async function drainForSwitch(tx: EventStoreTransaction, projection: AnyProjecti
     `UPDATE ${table(tx.schema, 'projection_partitions')} SET position = greatest(position, $3), updated_at = now()
       WHERE projection = $1 AND generation = $2`,
     [projection.name, building.generation, after.toString()],
+  );
+}
+
+function readBuildPartitions(
+  tx: EventStoreTransaction,
+  projection: AnyProjection,
+  building: Generation,
+): Promise<{ partition: number; position: string | bigint; caught_up: boolean }[]> {
+  return tx.query(
+    `SELECT partition, position, caught_up FROM ${table(tx.schema, 'projection_partitions')}
+      WHERE projection = $1 AND generation = $2 ORDER BY partition`,
+    [projection.name, building.generation],
   );
 }

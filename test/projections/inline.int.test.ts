@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { catchUpProjections, handleCommand, readSchemaOf, runProjections, withInlineProjections, type EventStore } from 'annals';
+import { catchUpProjections, handleCommand, partitionOfKey, readSchemaOf, runProjections, withInlineProjections, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { postLikes } from '../../domain/likes/likes.aggregate.js';
 import { createTestStore, eventually } from '../setup/database.js';
@@ -132,5 +132,88 @@ describe('inline projections', () => {
     await Promise.all(writers);
     await eventually(async () => expect(await counts('inline_parts', posts)).toEqual(await foldedCounts(posts)));
   });
+  it('a batch that commits while another partition switches the build is applied once: the switch waits for it', async () => {
+    // The interleaving CI once hit, made certain: partition 0's batch has written its row
+    // and is about to commit when partition 1 catches up and switches, draining
+    // partition 0 from its checkpoint. The switch must see the checkpoint that batch
+    // commits, not the one before it. Streams of their own category keep the other
+    // tests' events out of these partitions.
+    const name = 'inline_race';
+    const streamIn = (partition: number) => {
+      for (;;) {
+        const postId = randomUUID();
+        if (partitionOfKey(`race-${postId}`, 2) === partition) return postId;
+      }
+    };
+    const [p0, p1] = [streamIn(0), streamIn(1)];
+    const gate = (userId: string, stage: 'before' | 'after') => {
+      let open!: () => void;
+      let entered!: (pid: number) => void;
+      return {
+        userId,
+        stage,
+        used: false,
+        opened: new Promise<void>((resolve) => (open = resolve)),
+        entered: new Promise<number>((resolve) => (entered = resolve)),
+        open: () => open(),
+        enter: (pid: number) => entered(pid),
+      };
+    };
+    // Partition 1's gate holds its batch before it writes, so its transaction has no id
+    // and holds back no reader of the log; partition 0's holds its batch after the row
+    // is written, so a drain that applies the same event has to wait for it.
+    const gates = [gate('gate-0', 'after'), gate('gate-1', 'before')];
+    const projection = likeCountsProjection({
+      name,
+      partitions: 2,
+      categories: ['race'],
+      // Each gate holds the first batch that applies its event (the worker's); a
+      // switch's drain, coming later, goes through.
+      hold: async (stage, event, context) => {
+        const held = gates.find((g) => g.userId === event.data.userId && g.stage === stage && !g.used);
+        if (!held) return;
+        held.used = true;
+        const [backend] = await context.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        held.enter(backend!.pid);
+        await held.opened;
+      },
+    });
+    const partitionRow = (partition: number) =>
+      store.withTransaction((tx) =>
+        tx.query<{ caught_up: boolean }>(
+          `SELECT caught_up FROM "${store.schema}".projection_partitions WHERE projection = $1 AND partition = $2`,
+          [name, partition],
+        ),
+      );
+    await store.appendToStream(`race-${p0}`, [like(p0), like(p0)]);
+    await store.appendToStream(`race-${p1}`, [like(p1, 'gate-1')]);
+    const worker = runProjections(store, [projection], { inline: [name], pollIntervalMs: 20 });
+    try {
+      // Partition 1's first batch is held, so nothing switches; partition 0 catches up.
+      await gates[1]!.entered;
+      await eventually(async () => expect((await partitionRow(0))[0]?.caught_up).toBe(true));
+      // Partition 0's next batch writes p0's row and is held before it commits.
+      await store.appendToStream(`race-${p0}`, [like(p0, 'gate-0')]);
+      const held = await gates[0]!.entered;
+      // Partition 1 commits, is caught up and switches: its drain reaches partition 0.
+      gates[1]!.open();
+      await eventually(async () => {
+        const waiting = await store.withTransaction((tx) =>
+          tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [held]),
+        );
+        expect(waiting[0]!.n).toBeGreaterThan(0);
+      });
+      gates[0]!.open();
+      await eventually(async () => {
+        const live = await store.withTransaction((tx) =>
+          tx.query(`SELECT 1 FROM "${store.schema}".projection_generations WHERE projection = $1 AND status = 'live'`, [name]),
+        );
+        expect(live).toHaveLength(1);
+      });
+    } finally {
+      for (const g of gates) g.open();
+      await worker.stop();
+    }
+    expect(await counts(name, [p0, p1])).toEqual({ [p0]: 3, [p1]: 1 });
+  });
 });
-
