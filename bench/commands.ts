@@ -39,14 +39,14 @@ export async function runCommands(): Promise<CommandFigureResult[]> {
       id: 'commands-hot',
       title: `one hot aggregate, ${commandConcurrency} callers`,
       accounts: 1,
-      contestants: ['annals', 'annals-no-snapshots', 'emmett', 'emmett-retry'],
+      contestants: ['annals', 'annals-cached', 'annals-no-snapshots', 'emmett', 'emmett-retry'],
     }),
     await commandFigure({
       id: 'commands-many',
       title: `${settings.commandAccounts.toLocaleString('en-US')} aggregates, ${commandConcurrency} callers`,
       accounts: settings.commandAccounts,
       // No conflicts here, so Emmett's retry option would change nothing.
-      contestants: ['annals', 'annals-no-snapshots', 'emmett'],
+      contestants: ['annals', 'annals-cached', 'annals-no-snapshots', 'emmett'],
     }),
   ];
 }

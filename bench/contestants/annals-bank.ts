@@ -15,27 +15,32 @@ import { errorName, fillBatch, fillEvent, type BankCommand, type BankContestant 
 // snapshots.
 const { eventCodec: _eventCodec, commandSchema: _commandSchema, streamId: _streamId, snapshots: _snapshots, ...definition } = bankAccount;
 export const bankAccountWithoutSnapshots = defineAggregate(definition);
+/** The domain's bank account, snapshots included, with a state cache (docs/aggregates.md). */
+export const bankAccountCached = defineAggregate({ ...definition, snapshots: bankAccount.snapshots!, cache: { maxStreams: 10_000 } });
+
+export type AnnalsVariant = 'snapshots' | 'no-snapshots' | 'cached';
 
 /**
  * Annals through its public API: `handleCommand(store, bankAccount, id, command)` with its
  * defaults (10 retries after a ConcurrencyError, jittered backoff from 5 to 500 ms; no
  * command id, as Emmett has none) and `loadAggregate`, on the domain's bankAccount
- * (snapshots every 50 events) or on the same aggregate without snapshots.
+ * (snapshots every 50 events), on the same aggregate without snapshots, or with a state
+ * cache as well.
  */
 export class AnnalsBank implements BankContestant {
   readonly #store: EventStore;
-  readonly #aggregate: typeof bankAccount | typeof bankAccountWithoutSnapshots;
+  readonly #aggregate: typeof bankAccount | typeof bankAccountWithoutSnapshots | typeof bankAccountCached;
 
-  private constructor(store: EventStore, snapshots: boolean) {
+  private constructor(store: EventStore, variant: AnnalsVariant) {
     this.#store = store;
-    this.#aggregate = snapshots ? bankAccount : bankAccountWithoutSnapshots;
+    this.#aggregate = { snapshots: bankAccount, 'no-snapshots': bankAccountWithoutSnapshots, cached: bankAccountCached }[variant];
   }
 
   /** Opens a store on `schema`, creating its tables with the store's own (idempotent) migration. */
-  static async open(connectionString: string, schema: string, options: { maxConnections: number; snapshots: boolean }): Promise<AnnalsBank> {
+  static async open(connectionString: string, schema: string, options: { maxConnections: number; variant: AnnalsVariant }): Promise<AnnalsBank> {
     const store = createEventStore({ connectionString, maxConnections: options.maxConnections }, { schema });
     await store.migrate();
-    return new AnnalsBank(store, options.snapshots);
+    return new AnnalsBank(store, options.variant);
   }
 
   async handle(id: string, command: BankCommand): Promise<void> {

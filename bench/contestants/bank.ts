@@ -5,15 +5,17 @@ import { EmmettBank } from './emmett-bank.js';
 
 /**
  * The contestants of the command and load-time figures. `annals` and `emmett` are the
- * comparison the target is about; the others are informative: what Annals does without
- * its snapshots, and what Emmett does when asked to retry conflicts.
+ * comparison the target is about; the others are informative: what Annals does with its
+ * state cache on and without its snapshots, and what Emmett does when asked to retry
+ * conflicts.
  */
-export const bankContestantNames = ['annals', 'annals-no-snapshots', 'emmett', 'emmett-retry'] as const;
+export const bankContestantNames = ['annals', 'annals-cached', 'annals-no-snapshots', 'emmett', 'emmett-retry'] as const;
 export type BankContestantName = (typeof bankContestantNames)[number];
 
 /** How each contestant is named in the tables. */
 export const bankContestantLabels: Record<BankContestantName, string> = {
   annals: 'Annals',
+  'annals-cached': 'Annals, state cache',
   'annals-no-snapshots': 'Annals, no snapshots',
   emmett: 'Emmett 0.42',
   'emmett-retry': 'Emmett 0.42, retry on conflict',
@@ -31,5 +33,6 @@ export async function openBankContestant(name: BankContestantName, target: Targe
     return EmmettBank.open(urlForDatabase(target.database), { maxConnections, retryOnConflict: name === 'emmett-retry' });
   }
   if (!('schema' in target)) throw new Error(`${name} works in a schema`);
-  return AnnalsBank.open(databaseUrl, target.schema, { maxConnections, snapshots: name === 'annals' });
+  const variant = name === 'annals-cached' ? 'cached' : name === 'annals' ? 'snapshots' : 'no-snapshots';
+  return AnnalsBank.open(databaseUrl, target.schema, { maxConnections, variant });
 }

@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { ConcurrencyError, DomainError, IdempotencyConflictError } from '../errors.js';
+import { ConcurrencyError, DomainError, IdempotencyConflictError, StreamDeletedError } from '../errors.js';
 import type { EventStoreSession } from '../event-store/event-store.js';
 import { parseInput } from '../event-store/validation.js';
 import { z } from 'zod';
 import type { AnyAggregate, CommandInput, CommandsOf, EventsOf, StateOf } from './define-aggregate.js';
 import type { DomainEvent, DomainEventInput } from './event-schemas.js';
 import { loadAggregate } from './load-aggregate.js';
+import { stateCacheFor, type StateCache } from './state-cache.js';
 
 export interface HandleCommandOptions {
   /** How many times to reload and decide again after a ConcurrencyError (default 10). */
@@ -103,13 +104,40 @@ export async function handleCommand<A extends AnyAggregate>(
     ...(commandId === undefined ? {} : { commandId, commandHash: fingerprint(command) }),
   };
 
-  for (let attempt = 0; ; attempt++) {
-    const loaded = await loadAggregate(session, aggregate, id);
+  const cache = stateCacheFor<StateOf<A>>(aggregate, aggregate.cache, session);
+  const handle = () => decideAndAppend(session, aggregate, id, streamId, command, commandId, metadata, { retries, delay }, cache);
+  return cache ? cache.serialize(streamId, handle) : handle();
+}
+
+async function decideAndAppend<A extends AnyAggregate>(
+  session: EventStoreSession,
+  aggregate: A,
+  id: string,
+  streamId: string,
+  command: Parameters<A['decide']>[0],
+  commandId: string | undefined,
+  metadata: Record<string, unknown> & { commandHash?: string },
+  { retries, delay }: { retries: number; delay: { min: number; max: number } },
+  cache: StateCache<StateOf<A>> | undefined,
+): Promise<CommandResult<A>> {
+  let cached = cache?.get(streamId);
+  for (let attempt = 0; ; ) {
+    // A cached state is a guess (state-cache.ts): only an append guarded by its version
+    // is answered from it. Any other outcome is decided again on a fresh load, which is
+    // not counted as a retry and does not wait.
+    const fromCache = cached !== undefined;
+    const loaded = cached ?? (await loadAggregate(session, aggregate, id));
+    cached = undefined;
+    const reloadInstead = () => {
+      cache?.delete(streamId);
+      return fromCache;
+    };
     let decided: readonly DomainEventInput<EventsOf<A>>[];
     try {
       const result = aggregate.decide(command, loaded.state);
       decided = Array.isArray(result) ? result : [result as DomainEventInput<EventsOf<A>>];
     } catch (error) {
+      if (reloadInstead()) continue;
       // A retried command whose first attempt succeeded may now break a rule ("already
       // liked"): answer with what the first attempt did instead.
       if (error instanceof DomainError && commandId !== undefined) {
@@ -119,6 +147,7 @@ export async function handleCommand<A extends AnyAggregate>(
       throw error;
     }
     if (decided.length === 0) {
+      if (reloadInstead()) continue;
       const earlier = commandId === undefined ? null : await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
       return earlier ?? { events: [], nextExpectedVersion: loaded.version, globalPosition: null, state: loaded.state };
     }
@@ -134,6 +163,7 @@ export async function handleCommand<A extends AnyAggregate>(
         // The store recognized the event ids: an earlier attempt of this command appended
         // them before the version we loaded, so `loaded.state` already includes them.
         // Answer with that attempt rather than applying its events a second time.
+        cache?.delete(streamId);
         const earlier = await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
         if (earlier) return earlier;
       }
@@ -143,6 +173,7 @@ export async function handleCommand<A extends AnyAggregate>(
         (current, event) => aggregate.evolve(current, { type: event.type, data: event.data } as DomainEvent<EventsOf<A>>),
         loaded.state,
       );
+      cache?.set(streamId, { state, version: appended.nextExpectedVersion });
       await maybeSnapshot(session, aggregate, streamId, loaded.version, appended.nextExpectedVersion, state);
       const firstVersion = appended.nextExpectedVersion - events.length + 1;
       return {
@@ -158,12 +189,15 @@ export async function handleCommand<A extends AnyAggregate>(
         state,
       };
     } catch (error) {
+      // Another writer moved the stream on (or deleted it) since the state was cached.
+      if ((error instanceof ConcurrencyError || error instanceof StreamDeletedError) && reloadInstead()) continue;
       if (error instanceof IdempotencyConflictError && commandId !== undefined) {
         const earlier = await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
         if (earlier) return earlier;
       }
       if (!(error instanceof ConcurrencyError) || attempt >= retries) throw error;
       await sleep(jitteredDelay(attempt, delay));
+      attempt++;
     }
   }
 }
