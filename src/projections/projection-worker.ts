@@ -479,9 +479,18 @@ class Runner implements ProjectionRunner {
         const history = events.filter((event) => event.globalPosition <= replayUntil);
         const fresh = history.length === events.length ? [] : events.filter((event) => event.globalPosition > replayUntil);
         // An inline projection's build is switched to with a drain of what lies beyond its
-        // checkpoints (rebuild.ts): holding its lock shared, this batch commits before a
-        // switch reads them, or finds its fence moved after it.
-        if (state.status === 'building' && this.#inline.has(projection.name)) await lockProjection(tx, projection.name, 'shared');
+        // checkpoints (rebuild.ts). Holding its lock shared, this batch commits before a
+        // switch reads them; and a switch that committed since the status above was read
+        // is seen here (a fresh statement), so the batch leaves the generation to the
+        // appenders instead of applying events that they may already have applied.
+        if (state.status === 'building' && this.#inline.has(projection.name)) {
+          await lockProjection(tx, projection.name, 'shared');
+          const [still] = await tx.query<{ status: string }>(
+            `SELECT status FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 AND generation = $2`,
+            [projection.name, unit.generation],
+          );
+          if (still?.status !== 'building') return { kind: still?.status === 'live' ? 'release' : 'lost' } as const;
+        }
         try {
           await applyEvents(projection, history, context, true);
           await applyEvents(projection, fresh, { ...context, replaying: false }, false);

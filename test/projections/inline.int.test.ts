@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { catchUpProjections, handleCommand, partitionOfKey, readSchemaOf, runProjections, withInlineProjections, type EventStore } from 'annals';
+import {
+  catchUpProjections,
+  handleCommand,
+  partitionOfKey,
+  readSchemaOf,
+  runProjections,
+  withInlineProjections,
+  type EventStore,
+  type EventStoreTransaction,
+} from 'annals';
 import { describe, expect, it } from 'vitest';
 import { postLikes } from '../../domain/likes/likes.aggregate.js';
 import { createTestStore, eventually } from '../setup/database.js';
@@ -212,6 +221,107 @@ describe('inline projections', () => {
       });
     } finally {
       for (const g of gates) g.open();
+      await worker.stop();
+    }
+    expect(await counts(name, [p0, p1])).toEqual({ [p0]: 3, [p1]: 1 });
+  });
+  it('a batch that read its status before a switch leaves the switched generation to the appenders', async () => {
+    // Partition 0 is at the head of the log when its next batch reads its status
+    // ('building') and is then held before it reads the log. Partition 1 catches up and
+    // switches; its drain finds nothing beyond partition 0's checkpoint, so that
+    // checkpoint (the batch's fence) does not move. An appender then applies a new like
+    // inline to the switched generation. The held batch, let go, reads that like: it must
+    // not apply it again.
+    const name = 'inline_stale';
+    const streamIn = (partition: number) => {
+      for (;;) {
+        const postId = randomUUID();
+        if (partitionOfKey(`stale-${postId}`, 2) === partition) return postId;
+      }
+    };
+    const [p0, p1] = [streamIn(0), streamIn(1)];
+    let releaseHandler!: () => void;
+    const handlerHeld = new Promise<void>((resolve) => (releaseHandler = resolve));
+    let handlerEntered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (handlerEntered = resolve));
+    let heldOnce = false;
+    const projection = likeCountsProjection({
+      name,
+      partitions: 2,
+      categories: ['stale'],
+      hold: async (stage, event) => {
+        if (stage !== 'before' || event.data.userId !== 'gate-1' || heldOnce) return;
+        heldOnce = true;
+        handlerEntered();
+        await handlerHeld;
+      },
+    });
+    // The worker's store holds the next readAll once armed: by then partition 1 is held in
+    // its handler, so that read is partition 0's.
+    let armed = false;
+    let releaseRead!: () => void;
+    const readHeld = new Promise<void>((resolve) => (releaseRead = resolve));
+    let readEntered!: () => void;
+    const inRead = new Promise<void>((resolve) => (readEntered = resolve));
+    const holdingStore = new Proxy(store, {
+      get(target, property) {
+        if (property === 'withTransaction') {
+          return <T>(work: (tx: EventStoreTransaction) => Promise<T>) =>
+            target.withTransaction((tx) =>
+              work(
+                new Proxy(tx, {
+                  get(txTarget, txProperty) {
+                    const value: unknown = Reflect.get(txTarget, txProperty);
+                    if (txProperty === 'readAll' && armed) {
+                      armed = false;
+                      return async (...args: unknown[]) => {
+                        readEntered();
+                        await readHeld;
+                        return (value as (...a: unknown[]) => unknown).apply(txTarget, args);
+                      };
+                    }
+                    return typeof value === 'function' ? value.bind(txTarget) : value;
+                  },
+                }),
+              ),
+            );
+        }
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await store.appendToStream(`stale-${p0}`, [like(p0), like(p0)]);
+    await store.appendToStream(`stale-${p1}`, [like(p1, 'gate-1')]);
+    const inlineStore = withInlineProjections(store, [projection]);
+    const worker = runProjections(holdingStore, [projection], { inline: [name], pollIntervalMs: 20 });
+    try {
+      await inHandler;
+      await eventually(async () => {
+        const rows = await store.withTransaction((tx) =>
+          tx.query<{ caught_up: boolean }>(
+            `SELECT caught_up FROM "${store.schema}".projection_partitions WHERE projection = $1 AND partition = 0`,
+            [name],
+          ),
+        );
+        expect(rows[0]?.caught_up).toBe(true);
+      });
+      armed = true;
+      await inRead;
+      releaseHandler();
+      await eventually(async () => {
+        const live = await store.withTransaction((tx) =>
+          tx.query(`SELECT 1 FROM "${store.schema}".projection_generations WHERE projection = $1 AND status = 'live'`, [name]),
+        );
+        expect(live).toHaveLength(1);
+      });
+      await inlineStore.appendToStream(`stale-${p0}`, [like(p0)]);
+      expect(await counts(name, [p0])).toEqual({ [p0]: 3 });
+      releaseRead();
+      // Give the held batch time to commit what it would apply.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      releaseHandler();
+      releaseRead();
       await worker.stop();
     }
     expect(await counts(name, [p0, p1])).toEqual({ [p0]: 3, [p1]: 1 });
