@@ -179,7 +179,7 @@ ${results.figures.length > 0 ? commandsTable(results.figures) : 'Not measured in
 
 **Target: commands/s >= ${target}x Emmett's** (on both figures).
 - Annals as configured by default: ${check.measured}; round by round ${check.rounds}: ${check.verdict}.
-- Annals with its state cache on (\`cache: { maxStreams }\` on the aggregate, docs/aggregates.md): ${cached.measured}; round by round ${cached.rounds}: ${cached.verdict}.
+- Annals with its state cache on (\`cache: { maxStreams }\` on the aggregate, docs/aggregates.md; one process, every account in the cache, its best case; Emmett has no cache): ${cached.measured}; round by round ${cached.rounds}: ${cached.verdict}.
 ${load ? `\n${loadTimeTable(load)}\n` : ''}${extra.length > 0 ? `\n${extra.join('\n')}\n` : ''}
 The measured windows and load steps behind each median, in the order they ran:
 

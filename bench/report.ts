@@ -172,7 +172,7 @@ function machineLines(info: RunInfo): string[] {
     `- Load: 1-minute load average up to ${surroundings.maxLoadAverage.toFixed(1)} during the run; other programs had non-idle Postgres sessions in ${surroundings.busySamples} of ${surroundings.samples} one-second samples (at most ${surroundings.maxOtherSessions} at once).`,
     shared
       ? `- **Shared machine**: other programs used Postgres during the run (see above). Absolute numbers are low and noisy; the ratios are the useful part, since every contestant ran interleaved with the others under the same conditions.`
-      : `- No other program used Postgres during the run; the load average includes the benchmark's own callers and backends. On ${machine.cores} cores, absolute numbers vary from run to run; the ratios are the useful part, since every contestant ran interleaved with the others under the same conditions.`,
+      : `- No other program used Postgres during the run (programs that do not use it are not detected; the load average above includes the benchmark's own callers and backends). On ${machine.cores} cores, absolute numbers vary from run to run; the ratios are the useful part, since every contestant ran interleaved with the others under the same conditions.`,
   ];
 }
 

@@ -4,10 +4,10 @@ import type { BankContestant } from './bank-contestant.js';
 import { EmmettBank } from './emmett-bank.js';
 
 /**
- * The contestants of the command and load-time figures. `annals` and `emmett` are the
- * comparison the target is about; the others are informative: what Annals does with its
- * state cache on and without its snapshots, and what Emmett does when asked to retry
- * conflicts.
+ * The contestants of the command and load-time figures. The target is checked for
+ * `annals` (the default) and `annals-cached` (its state cache on), each against `emmett`;
+ * the others are informative: what Annals does without its snapshots, and what Emmett
+ * does when asked to retry conflicts.
  */
 export const bankContestantNames = ['annals', 'annals-cached', 'annals-no-snapshots', 'emmett', 'emmett-retry'] as const;
 export type BankContestantName = (typeof bankContestantNames)[number];

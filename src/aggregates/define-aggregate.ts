@@ -56,7 +56,8 @@ export interface AggregateDefinition<State, Events extends EventSchemas, Command
    * first; commands of one stream in this process are then handled one at a time.
    * Worth it when one process handles most commands of a stream (a single instance,
    * sticky routing): a stream another process moved on costs a failed append and a
-   * reload. Results never differ from uncached ones (docs/aggregates.md). Off by default.
+   * reload. Answers are those of an uncached handler, apart from two documented
+   * differences (docs/aggregates.md, "State cache"). Off by default.
    */
   cache?: StateCachePolicy;
 }

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ConcurrencyError, DomainError, IdempotencyConflictError, StreamDeletedError } from '../errors.js';
-import type { EventStoreSession } from '../event-store/event-store.js';
+import type { EventStoreSession, NewEvent, RecordedEvent } from '../event-store/event-store.js';
 import { parseInput } from '../event-store/validation.js';
 import { z } from 'zod';
 import type { AnyAggregate, CommandInput, CommandsOf, EventsOf, StateOf } from './define-aggregate.js';
@@ -120,7 +120,9 @@ async function decideAndAppend<A extends AnyAggregate>(
   { retries, delay }: { retries: number; delay: { min: number; max: number } },
   cache: StateCache<StateOf<A>> | undefined,
 ): Promise<CommandResult<A>> {
-  let cached = cache?.get(streamId);
+  // A command with an id always loads: a retry must be answered as the log has it
+  // (findEarlierResult), which a cached state from before the first attempt is not.
+  let cached = commandId === undefined ? cache?.get(streamId) : undefined;
   for (let attempt = 0; ; ) {
     // A cached state is a guess (state-cache.ts): only an append guarded by its version
     // is answered from it. Any other outcome is decided again on a fresh load, which is
@@ -152,14 +154,21 @@ async function decideAndAppend<A extends AnyAggregate>(
       return earlier ?? { events: [], nextExpectedVersion: loaded.version, globalPosition: null, state: loaded.state };
     }
 
-    const events = aggregate.eventCodec.encode(
-      decided,
-      () => metadata,
-      (index) => (commandId === undefined ? undefined : eventIdFor(streamId, commandId, index)),
-    );
+    let events: ReturnType<typeof aggregate.eventCodec.encode>;
+    try {
+      events = aggregate.eventCodec.encode(
+        decided,
+        () => metadata,
+        (index) => (commandId === undefined ? undefined : eventIdFor(streamId, commandId, index)),
+      );
+    } catch (error) {
+      if (reloadInstead()) continue;
+      throw error;
+    }
     try {
       const appended = await session.appendToStream(streamId, events, { expectedVersion: loaded.version });
-      if (commandId !== undefined && appended.nextExpectedVersion !== loaded.version + events.length) {
+      const replayed = commandId !== undefined && appended.nextExpectedVersion !== loaded.version + events.length;
+      if (replayed) {
         // The store recognized the event ids: an earlier attempt of this command appended
         // them before the version we loaded, so `loaded.state` already includes them.
         // Answer with that attempt rather than applying its events a second time.
@@ -167,13 +176,19 @@ async function decideAndAppend<A extends AnyAggregate>(
         const earlier = await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
         if (earlier) return earlier;
       }
-      // `events` hold the data as parsed by the current schemas (defaults applied): the
-      // same shape evolve gets when the events are read back.
-      const state = events.reduce(
-        (current, event) => aggregate.evolve(current, { type: event.type, data: event.data } as DomainEvent<EventsOf<A>>),
-        loaded.state,
-      );
-      cache?.set(streamId, { state, version: appended.nextExpectedVersion });
+      // With a cache, the state a fresh load would rebuild: evolve over the events as read
+      // back from their stored JSON, so the next command decides on exactly that.
+      const reread = cache && !replayed ? stateAsReadBack(aggregate, loaded.state, events) : undefined;
+      // Otherwise `events` hold the data as parsed by the current schemas (defaults
+      // applied): the shape evolve gets when the events are read back.
+      const state =
+        reread?.state ??
+        events.reduce(
+          (current, event) => aggregate.evolve(current, { type: event.type, data: event.data } as DomainEvent<EventsOf<A>>),
+          loaded.state,
+        );
+      if (reread) cache?.set(streamId, { state: reread.state, version: appended.nextExpectedVersion });
+      else cache?.delete(streamId);
       await maybeSnapshot(session, aggregate, streamId, loaded.version, appended.nextExpectedVersion, state);
       const firstVersion = appended.nextExpectedVersion - events.length + 1;
       return {
@@ -199,6 +214,24 @@ async function decideAndAppend<A extends AnyAggregate>(
       await sleep(jitteredDelay(attempt, delay));
       attempt++;
     }
+  }
+}
+
+/**
+ * `state` after `events`, each turned into JSON and decoded as a load decodes it; none
+ * when one does not survive the trip (a schema whose output it does not accept again):
+ * such a state is not cached.
+ */
+function stateAsReadBack<A extends AnyAggregate>(aggregate: A, state: StateOf<A>, events: readonly NewEvent[]): { state: StateOf<A> } | undefined {
+  try {
+    let current = state;
+    for (const event of events) {
+      const stored = { type: event.type, schemaVersion: event.schemaVersion ?? 1, data: JSON.parse(JSON.stringify(event.data)) as unknown };
+      current = aggregate.evolve(current, aggregate.eventCodec.decode(stored as RecordedEvent));
+    }
+    return { state: current };
+  } catch {
+    return undefined;
   }
 }
 

@@ -140,8 +140,9 @@ describe('a state cache', () => {
 
   it('never overdraws with 20 concurrent withdrawals from two processes, each with its own cache', async () => {
     const account = cachedAccount();
-    const id = await openAccount(store, account, 100);
-    await loadAggregate(otherProcess, account, id);
+    const id = await openAccount(store, account, 90);
+    // Both caches warm, this process's already stale.
+    await handleCommand(otherProcess, account, id, deposit(10));
     const outcomes = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         handleCommand(i % 2 === 0 ? store : otherProcess, account, id, withdraw(10), { retryDelay: { min: 1, max: 20 }, retries: 50 }).then(
@@ -152,10 +153,10 @@ describe('a state cache', () => {
     );
     expect(outcomes.filter((o) => o === 'ok')).toHaveLength(10);
     expect(outcomes.filter((o) => o === 'ACCOUNT_INSUFFICIENT_FUNDS')).toHaveLength(10);
-    expect(await loadAggregate(store, bankAccount, id)).toMatchObject({ version: 12, state: { balance: 0 } });
+    expect(await loadAggregate(store, bankAccount, id)).toMatchObject({ version: 13, state: { balance: 0 } });
   });
 
-  it('answers a retried command id once, as without a cache', async () => {
+  it('answers a retried command id once, as without a cache, even after another process ran it and moved on', async () => {
     const account = cachedAccount();
     const id = await openAccount(store, account, 100);
     const command = { ...withdraw(60), id: randomUUID() };
@@ -164,16 +165,31 @@ describe('a state cache', () => {
     expect(again.events.map((e) => e.id)).toEqual(first.events.map((e) => e.id));
     expect(again.nextExpectedVersion).toBe(first.nextExpectedVersion);
     expect(await loadAggregate(store, bankAccount, id)).toMatchObject({ version: 3, state: { balance: 40 } });
+
+    // This process has the stream cached at version 4; the other one runs a command, then
+    // another. Retried here, the first is answered as an uncached handler answers it.
+    await handleCommand(store, account, id, deposit(1));
+    const elsewhere = { ...deposit(5), id: randomUUID() };
+    const original = await handleCommand(otherProcess, account, id, elsewhere);
+    await handleCommand(otherProcess, account, id, deposit(1));
+    const retried = await handleCommand(store, account, id, elsewhere);
+    const uncached = await handleCommand(store, bankAccount, id, elsewhere);
+    expect(retried).toEqual(uncached);
+    expect(retried.events.map((e) => e.id)).toEqual(original.events.map((e) => e.id));
+    expect(retried).toMatchObject({ nextExpectedVersion: 5, state: { balance: 47 } });
   });
 
   it('keeps at most maxStreams streams, dropping the least recently used', async () => {
     const account = cachedAccount(2);
     const { store: session, calls } = watched(store);
-    const [a, b, c] = [await openAccount(session, account, 0), await openAccount(session, account, 0), await openAccount(session, account, 0)];
+    const a = await openAccount(session, account, 0);
+    const b = await openAccount(session, account, 0);
+    await handleCommand(session, account, a, deposit(1)); // a used after b
+    const c = await openAccount(session, account, 0); // drops b, not a
     calls.length = 0;
-    await handleCommand(session, account, c, deposit(1)); // cached
-    await handleCommand(session, account, b, deposit(1)); // cached
-    await handleCommand(session, account, a, deposit(1)); // dropped when c was opened
+    await handleCommand(session, account, a, deposit(1));
+    await handleCommand(session, account, c, deposit(1));
+    await handleCommand(session, account, b, deposit(1));
     expect(calls).toEqual(['appendToStream', 'appendToStream', 'readStreamFromSnapshot', 'appendToStream']);
   });
 
