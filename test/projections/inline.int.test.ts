@@ -37,6 +37,35 @@ async function foldedCounts(postIds: readonly string[]): Promise<Record<string, 
   return folded;
 }
 
+/** An id whose stream `${category}-${id}` hashes to `partition` of 2. */
+function postInPartition(category: string, partition: number): string {
+  for (;;) {
+    const postId = randomUUID();
+    if (partitionOfKey(`${category}-${postId}`, 2) === partition) return postId;
+  }
+}
+
+async function waitUntilCaughtUp(name: string, partition: number): Promise<void> {
+  await eventually(async () => {
+    const rows = await store.withTransaction((tx) =>
+      tx.query<{ caught_up: boolean }>(
+        `SELECT caught_up FROM "${store.schema}".projection_partitions WHERE projection = $1 AND partition = $2`,
+        [name, partition],
+      ),
+    );
+    expect(rows[0]?.caught_up).toBe(true);
+  });
+}
+
+async function waitUntilLive(name: string): Promise<void> {
+  await eventually(async () => {
+    const live = await store.withTransaction((tx) =>
+      tx.query(`SELECT 1 FROM "${store.schema}".projection_generations WHERE projection = $1 AND status = 'live'`, [name]),
+    );
+    expect(live).toHaveLength(1);
+  });
+}
+
 describe('inline projections', () => {
   it('are up to date when the command returns, with no worker running', async () => {
     const inlineStore = withInlineProjections(store, [likeCountsProjection({ name: 'inline_basic' })]);
@@ -148,13 +177,7 @@ describe('inline projections', () => {
     // commits, not the one before it. Streams of their own category keep the other
     // tests' events out of these partitions.
     const name = 'inline_race';
-    const streamIn = (partition: number) => {
-      for (;;) {
-        const postId = randomUUID();
-        if (partitionOfKey(`race-${postId}`, 2) === partition) return postId;
-      }
-    };
-    const [p0, p1] = [streamIn(0), streamIn(1)];
+    const [p0, p1] = [postInPartition('race', 0), postInPartition('race', 1)];
     const gate = (userId: string, stage: 'before' | 'after') => {
       let open!: () => void;
       let entered!: (pid: number) => void;
@@ -187,20 +210,13 @@ describe('inline projections', () => {
         await held.opened;
       },
     });
-    const partitionRow = (partition: number) =>
-      store.withTransaction((tx) =>
-        tx.query<{ caught_up: boolean }>(
-          `SELECT caught_up FROM "${store.schema}".projection_partitions WHERE projection = $1 AND partition = $2`,
-          [name, partition],
-        ),
-      );
     await store.appendToStream(`race-${p0}`, [like(p0), like(p0)]);
     await store.appendToStream(`race-${p1}`, [like(p1, 'gate-1')]);
     const worker = runProjections(store, [projection], { inline: [name], pollIntervalMs: 20 });
     try {
       // Partition 1's first batch is held, so nothing switches; partition 0 catches up.
       await gates[1]!.entered;
-      await eventually(async () => expect((await partitionRow(0))[0]?.caught_up).toBe(true));
+      await waitUntilCaughtUp(name, 0);
       // Partition 0's next batch writes p0's row and is held before it commits.
       await store.appendToStream(`race-${p0}`, [like(p0, 'gate-0')]);
       const held = await gates[0]!.entered;
@@ -213,18 +229,14 @@ describe('inline projections', () => {
         expect(waiting[0]!.n).toBeGreaterThan(0);
       });
       gates[0]!.open();
-      await eventually(async () => {
-        const live = await store.withTransaction((tx) =>
-          tx.query(`SELECT 1 FROM "${store.schema}".projection_generations WHERE projection = $1 AND status = 'live'`, [name]),
-        );
-        expect(live).toHaveLength(1);
-      });
+      await waitUntilLive(name);
     } finally {
       for (const g of gates) g.open();
       await worker.stop();
     }
     expect(await counts(name, [p0, p1])).toEqual({ [p0]: 3, [p1]: 1 });
   });
+
   it('a batch that read its status before a switch leaves the switched generation to the appenders', async () => {
     // Partition 0 is at the head of the log when its next batch reads its status
     // ('building') and is then held before it reads the log. Partition 1 catches up and
@@ -233,13 +245,7 @@ describe('inline projections', () => {
     // inline to the switched generation. The held batch, let go, reads that like: it must
     // not apply it again.
     const name = 'inline_stale';
-    const streamIn = (partition: number) => {
-      for (;;) {
-        const postId = randomUUID();
-        if (partitionOfKey(`stale-${postId}`, 2) === partition) return postId;
-      }
-    };
-    const [p0, p1] = [streamIn(0), streamIn(1)];
+    const [p0, p1] = [postInPartition('stale', 0), postInPartition('stale', 1)];
     let releaseHandler!: () => void;
     const handlerHeld = new Promise<void>((resolve) => (releaseHandler = resolve));
     let handlerEntered!: () => void;
@@ -296,24 +302,11 @@ describe('inline projections', () => {
     const worker = runProjections(holdingStore, [projection], { inline: [name], pollIntervalMs: 20 });
     try {
       await inHandler;
-      await eventually(async () => {
-        const rows = await store.withTransaction((tx) =>
-          tx.query<{ caught_up: boolean }>(
-            `SELECT caught_up FROM "${store.schema}".projection_partitions WHERE projection = $1 AND partition = 0`,
-            [name],
-          ),
-        );
-        expect(rows[0]?.caught_up).toBe(true);
-      });
+      await waitUntilCaughtUp(name, 0);
       armed = true;
       await inRead;
       releaseHandler();
-      await eventually(async () => {
-        const live = await store.withTransaction((tx) =>
-          tx.query(`SELECT 1 FROM "${store.schema}".projection_generations WHERE projection = $1 AND status = 'live'`, [name]),
-        );
-        expect(live).toHaveLength(1);
-      });
+      await waitUntilLive(name);
       await inlineStore.appendToStream(`stale-${p0}`, [like(p0)]);
       expect(await counts(name, [p0])).toEqual({ [p0]: 3 });
       releaseRead();
