@@ -22,6 +22,8 @@ export interface CatchUpOptions extends RunProjectionsOptions {
  * tests and one-off jobs; services run `runProjections`.
  *
  * @throws ProjectionStoppedError when a partition stopped on a failing handler.
+ * @throws ValidationError naming `projections[i].version` when the live generation of a
+ *   projection is of a newer version than the code given (nothing here would process it).
  * @throws ProjectionTimeoutError when the head is not reached within `timeoutMs`.
  * @example
  * ```ts
@@ -63,10 +65,21 @@ async function whatIsBehind(store: EventStore, projections: readonly AnyProjecti
     ),
   );
   const behind: string[] = [];
-  for (const projection of projections) {
+  for (const [index, projection] of projections.entries()) {
     const own = rows.filter((row) => row.projection === projection.name);
     for (const row of own) {
       if (row.stopped_error !== null) throw new ProjectionStoppedError(row.projection, row.partition, row.stopped_error);
+    }
+    // Workers leave generations of another code version alone (rolling deploys): with
+    // older code nothing would ever process the live one, so waiting would prove nothing.
+    const newer = own.find((row) => row.status === 'live' && row.version > projection.version);
+    if (newer) {
+      throw new ValidationError([
+        {
+          field: `projections[${index}].version`,
+          reason: `'${projection.name}' is live at version ${newer.version}, newer than this code's ${projection.version}; run the newer code`,
+        },
+      ]);
     }
     const building = own.find((row) => row.status === 'building' && row.version === projection.version);
     if (building) {

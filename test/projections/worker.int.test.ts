@@ -9,6 +9,7 @@ import {
   retryDeadLetter,
   runProjections,
   setupProjection,
+  ValidationError,
   type EventStore,
 } from 'annals';
 import { describe, expect, it } from 'vitest';
@@ -169,5 +170,13 @@ describe('a projection worker', () => {
     expect(await counts('versioned')).toEqual(before);
     const status = await projectionStatus(store, [v2]);
     expect(status.partitions.map((p) => [p.generation, p.status])).toEqual([[2, 'live']]);
+
+    // Older code: no worker of it touches version 2, so catching up with it is refused.
+    const error = await catchUpProjections(store, [v1]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues).toEqual([
+      { field: 'projections[0].version', reason: "'versioned' is live at version 2, newer than this code's 1; run the newer code" },
+    ]);
+    expect(await counts('versioned')).toEqual(before);
   });
 });
