@@ -56,7 +56,6 @@ interface Row {
   stopped_error: string | null;
   lag: string | bigint;
   oldest: Date | null;
-  total: string | bigint | null;
 }
 
 /**
@@ -89,21 +88,29 @@ export async function projectionStatus(store: EventStore, projections: readonly 
                 (SELECT e.recorded_at FROM ${table(tx.schema, 'events')} e
                   WHERE e.global_position > p.position AND e.global_position <= $2::bigint
                     AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[]))
-                  ORDER BY e.global_position LIMIT 1) AS oldest,
-                CASE WHEN g.status = 'building' THEN
-                  (SELECT count(*) FROM ${table(tx.schema, 'events')} e
-                    WHERE e.global_position > g.started_from AND e.global_position <= $2::bigint
-                      AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[])))
-                END AS total
+                  ORDER BY e.global_position LIMIT 1) AS oldest
            FROM ${table(tx.schema, 'projection_generations')} g
            JOIN ${table(tx.schema, 'projection_partitions')} p USING (projection, generation)
           WHERE g.projection = $1 AND g.status <> 'retired'
           ORDER BY g.generation, p.partition`,
         [projection.name, head.toString(), [...projection.eventTypes], categories],
       );
+      // A rebuild's events to process in all: the same for each of its partitions, and a
+      // count over what may be the whole log, so counted once per generation.
+      const totals = new Map<number, number>();
+      for (const row of rows) {
+        if (row.status !== 'building' || totals.has(row.generation)) continue;
+        const [counted] = await tx.query<{ total: string | bigint }>(
+          `SELECT count(*) AS total FROM ${table(tx.schema, 'events')} e
+            WHERE e.global_position > $1::bigint AND e.global_position <= $2::bigint
+              AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[]))`,
+          [row.started_from.toString(), head.toString(), [...projection.eventTypes], categories],
+        );
+        totals.set(row.generation, Number(counted?.total ?? 0));
+      }
       for (const row of rows) {
         const lag = Number(row.lag);
-        const total = row.total === null ? null : Number(row.total);
+        const total = totals.get(row.generation) ?? null;
         partitions.push({
           projection: row.projection,
           generation: row.generation,

@@ -45,6 +45,9 @@ describe('annals projections rebuild', () => {
   it('resumes a rebuild under way rather than starting another', { timeout: 120_000 }, async () => {
     const under = await startRebuild(store, tally);
     expect(under.status).toBe('building');
+    // Nothing replayed yet: each of its partitions is at 0% of the log's events.
+    const pending = (await projectionStatus(store, [tally])).partitions.filter((p) => p.generation === under.generation);
+    expect(pending.map((p) => p.rebuildProgress)).toEqual([0, 0]);
     const { code, stdout } = await runAnnals(['projections', 'rebuild', 'tally', '--from', '5', '--config', config]);
     expect(code).toBe(0);
     expect(stdout).toContain(`resuming the rebuild of tally into generation ${under.generation} (started from position 0); --from 5 is ignored`);
