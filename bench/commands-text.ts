@@ -41,9 +41,8 @@ export function limits(results: CommandResults): string {
   one statement per command instead of two.${cacheGain} Commands of one stream in one process are
   queued, so the callers of one hot aggregate no longer race each other: conflicts only arise
   between processes, and each costs a failed append and a reload. Anything but a successful
-  append is decided again on a fresh load, so the answers are those of an uncached handler,
-  apart from the two documented differences (truncated streams, lossy snapshot codecs;
-  docs/aggregates.md). These figures run in one process with every account in the cache: the
+  append is decided again on a fresh load, so the answers are those of an uncached handler
+  (docs/aggregates.md lists the rare ways a cached state can differ from a loaded one). These figures run in one process with every account in the cache: the
   best case for it. Emmett has no such cache.
 - **One hot aggregate, default.** Every caller in the process races the others for the same
   stream; the losers reload and retry with full jitter.

@@ -56,8 +56,8 @@ export interface AggregateDefinition<State, Events extends EventSchemas, Command
    * first; commands of one stream in this process are then handled one at a time.
    * Worth it when one process handles most commands of a stream (a single instance,
    * sticky routing): a stream another process moved on costs a failed append and a
-   * reload. Answers are those of an uncached handler, apart from two documented
-   * differences (docs/aggregates.md, "State cache"). Off by default.
+   * reload. Results are those of an uncached handler; the rare ways a cached state can
+   * differ from a loaded one are in docs/aggregates.md ("State cache"). Off by default.
    */
   cache?: StateCachePolicy;
 }

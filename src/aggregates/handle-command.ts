@@ -176,19 +176,24 @@ async function decideAndAppend<A extends AnyAggregate>(
         const earlier = await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
         if (earlier) return earlier;
       }
-      // With a cache, the state a fresh load would rebuild: evolve over the events as read
-      // back from their stored JSON, so the next command decides on exactly that.
-      const reread = cache && !replayed ? stateAsReadBack(aggregate, loaded.state, events) : undefined;
-      // Otherwise `events` hold the data as parsed by the current schemas (defaults
-      // applied): the shape evolve gets when the events are read back.
-      const state =
-        reread?.state ??
-        events.reduce(
-          (current, event) => aggregate.evolve(current, { type: event.type, data: event.data } as DomainEvent<EventsOf<A>>),
-          loaded.state,
-        );
-      if (reread) cache?.set(streamId, { state: reread.state, version: appended.nextExpectedVersion });
-      else cache?.delete(streamId);
+      // `events` hold the data as parsed by the current schemas (defaults applied): the
+      // shape evolve gets when the events are read back.
+      const state = events.reduce(
+        (current, event) => aggregate.evolve(current, { type: event.type, data: event.data } as DomainEvent<EventsOf<A>>),
+        loaded.state,
+      );
+      if (cache) {
+        // Cached: the state a load would rebuild, from the events as read back from JSON,
+        // so the next command decides on exactly that. The answer above stays the same as
+        // without a cache.
+        const readBack = replayed ? undefined : decodedAsStored(aggregate, events);
+        if (readBack) {
+          const cachedState = readBack.reduce((current, event) => aggregate.evolve(current, event), loaded.state);
+          cache.set(streamId, { state: cachedState, version: appended.nextExpectedVersion });
+        } else {
+          cache.delete(streamId);
+        }
+      }
       await maybeSnapshot(session, aggregate, streamId, loaded.version, appended.nextExpectedVersion, state);
       const firstVersion = appended.nextExpectedVersion - events.length + 1;
       return {
@@ -218,18 +223,18 @@ async function decideAndAppend<A extends AnyAggregate>(
 }
 
 /**
- * `state` after `events`, each turned into JSON and decoded as a load decodes it; none
- * when one does not survive the trip (a schema whose output it does not accept again):
- * such a state is not cached.
+ * `events` turned into JSON and decoded as a load decodes them; none when one does not
+ * survive the trip (a schema that refuses its own output): its state is not cached.
  */
-function stateAsReadBack<A extends AnyAggregate>(aggregate: A, state: StateOf<A>, events: readonly NewEvent[]): { state: StateOf<A> } | undefined {
+function decodedAsStored<A extends AnyAggregate>(aggregate: A, events: readonly NewEvent[]): DomainEvent<EventsOf<A>>[] | undefined {
   try {
-    let current = state;
-    for (const event of events) {
-      const stored = { type: event.type, schemaVersion: event.schemaVersion ?? 1, data: JSON.parse(JSON.stringify(event.data)) as unknown };
-      current = aggregate.evolve(current, aggregate.eventCodec.decode(stored as RecordedEvent));
-    }
-    return { state: current };
+    return events.map((event) =>
+      aggregate.eventCodec.decode({
+        type: event.type,
+        schemaVersion: event.schemaVersion ?? 1,
+        data: JSON.parse(JSON.stringify(event.data)) as unknown,
+      } as RecordedEvent),
+    );
   } catch {
     return undefined;
   }

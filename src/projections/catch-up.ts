@@ -22,8 +22,9 @@ export interface CatchUpOptions extends RunProjectionsOptions {
  * tests and one-off jobs; services run `runProjections`.
  *
  * @throws ProjectionStoppedError when a partition stopped on a failing handler.
- * @throws ValidationError naming `projections[i].version` when the live generation of a
- *   projection is of a newer version than the code given (nothing here would process it).
+ * @throws ValidationError naming `projections[i].version` when a projection has no
+ *   generation of the code's version (its live one is newer, or older with autoRebuild
+ *   off): nothing here would process it.
  * @throws ProjectionTimeoutError when the head is not reached within `timeoutMs`.
  * @example
  * ```ts
@@ -67,19 +68,25 @@ async function whatIsBehind(store: EventStore, projections: readonly AnyProjecti
   const behind: string[] = [];
   for (const [index, projection] of projections.entries()) {
     const own = rows.filter((row) => row.projection === projection.name);
-    for (const row of own) {
-      if (row.stopped_error !== null) throw new ProjectionStoppedError(row.projection, row.partition, row.stopped_error);
-    }
-    // Workers leave generations of another code version alone (rolling deploys): with
-    // older code nothing would ever process the live one, so waiting would prove nothing.
-    const newer = own.find((row) => row.status === 'live' && row.version > projection.version);
-    if (newer) {
+    // Workers leave generations of another code version alone (rolling deploys): with no
+    // generation of this code's version, nothing here would process anything, and waiting
+    // would prove nothing.
+    if (own.length > 0 && !own.some((row) => row.version === projection.version)) {
+      const live = own.find((row) => row.status === 'live');
+      const rebuilding = own.find((row) => row.status === 'building');
+      const hint =
+        (live && live.version > projection.version) || (rebuilding && rebuilding.version > projection.version)
+          ? 'run the newer code'
+          : 'start a rebuild (annals projections rebuild) or leave autoRebuild on';
+      const where = [live ? `live at version ${live.version}` : undefined, rebuilding ? `rebuilding to version ${rebuilding.version}` : undefined]
+        .filter(Boolean)
+        .join(', ');
       throw new ValidationError([
-        {
-          field: `projections[${index}].version`,
-          reason: `'${projection.name}' is live at version ${newer.version}, newer than this code's ${projection.version}; run the newer code`,
-        },
+        { field: `projections[${index}].version`, reason: `'${projection.name}' is ${where}, not at this code's ${projection.version}; ${hint}` },
       ]);
+    }
+    for (const row of own.filter((r) => r.version === projection.version)) {
+      if (row.stopped_error !== null) throw new ProjectionStoppedError(row.projection, row.partition, row.stopped_error);
     }
     const building = own.find((row) => row.status === 'building' && row.version === projection.version);
     if (building) {

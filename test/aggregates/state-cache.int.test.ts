@@ -10,6 +10,7 @@ import {
   type EventStoreSession,
 } from 'annals';
 import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { bankAccount } from '../../domain/bank-account/index.js';
 import { createTestStore, testDatabaseUrl } from '../setup/database.js';
 import { wrapSession } from './support/sessions.js';
@@ -191,6 +192,30 @@ describe('a state cache', () => {
     await handleCommand(session, account, c, deposit(1));
     await handleCommand(session, account, b, deposit(1));
     expect(calls).toEqual(['appendToStream', 'appendToStream', 'readStreamFromSnapshot', 'appendToStream']);
+  });
+
+  it('answers as an uncached handler and caches the state a load would rebuild, even for a schema that changes its own output', async () => {
+    // Parsing doubles `by`: the event is stored doubled, and doubled again when read back.
+    // A load therefore sees 4 where the command's own events said 2; the cache must too.
+    const counter = (cache: boolean) =>
+      defineAggregate({
+        category: 'doubling',
+        initialState: () => ({ total: 0 }),
+        events: { Added: z.object({ by: z.number().transform((n) => n * 2) }) },
+        commands: { Add: z.object({ by: z.number() }) },
+        evolve: (state, event) => ({ total: state.total + event.data.by }),
+        decide: (command) => ({ type: 'Added', data: { by: command.data.by } }),
+        ...(cache ? { cache: { maxStreams: 10 } } : {}),
+      });
+    const [cached, uncached] = [counter(true), counter(false)];
+    const results = async (aggregate: typeof cached) => {
+      const id = randomUUID();
+      const first = await handleCommand(store, aggregate, id, { type: 'Add', data: { by: 1 } });
+      const second = await handleCommand(store, aggregate, id, { type: 'Add', data: { by: 1 } });
+      return [first.state, second.state, (await loadAggregate(store, aggregate, id)).state];
+    };
+    expect(await results(cached)).toEqual(await results(uncached));
+    expect(await results(cached)).toEqual([{ total: 2 }, { total: 6 }, { total: 8 }]);
   });
 
   it('refuses a bad policy, naming it', () => {

@@ -175,8 +175,17 @@ describe('a projection worker', () => {
     const error = await catchUpProjections(store, [v1]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).issues).toEqual([
-      { field: 'projections[0].version', reason: "'versioned' is live at version 2, newer than this code's 1; run the newer code" },
+      { field: 'projections[0].version', reason: "'versioned' is live at version 2, not at this code's 1; run the newer code" },
     ]);
     expect(await counts('versioned')).toEqual(before);
+    // Newer code with rebuilds turned off: nothing of its version to process either.
+    const v3 = likeCountsProjection({ name: 'versioned', version: 3 });
+    const off = await catchUpProjections(store, [v3], { autoRebuild: false }).catch((e: unknown) => e);
+    expect((off as ValidationError).issues).toEqual([
+      {
+        field: 'projections[0].version',
+        reason: "'versioned' is live at version 2, not at this code's 3; start a rebuild (annals projections rebuild) or leave autoRebuild on",
+      },
+    ]);
   });
 });

@@ -90,9 +90,10 @@ describe(`the notifications projection (SEED=${seed})`, () => {
   });
 
   it('sends a like the live generation never reached exactly once from the rebuild, and no history', async () => {
-    await catchUp(store, [notifications]);
-    // A like after the live generation's checkpoint, then a rebuild with no v1 worker
-    // running: v2 must send it (v1 never did), but not the likes v1 already sent.
+    // Version 2 is live (the test before): caught up, then likes after its checkpoint and
+    // a rebuild to version 3 with no version 2 worker running. Version 3 must send those
+    // (version 2 never did), but not the likes sent before.
+    await catchUp(store, [defineProjection({ ...notifications.definition, version: 2 })]);
     await likes.run(20);
     const before = sent.length;
     const unsent = (await everyEvent(store, { types: ['LikeCreated'] })).filter((event) => !sent.some((n) => n.eventId === event.id));
