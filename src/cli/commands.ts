@@ -46,6 +46,13 @@ export const globalOptions: Readonly<Record<string, OptionSpec>> = {
 
 const jsonOption: OptionSpec = { type: 'boolean', description: 'print JSON (bigints as strings) instead of a table' };
 
+// `projections dead-letters` and its `list` take the same options.
+const deadLetterListOptions: Readonly<Record<string, OptionSpec>> = {
+  projection: { type: 'string', value: 'NAME', description: 'only this projection' },
+  status: { type: 'string', value: 'pending|retried|skipped|all', description: 'only dead letters in this state (default pending)' },
+  json: jsonOption,
+};
+
 const runnerOptionSpecs: Readonly<Record<string, OptionSpec>> = {
   'batch-size': { type: 'string', value: 'N', description: 'events read per batch while live (default 500)' },
   'poll-interval-ms': { type: 'string', value: 'MS', description: 'longest wait for new events without a notification (default 1000)' },
@@ -104,11 +111,7 @@ export const commands: readonly CommandSpec[] = [
     minArgs: 0,
     maxArgs: 0,
     summary: 'list dead letters, oldest first (default: the pending ones)',
-    options: {
-      projection: { type: 'string', value: 'NAME', description: 'only this projection' },
-      status: { type: 'string', value: 'pending|retried|skipped|all', description: 'only dead letters in this state (default pending)' },
-      json: jsonOption,
-    },
+    options: deadLetterListOptions,
     run: listDeadLetters,
   },
   {
@@ -147,11 +150,7 @@ export const commands: readonly CommandSpec[] = [
     minArgs: 0,
     maxArgs: 0,
     summary: 'the same as projections dead-letters list',
-    options: {
-      projection: { type: 'string', value: 'NAME', description: 'only this projection' },
-      status: { type: 'string', value: 'pending|retried|skipped|all', description: 'only dead letters in this state (default pending)' },
-      json: jsonOption,
-    },
+    options: deadLetterListOptions,
     run: listDeadLetters,
   },
   {

@@ -110,6 +110,14 @@ type BatchOutcome =
 
 class LostOwnership extends Error {}
 
+/** Marks `unit` lost or to be released for those outcomes: true when its loop is over. */
+function ends(unit: Unit, outcome: BatchOutcome): outcome is Extract<BatchOutcome, { kind: 'lost' | 'release' }> {
+  if (outcome.kind === 'lost') unit.lost = true;
+  else if (outcome.kind === 'release') unit.release = true;
+  else return false;
+  return true;
+}
+
 class HandlerFailure extends Error {
   constructor(
     readonly failure: unknown,
@@ -372,14 +380,7 @@ class Runner implements ProjectionRunner {
         await this.#sleep(this.#backoff(failures));
         continue;
       }
-      if (outcome.kind === 'lost') {
-        unit.lost = true;
-        break;
-      }
-      if (outcome.kind === 'release') {
-        unit.release = true;
-        break;
-      }
+      if (ends(unit, outcome)) break;
       if (outcome.kind === 'failed') {
         await this.#isolate(unit, outcome.limit);
         continue;
@@ -571,14 +572,7 @@ class Runner implements ProjectionRunner {
         outcome = dead ? { kind: 'done', events: 1, position: failedEvent.globalPosition, caughtUp: false, replaying: false, building: unit.building } : { kind: 'lost' };
         break;
       }
-      if (outcome.kind === 'lost') {
-        unit.lost = true;
-        return;
-      }
-      if (outcome.kind === 'release') {
-        unit.release = true;
-        return;
-      }
+      if (ends(unit, outcome)) return;
       if (outcome.kind === 'done' && outcome.caughtUp) return;
       processed++;
     }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { defineProjection, type ProjectionContext } from 'annals';
 import { likeEvents } from '../../../domain/likes/likes.events.js';
+import { likeCounts } from '../../../projections/like-counts/like-counts.projection.js';
 
 /** A like count per post, written one event at a time: the simplest projection. */
 export function likeCountsProjection(
@@ -20,13 +21,8 @@ export function likeCountsProjection(
     events: likeEvents,
     ...(options.partitions ? { partitions: options.partitions } : {}),
     ...(options.categories ? { categories: options.categories } : {}),
-    schema: async (db) => {
-      await db.schema
-        .createTable('like_counts')
-        .addColumn('post_id', 'text', (c) => c.primaryKey())
-        .addColumn('likes', 'integer', (c) => c.notNull())
-        .execute();
-    },
+    // The example projection's table: the same read model, written one event at a time.
+    schema: likeCounts.definition.schema,
     apply: async (event, context) => {
       const { db } = context;
       if (options.failOn?.(event.data.postId)) throw new Error(`refusing post ${event.data.postId}`);

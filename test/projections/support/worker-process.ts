@@ -24,15 +24,16 @@
  * `ready`, `batch` (a committed batch, from onBatch), `applied` (TRACE_APPLIED: an event
  * applied, before its batch commits), `log` (the runner's logger), `stopping`, `stopped`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createEventStore, defineProjection, readSchemaOf, runProjections, type EventStore, type ProjectionLogger } from 'annals';
 import { sql } from 'kysely';
 import type { ExpectStatic } from 'vitest';
+import { killAllScripts, startScript } from '../../setup/child-process.js';
 import { eventually } from '../../setup/eventually.js';
 import { likeEvents } from '../../../domain/likes/likes.events.js';
+import { likeCounts } from '../../../projections/like-counts/like-counts.projection.js';
 
 export interface WorkerSettings {
   /** Projection name (default `audited-likes`): one per test, so tests sharing a schema do not meet. */
@@ -119,11 +120,7 @@ async function main(): Promise<void> {
     partitions: settings.partitions,
     ...(settings.category ? { categories: [settings.category] } : {}),
     schema: async (db) => {
-      await db.schema
-        .createTable('like_counts')
-        .addColumn('post_id', 'text', (c) => c.primaryKey())
-        .addColumn('likes', 'integer', (c) => c.notNull())
-        .execute();
+      await likeCounts.definition.schema(db);
       await db.schema
         .createTable('applied_events')
         .addColumn('event_id', 'uuid', (c) => c.primaryKey())
@@ -258,15 +255,7 @@ export interface RunningWorker {
   output(): string;
 }
 
-const running = new Set<ChildProcess>();
-
-/**
- * Starts this file as a worker process on `schema`.
- *
- * As `node --import tsx` rather than the tsx command: the tsx command runs the script in
- * a second node process and relays only the signals it can catch, so a SIGKILL sent to
- * it would leave the real worker running.
- */
+/** Starts this file as a worker process on `schema` (see startScript for how). */
 export function startWorker(databaseUrl: string, schema: string, settings: WorkerSettings = {}): RunningWorker {
   const env: Record<string, string> = { DATABASE_URL: databaseUrl, ANNALS_SCHEMA: schema };
   const names: [keyof WorkerSettings, string][] = [
@@ -285,16 +274,10 @@ export function startWorker(databaseUrl: string, schema: string, settings: Worke
   ];
   for (const [key, variable] of names) if (settings[key] !== undefined) env[variable] = String(settings[key]);
   if (settings.traceApplied) env.TRACE_APPLIED = '1';
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
   const lines: WorkerLine[] = [];
   const raw: string[] = [];
-  let stderr = '';
   let workerId: string | undefined;
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  const script = startScript(entry, env, (line) => {
     raw.push(line);
     try {
       const parsed = JSON.parse(line) as WorkerLine;
@@ -304,44 +287,24 @@ export function startWorker(databaseUrl: string, schema: string, settings: Worke
       // Not one of ours (a warning printed by node): kept in `raw` for failure messages.
     }
   });
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  let ended = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      ended = true;
-      running.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-  const output = () => `stdout (last 40 lines):\n${raw.slice(-40).join('\n')}\nstderr:\n${stderr}`;
-
-  async function waitFor(test: (lines: readonly WorkerLine[]) => boolean, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!test(lines)) {
-      if (ended || Date.now() > deadline) throw new Error(`worker ${settings.workerId ?? ''}: ${ended ? 'exited' : 'timed out'}; ${output()}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
+  const output = () => `stdout (last 40 lines):\n${raw.slice(-40).join('\n')}\nstderr:\n${script.stderr()}`;
 
   return {
-    child,
+    child: script.child,
     settings,
     lines,
     get workerId() {
       return workerId;
     },
-    exited,
-    waitFor,
+    exited: script.exited,
+    waitFor: (test, timeoutMs = 20_000) =>
+      script.waitUntil(() => test(lines), timeoutMs, (why) => `worker ${settings.workerId ?? ''}: ${why}; ${output()}`),
     output,
   };
 }
 
 /** Kills (SIGKILL) every worker a test left running, and waits for them to exit (for afterEach). */
-export async function killAllWorkers(): Promise<void> {
-  const exits = [...running].map((child) => new Promise((resolve) => child.once('exit', resolve)));
-  for (const child of running) child.kill('SIGKILL');
-  await Promise.all(exits);
-}
+export const killAllWorkers = killAllScripts;
 
 /** Sends SIGTERM and returns how it exited and how long that took. */
 export async function terminate(worker: RunningWorker): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
