@@ -28,6 +28,7 @@ export const ErrorCodes = {
   projectionTimeout: 'ANNALS_PROJECTION_TIMEOUT',
   deadLetter: 'ANNALS_DEAD_LETTER',
   unknownProjection: 'ANNALS_UNKNOWN_PROJECTION',
+  logAhead: 'ANNALS_LOG_AHEAD',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -93,10 +94,15 @@ export class ConcurrencyError extends AnnalsError {
   /** The stream's version when the append was refused (0 when the stream does not exist). */
   readonly actual: number;
 
-  constructor(streamId: string, expected: ExpectedVersionDescription, actual: number) {
+  /**
+   * @param detail why, when the version alone does not say: e.g. the stream was appended
+   *   to by a transaction newer than this one (docs/global-log.md, "Per-stream order").
+   */
+  constructor(streamId: string, expected: ExpectedVersionDescription, actual: number, detail?: string, options?: { cause?: unknown }) {
     super(
       ErrorCodes.concurrency,
-      `stream '${streamId}' is at version ${actual}, expected ${JSON.stringify(expected)}`,
+      `stream '${streamId}' is at version ${actual}, expected ${JSON.stringify(expected)}${detail === undefined ? '' : `: ${detail}`}`,
+      options,
     );
     this.streamId = streamId;
     this.expected = expected;
@@ -157,6 +163,14 @@ export class TransactionTooLargeError extends AnnalsError {
 /**
  * A stored event does not fit its type's schema once upcast: it names the event so it can
  * be found and fixed (with a new upcaster, usually). Stored events are never rewritten.
+ * The message also names the fields that do not fit (the first three of `issues`): it is
+ * all a projection's dead letter keeps of the error.
+ *
+ * @example
+ * ```ts
+ * // EventSchemaError: event 0f6c… (LikeCreated v1) at version 2 of stream 'post-p1' cannot be
+ * // read: data does not fit schema version 1: data.userId: Invalid input: expected string, received number
+ * ```
  */
 export class EventSchemaError extends AnnalsError {
   readonly streamId: string;
@@ -173,7 +187,7 @@ export class EventSchemaError extends AnnalsError {
   ) {
     super(
       ErrorCodes.eventSchema,
-      `event ${event.id} (${event.type} v${event.schemaVersion}) at version ${event.version} of stream '${event.streamId}' cannot be read: ${reason}`,
+      `event ${event.id} (${event.type} v${event.schemaVersion}) at version ${event.version} of stream '${event.streamId}' cannot be read: ${reason}${describeIssues(issues)}`,
     );
     this.streamId = event.streamId;
     this.version = event.version;
@@ -182,6 +196,14 @@ export class EventSchemaError extends AnnalsError {
     this.schemaVersion = event.schemaVersion;
     this.issues = issues;
   }
+}
+
+/** `: data.a: reason; data.b: reason (and 2 more)`, or nothing without issues. */
+function describeIssues(issues: readonly ValidationIssue[]): string {
+  if (issues.length === 0) return '';
+  const shown = issues.slice(0, 3).map((issue) => `${issue.field}: ${issue.reason}`);
+  const more = issues.length > 3 ? ` (and ${issues.length - 3} more)` : '';
+  return `: ${shown.join('; ')}${more}`;
 }
 
 /**
@@ -240,6 +262,32 @@ export class MigrationError extends AnnalsError {
   constructor(migration: string, message: string, options?: { cause?: unknown }) {
     super(ErrorCodes.migration, `migration ${migration}: ${message}`, options);
     this.migration = migration;
+  }
+}
+
+/**
+ * The log holds global positions this Postgres server's transaction ids have not reached:
+ * the store was restored into another cluster (pg_dump / pg_restore, logical
+ * replication) and `migrate()` has not been run there. Appends are refused rather than
+ * written below the restored log, and reads rather than returning nothing. Run
+ * `migrate()` (or `annals migrate`) once on the new server (docs/global-log.md,
+ * "Moving the log to another server").
+ */
+export class LogAheadError extends AnnalsError {
+  /** The highest global position in the log. */
+  readonly logPosition: bigint;
+  /** The lowest position this server would give a new event without migrate(). */
+  readonly serverPosition: bigint;
+
+  constructor(logPosition: bigint, serverPosition: bigint, options?: { cause?: unknown }) {
+    super(
+      ErrorCodes.logAhead,
+      `the log holds global position ${logPosition} but this server's transaction ids only reach ${serverPosition}: ` +
+        'the store was moved to another server; run migrate() (annals migrate) there once',
+      options,
+    );
+    this.logPosition = logPosition;
+    this.serverPosition = serverPosition;
   }
 }
 

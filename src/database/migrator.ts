@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { MigrationError } from '../errors.js';
 import type { EventStoreTables } from './tables.js';
 import { quoteIdent } from './quote-ident.js';
@@ -18,6 +18,11 @@ export interface Migration {
 export interface MigrationResult {
   /** Names of the migrations this call applied (empty when the schema was up to date). */
   applied: string[];
+  /**
+   * Present when this call found the log ahead of the server's transaction ids (the
+   * store was moved to another cluster) and raised the position offset to match.
+   */
+  logOffset?: { previous: bigint; current: bigint };
 }
 
 /** Reads `migrations/NNNN_name.sql`, ordered by number. */
@@ -49,6 +54,19 @@ export async function migrate(
   db: Kysely<EventStoreTables>,
   schema: string,
   migrations?: Migration[],
+): Promise<MigrationResult> {
+  return migrateWith(db, schema, migrations, async () => ({}));
+}
+
+/**
+ * `migrate`, then `after` in the same transaction, under the same lock: the event store
+ * uses it to raise the log's position offset (raiseLogOffset).
+ */
+export async function migrateWith(
+  db: Kysely<EventStoreTables>,
+  schema: string,
+  migrations: Migration[] | undefined,
+  after: (trx: Transaction<EventStoreTables>) => Promise<Omit<MigrationResult, 'applied'>>,
 ): Promise<MigrationResult> {
   const all = migrations ?? (await loadMigrations());
   return db.transaction().execute(async (trx) => {
@@ -95,6 +113,6 @@ export async function migrate(
         .execute();
       applied.push(migration.name);
     }
-    return { applied };
+    return { applied, ...(await after(trx)) };
   });
 }

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import { z } from 'zod';
 import { openConnection, type Connection, type ConnectionConfig } from '../database/connection.js';
-import { migrate, type MigrationResult } from '../database/migrator.js';
+import { migrateWith, type MigrationResult } from '../database/migrator.js';
 import type { EventStoreTables } from '../database/tables.js';
 import {
   ConcurrencyError,
@@ -33,7 +33,9 @@ import type {
 } from './event-store.js';
 import { readSnapshotQuery, readStreamFromSnapshotQuery, readStreamQuery, toRecordedEvent, type EventRow } from './read-statements.js';
 import { AppendNotifier } from './append-notifier.js';
-import { appendQuery, maxEventsPerTransaction, positionBits, type AppendRow } from './append-statement.js';
+import { appendQuery, maxEventsPerTransaction, type AppendRow } from './append-statement.js';
+import { logAheadError, readBound, registerAppenderText } from './log-bound.js';
+import { raiseLogOffset } from './log-offset.js';
 import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
 import { eventTypeSchema, parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, defaultAppendLimits } from './validation.js';
 
@@ -183,26 +185,30 @@ class Session implements EventStoreSession {
     }
 
     let row: AppendRow | undefined;
-    try {
-      const query = appendQuery(this.schema, append, this.#inTransaction);
-      this.#prepare(query.sql);
-      row = (await this.executor.executeQuery(query)).rows[0];
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === 'AN001') throw new TransactionTooLargeError(maxEventsPerTransaction, { cause: error });
-      if (code === '23505' && (error as { constraint?: string }).constraint === 'events_event_id_key') {
-        if (!this.#inTransaction) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const query = appendQuery(this.schema, append, this.#inTransaction);
+        this.#prepare(query.sql);
+        row = (await this.executor.executeQuery(query)).rows[0];
+        break;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === 'AN002') {
+          // A newer transaction appended to the stream after this one got its id
+          // (docs/global-log.md, "Per-stream order"). On its own, the append is its own
+          // transaction: trying again gets a newer id. Inside withTransaction the caller
+          // must retry the whole transaction.
+          if (!this.#inTransaction && attempt < maxOrderRetries) continue;
+          const actual = Number((error as { detail?: string }).detail ?? 0);
+          throw new ConcurrencyError(append.streamId, append.expectedVersion, actual,
+            'a newer transaction appended to the stream after this transaction began writing; retry the transaction', { cause: error });
+        }
+        if (isDuplicateEventId(error) && !this.#inTransaction) {
           const earlier = await this.#findEarlierAppend(append);
           if (earlier) return earlier;
         }
-        const eventId = append.events.find((event) => event.idFromCaller)?.id ?? append.events[0]!.id;
-        throw new IdempotencyConflictError(
-          append.streamId,
-          eventId,
-          'an event id in this batch was appended concurrently by another transaction; retry the transaction',
-        );
+        throw this.#appendError(error, append);
       }
-      throw error;
     }
 
     if (row?.version === null || row?.version === undefined || row.last_position === null) {
@@ -217,6 +223,18 @@ class Session implements EventStoreSession {
     }
     this.onAppended();
     return { nextExpectedVersion: Number(row.version), lastGlobalPosition: BigInt(row.last_position) };
+  }
+
+  /** The typed error for a failed append statement. */
+  #appendError(error: unknown, append: PreparedAppend): unknown {
+    if ((error as { code?: string }).code === 'AN001') return new TransactionTooLargeError(maxEventsPerTransaction, { cause: error });
+    if (!isDuplicateEventId(error)) return logAheadError(error) ?? error;
+    const eventId = append.events.find((event) => event.idFromCaller)?.id ?? append.events[0]!.id;
+    return new IdempotencyConflictError(
+      append.streamId,
+      eventId,
+      'an event id in this batch was appended concurrently by another transaction; retry the transaction',
+    );
   }
 
   /**
@@ -273,19 +291,28 @@ class Session implements EventStoreSession {
   async readAll<E extends RecordedEvent = RecordedEvent>(options?: ReadAllOptions): Promise<E[]> {
     this.#assertOpen();
     const { after = 0n, limit, types, categories } = parseInput(readAllOptionsSchema, options, 'options') ?? {};
-    const rows = await this.runPrepared(this.executor
+    const rows = await this.#readingLog(() => this.runPrepared(this.executor
       .withSchema(this.schema)
       .selectFrom('events')
       .select(eventColumns)
       .where('global_position', '>', after.toString())
-      .where('global_position', '<', visibleBound())
+      .where('global_position', '<', readBound(this.schema))
       .$if(types !== undefined, (q) => (types!.length === 0 ? q.where(sql<boolean>`false`) : q.where('type', 'in', types!)))
       .$if(categories !== undefined, (q) =>
         categories!.length === 0 ? q.where(sql<boolean>`false`) : q.where('category', 'in', categories!),
       )
       .orderBy('global_position')
-      .$if(limit !== undefined, (q) => q.limit(limit!)));
+      .$if(limit !== undefined, (q) => q.limit(limit!))));
     return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  }
+
+  /** Runs a bounded read of the log, with AN003 (a moved store) as a LogAheadError. */
+  async #readingLog<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      throw logAheadError(error) ?? error;
+    }
   }
 
   async getStreamInfo(streamId: string): Promise<StreamInfo | null> {
@@ -407,12 +434,12 @@ class Session implements EventStoreSession {
 
   async headPosition(): Promise<bigint> {
     this.#assertOpen();
-    const row = await this.executor
+    const row = await this.#readingLog(() => this.executor
       .withSchema(this.schema)
       .selectFrom('events')
       .select((eb) => eb.fn.max('global_position').as('head'))
-      .where('global_position', '<', visibleBound())
-      .executeTakeFirst();
+      .where('global_position', '<', readBound(this.schema))
+      .executeTakeFirst());
     return row?.head === null || row?.head === undefined ? 0n : BigInt(row.head);
   }
 
@@ -446,6 +473,13 @@ class Session implements EventStoreSession {
   }
 }
 
+/** How often a plain append is tried when newer transactions keep appending to its stream first. */
+const maxOrderRetries = 20;
+
+function isDuplicateEventId(error: unknown): boolean {
+  return (error as { code?: string }).code === '23505' && (error as { constraint?: string }).constraint === 'events_event_id_key';
+}
+
 const checkpointNameSchema = z.string().min(1, { error: 'must not be empty' }).max(255, { error: 'must be at most 255 characters' });
 
 const snapshotSchema = z.object({
@@ -453,16 +487,6 @@ const snapshotSchema = z.object({
   streamVersion: z.number().int().min(1),
   state: z.unknown(),
 });
-
-/**
- * The first global position a reader must not return yet: that of the oldest transaction
- * still running when the statement's snapshot was taken. Every transaction below it has
- * finished, and positions are ordered by transaction id, so nothing can still commit
- * below this bound (docs/global-log.md).
- */
-function visibleBound() {
-  return sql<string>`(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${sql.lit(positionBits)})`;
-}
 
 /**
  * The schema's notification channel, named from a hash of the schema: a channel name must
@@ -510,13 +534,16 @@ class PostgresEventStore extends Session implements EventStore {
 
   async migrate(): Promise<MigrationResult> {
     this.#check();
-    return migrate(this.#connection.db, this.schema);
+    return migrateWith(this.#connection.db, this.schema, undefined, (trx) => raiseLogOffset(trx, this.schema));
   }
 
   async withTransaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T> {
     this.#check();
     let appended = false;
-    const result = await this.#connection.db.transaction().execute((trx) => {
+    const result = await this.#connection.db.transaction().execute(async (trx) => {
+      // Registers the transaction as an appender before anything can give it an id,
+      // whatever the caller writes first (docs/global-log.md).
+      await trx.executeQuery(CompiledQuery.raw(registerAppenderText(this.schema)));
       const tx = new TransactionSession(trx, this.schema, this.#limits, true, () => this.#check(), (text) => this.#connection.prepare(text));
       tx.onAppendedInTransaction(() => (appended = true));
       return work(tx);

@@ -84,7 +84,10 @@ async function appendInline(
 
   // An idempotent retry returns the earlier append's result and writes nothing: only
   // events this transaction wrote (its id is in their positions) are applied.
-  const [own] = await tx.query<{ xid: string }>(`SELECT pg_current_xact_id()::text AS xid`);
+  // (The transaction id plus the store's offset is the high part of its positions.)
+  const [own] = await tx.query<{ xid: string }>(
+    `SELECT (pg_current_xact_id()::text::bigint + xid_offset)::text AS xid FROM ${table(tx.schema, 'global_log')}`,
+  );
   const appended = (await tx.readStream(streamId, { fromVersion: result.nextExpectedVersion - events.length + 1 })).filter(
     (event) => (event.globalPosition >> BigInt(positionBits)).toString() === own?.xid,
   );

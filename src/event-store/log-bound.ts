@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { sql, type RawBuilder } from 'kysely';
+import { quoteIdent } from '../database/quote-ident.js';
+import { LogAheadError } from '../errors.js';
+
+/**
+ * How appenders and readers of one store agree on what a reader may return
+ * (docs/global-log.md, "Which transactions hold readers back").
+ *
+ * An appender holds the transaction-level advisory lock (appenderLockClass, key) shared
+ * from before its transaction gets an id: `withTransaction` takes it as its first
+ * statement, a plain append takes it inside its statement before anything writes. A
+ * reader's bound (`annals_log_bound`, migrations/0006) is held back only by running
+ * transactions that hold it, so a transaction that never appends to this store (another
+ * database's, an idle `psql` session) never stalls the log.
+ */
+
+/** The first key of the appender lock: "ANNL", apart from other advisory locks (two-int form). */
+export const appenderLockClass = 1_095_650_892;
+
+const keys = new Map<string, number>();
+
+/**
+ * The appender lock's second key for a store schema: 31 bits of a hash of its name. Two
+ * schemas that share a key only hold back each other's readers a little longer; a
+ * reader never skips because of it.
+ */
+export function appenderKey(schema: string): number {
+  let key = keys.get(schema);
+  if (key === undefined) {
+    key = createHash('sha1').update(schema).digest().readUInt32BE(0) & 0x7fff_ffff;
+    keys.set(schema, key);
+  }
+  return key;
+}
+
+/** The statement `withTransaction` runs first: registers the transaction as an appender. */
+export function registerAppenderText(schema: string): string {
+  return `SELECT pg_advisory_xact_lock_shared(${appenderLockClass}, ${appenderKey(schema)})`;
+}
+
+/**
+ * The first global position a reader must not return yet, as a scalar subquery: Postgres
+ * evaluates it once per statement, with the statement's own snapshot, and uses it as an
+ * index bound. Raises AN003 when the log is ahead of this server (a moved store).
+ */
+export function readBound(schema: string): RawBuilder<string> {
+  return sql<string>`(${sql.raw(readBoundText(schema))})`;
+}
+
+/** The bound's SQL text, for statements written by hand. */
+export function readBoundText(schema: string): string {
+  const s = quoteIdent(schema);
+  // Scalar subqueries, not a join with the one-row table: see append-statement.ts.
+  return `SELECT ${s}."annals_log_bound"(pg_current_snapshot(), ${appenderKey(schema)},
+      (SELECT xid_offset FROM ${s}."global_log"), (SELECT max(global_position) FROM ${s}."events"))`;
+}
+
+/** A LogAheadError for Postgres error AN003 (raised by annals_log_ahead), else undefined. */
+export function logAheadError(error: unknown): LogAheadError | undefined {
+  const { code, detail } = error as { code?: string; detail?: string };
+  if (code !== 'AN003') return undefined;
+  const [log = '0', server = '0'] = (detail ?? '').split(' ');
+  return new LogAheadError(BigInt(log), BigInt(server), { cause: error });
+}
