@@ -11,6 +11,7 @@ it('exports exactly the public API', () => {
     'ErrorCodes',
     'EventSchemaError',
     'IdempotencyConflictError',
+    'LogAheadError',
     'MigrationError',
     'ProjectionStoppedError',
     'ProjectionTimeoutError',

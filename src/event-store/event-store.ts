@@ -196,6 +196,20 @@ export interface EventStoreSession {
    */
   headPosition(): Promise<bigint>;
 
+  /**
+   * The oldest open transaction of this store that holds readers back (docs/global-log.md):
+   * readAll returns nothing above its position until it ends. null when no appender of
+   * this store has an open write transaction. Transactions that never append to this
+   * store (another database's, an idle session elsewhere) never hold the log back.
+   *
+   * @example
+   * ```ts
+   * const holdback = await store.logHoldback();
+   * if (holdback && holdback.ageMs > 5_000) console.warn(`pid ${holdback.pid} holds back the log`, holdback.query);
+   * ```
+   */
+  logHoldback(): Promise<LogHoldback | null>;
+
   /** The global position a consumer of the log has processed up to (0n: nothing yet). */
   readCheckpoint(name: string): Promise<bigint>;
 
@@ -204,6 +218,21 @@ export interface EventStoreSession {
    * same transaction as the work, so both commit or neither does. Never moves backward.
    */
   saveCheckpoint(name: string, position: bigint): Promise<void>;
+}
+
+/** A session whose open transaction holds back the log's readers (see `logHoldback`). */
+export interface LogHoldback {
+  pid: number;
+  /** The session's `application_name` ('' when unset). */
+  applicationName: string;
+  /** When its transaction began: readers have been held back since about then. */
+  transactionStartedAt: Date;
+  /** How long its transaction has been open, in milliseconds. */
+  ageMs: number;
+  /** `active`, `idle in transaction`, ... as in pg_stat_activity. */
+  state: string;
+  /** Its current or last statement. */
+  query: string;
 }
 
 /** A saved state of a stream as of `streamVersion`, in the shape `snapshotVersion`. */

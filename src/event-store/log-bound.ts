@@ -63,3 +63,20 @@ export function logAheadError(error: unknown): LogAheadError | undefined {
   const [log = '0', server = '0'] = (detail ?? '').split(' ');
   return new LogAheadError(BigInt(log), BigInt(server), { cause: error });
 }
+
+/**
+ * The oldest registered appender of the store that has a transaction id: readers are held
+ * back below its position until it ends. Its own session is left out.
+ */
+export function logHoldbackText(): string {
+  return `SELECT a.pid, coalesce(a.application_name, '') AS application_name, a.xact_start, coalesce(a.state, '') AS state,
+      coalesce(a.query, '') AS query, (extract(epoch FROM clock_timestamp() - a.xact_start) * 1000)::float8 AS age_ms
+    FROM pg_stat_activity a
+   WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
+     AND a.pid IN (SELECT l.pid FROM pg_locks l
+                    WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
+                      AND l.classid = ${appenderLockClass}::oid AND l.objid = $1::integer::oid
+                      AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database()))
+   ORDER BY age(a.backend_xid) DESC
+   LIMIT 1`;
+}

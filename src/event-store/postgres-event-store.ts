@@ -22,6 +22,7 @@ import type {
   EventStoreTransaction,
   IterateAllOptions,
   IterateStreamOptions,
+  LogHoldback,
   NewEvent,
   ReadAllOptions,
   ReadStreamFromSnapshotOptions,
@@ -34,7 +35,7 @@ import type {
 import { readSnapshotQuery, readStreamFromSnapshotQuery, readStreamQuery, toRecordedEvent, type EventRow } from './read-statements.js';
 import { AppendNotifier } from './append-notifier.js';
 import { appendQuery, maxEventsPerTransaction, type AppendRow } from './append-statement.js';
-import { logAheadError, readBound, registerAppenderText } from './log-bound.js';
+import { appenderKey, logAheadError, logHoldbackText, readBound, registerAppenderText } from './log-bound.js';
 import { raiseLogOffset } from './log-offset.js';
 import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
 import { eventTypeSchema, parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, defaultAppendLimits } from './validation.js';
@@ -441,6 +442,30 @@ class Session implements EventStoreSession {
       .where('global_position', '<', readBound(this.schema))
       .executeTakeFirst());
     return row?.head === null || row?.head === undefined ? 0n : BigInt(row.head);
+  }
+
+  async logHoldback(): Promise<LogHoldback | null> {
+    this.#assertOpen();
+    const { rows } = await this.executor.executeQuery(
+      CompiledQuery.raw(logHoldbackText(), [appenderKey(this.schema)]) as CompiledQuery<{
+        pid: number;
+        application_name: string;
+        xact_start: Date | string;
+        state: string;
+        query: string;
+        age_ms: number;
+      }>,
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      pid: row.pid,
+      applicationName: row.application_name,
+      transactionStartedAt: new Date(row.xact_start),
+      ageMs: Math.round(row.age_ms),
+      state: row.state,
+      query: row.query,
+    };
   }
 
   async readCheckpoint(name: string): Promise<bigint> {

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { readSchemaOf, runProjections, type EventStore } from '../../src/index.js';
+import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
+import { likeCountsProjection } from '../projections/support/like-counts.js';
+
+const store: EventStore = await createTestStore('unrelated_tx');
+
+/** Sessions opened by a test, rolled back and closed after it whatever happens. */
+const sessions: pg.Client[] = [];
+async function session(connectionString: string, applicationName: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString, application_name: applicationName });
+  client.on('error', () => {});
+  await client.connect();
+  sessions.push(client);
+  return client;
+}
+afterEach(async () => {
+  for (const client of sessions.splice(0)) await client.end().catch(() => {});
+});
+
+/** The same server, another database (`postgres` is always there). */
+const otherDatabaseUrl = (() => {
+  const url = new URL(testDatabaseUrl);
+  url.pathname = '/postgres';
+  return url.toString();
+})();
+
+const like = (postId: string) => ({ type: 'LikeCreated', data: { postId, userId: randomUUID() }, schemaVersion: 2 });
+
+/** Appends, then measures how long until readAll returns the event. */
+async function msUntilRead(category: string): Promise<number> {
+  const appended = await store.appendToStream(`${category}-1`, [like(category)]);
+  const started = Date.now();
+  await eventually(async () => {
+    const seen = await store.readAll({ categories: [category] });
+    expect(seen.map((event) => event.globalPosition)).toContain(appended.lastGlobalPosition);
+  }, 5_000);
+  return Date.now() - started;
+}
+
+describe('transactions that never append to this store do not hold back its log', () => {
+  it('a transaction holding an id in another database', async () => {
+    const other = await session(otherDatabaseUrl, 'unrelated-other-db');
+    await other.query('BEGIN');
+    await other.query('SELECT pg_current_xact_id()');
+    expect(await msUntilRead(`odb${randomUUID().slice(0, 8)}`)).toBeLessThan(1_000);
+    expect(await store.logHoldback()).toBeNull();
+    await other.query('ROLLBACK');
+  });
+
+  it('an idle-in-transaction session in the same database that wrote elsewhere', async () => {
+    const idle = await session(testDatabaseUrl, 'unrelated-idle');
+    await idle.query('BEGIN');
+    await idle.query('CREATE TEMP TABLE scratch (n int) ON COMMIT DROP');
+    await idle.query('INSERT INTO scratch VALUES (1)');
+    const { rows } = await idle.query<{ xid: string | null }>('SELECT pg_current_xact_id_if_assigned()::text AS xid');
+    expect(rows[0]!.xid).not.toBeNull(); // it holds an id, so the old bound (xmin) would stall
+    expect(await msUntilRead(`idle${randomUUID().slice(0, 8)}`)).toBeLessThan(1_000);
+    expect(await store.logHoldback()).toBeNull();
+    await idle.query('ROLLBACK');
+  });
+
+  it('a running projection sees new events within a second while both are open', async () => {
+    const other = await session(otherDatabaseUrl, 'unrelated-other-db');
+    await other.query('BEGIN');
+    await other.query('SELECT pg_current_xact_id()');
+    const idle = await session(testDatabaseUrl, 'unrelated-idle');
+    await idle.query('BEGIN');
+    await idle.query('CREATE TEMP TABLE scratch (n int) ON COMMIT DROP');
+
+    const projection = likeCountsProjection({ name: `unrelated_${randomUUID().slice(0, 6)}` });
+    const runner = runProjections(store, [projection], { pollIntervalMs: 100 });
+    try {
+      await runner.ready;
+      const post = `p${randomUUID().slice(0, 8)}`;
+      await store.appendToStream(`post-${post}`, [like(post), like(post)]);
+      const started = Date.now();
+      await eventually(async () => {
+        const { rows } = await idle.query<{ likes: number }>(
+          `SELECT likes FROM "${readSchemaOf(store.schema, projection)}".like_counts WHERE post_id = $1`,
+          [post],
+        );
+        expect(rows[0]?.likes).toBe(2);
+      }, 10_000);
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      await runner.stop();
+      await other.query('ROLLBACK');
+      await idle.query('ROLLBACK');
+    }
+  });
+});
+
+describe('an open transaction of this store does hold back the log, and says who it is', () => {
+  it('readAll waits for it, and logHoldback names its session and age', async () => {
+    const category = `slow${randomUUID().slice(0, 8)}`;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let appended!: () => void;
+    const hasAppended = new Promise<void>((resolve) => (appended = resolve));
+    const before = Date.now();
+    const slow = store.withTransaction(async (tx) => {
+      await tx.query(`SET LOCAL application_name = 'slow-importer'`);
+      await tx.appendToStream(`${category}-slow`, [like(category)]);
+      appended();
+      await released;
+    });
+    try {
+      await hasAppended;
+      const fast = await store.appendToStream(`${category}-fast`, [like(category)]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await store.readAll({ categories: [category] })).toEqual([]);
+      expect(await store.headPosition()).toBeLessThan(fast.lastGlobalPosition);
+
+      const holdback = await store.logHoldback();
+      expect(holdback).toMatchObject({ applicationName: 'slow-importer', state: 'idle in transaction' });
+      expect(holdback!.pid).toBeGreaterThan(0);
+      expect(holdback!.query).toMatch(/WITH tx AS/); // its last statement: the append
+      expect(holdback!.ageMs).toBeGreaterThanOrEqual(250);
+      expect(holdback!.transactionStartedAt.getTime()).toBeGreaterThanOrEqual(before - 1_000);
+    } finally {
+      release();
+      await slow;
+    }
+    await eventually(async () => expect(await store.readAll({ categories: [category] })).toHaveLength(2));
+    expect(await store.logHoldback()).toBeNull();
+  });
+});
+
+afterAll(async () => {
+  for (const client of sessions.splice(0)) await client.end().catch(() => {});
+});
