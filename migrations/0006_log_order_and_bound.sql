@@ -65,7 +65,10 @@ DECLARE
 BEGIN
   -- Every committed event has an id below the horizon (or is this transaction's own).
   IF log_max IS NOT NULL AND (log_max >> 20) >= greatest(horizon, coalesce(own + 1, 0)) + xid_offset THEN
-    PERFORM annals_log_ahead(log_max, (horizon + xid_offset) << 20);
+    -- Raised here rather than through annals_log_ahead: this body runs with the
+    -- caller's search_path, which need not include the store's schema.
+    RAISE EXCEPTION 'the log holds global position % but this server''s transaction ids are only at %; run migrate() (annals migrate) to raise the position offset', log_max, (horizon + xid_offset) << 20
+      USING ERRCODE = 'AN003', DETAIL = log_max::text || ' ' || ((horizon + xid_offset) << 20)::text;
   END IF;
   SELECT array_agg(x::text::bigint ORDER BY x) INTO running FROM pg_snapshot_xip(snap) AS x;
   IF running IS NULL THEN

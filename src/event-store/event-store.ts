@@ -197,6 +197,14 @@ export interface EventStoreSession {
   headPosition(): Promise<bigint>;
 
   /**
+   * Global position of the newest committed event (0n when the log is empty), whether or
+   * not readers can see it yet: it is above `headPosition()` while an older appender's
+   * transaction is still open. "Everything committed so far" is everything up to here;
+   * `catchUpProjections` waits for it by default.
+   */
+  lastCommittedPosition(): Promise<bigint>;
+
+  /**
    * The oldest open transaction of this store that holds readers back (docs/global-log.md):
    * readAll returns nothing above its position until it ends. null when no appender of
    * this store has an open write transaction. Transactions that never append to this

@@ -444,6 +444,17 @@ class Session implements EventStoreSession {
     return row?.head === null || row?.head === undefined ? 0n : BigInt(row.head);
   }
 
+  async lastCommittedPosition(): Promise<bigint> {
+    this.#assertOpen();
+    // No bound: every committed row is visible to a fresh statement, whatever is open.
+    const row = await this.executor
+      .withSchema(this.schema)
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('global_position').as('last'))
+      .executeTakeFirst();
+    return row?.last === null || row?.last === undefined ? 0n : BigInt(row.last);
+  }
+
   async logHoldback(): Promise<LogHoldback | null> {
     this.#assertOpen();
     const { rows } = await this.executor.executeQuery(

@@ -9,17 +9,19 @@ export interface CatchUpOptions extends RunProjectionsOptions {
   timeoutMs?: number;
   /**
    * Process at least up to this global position, e.g. the `lastGlobalPosition` of your
-   * last append (default: the head of the log as of the call). The head a reader can see
-   * lags behind a just-committed append while an older transaction is still open on the
-   * server (docs/global-log.md); with `until` the call waits for it.
+   * last append (default: the newest event committed as of the call, which readers may
+   * not see yet while an older appender's transaction is open: the call waits for it).
    */
   until?: bigint;
 }
 
 /**
- * Runs the projections until every one has processed the log up to its head as of the
- * call, or `until` (and any rebuild its version asks for has switched), then stops. For scripts,
- * tests and one-off jobs; services run `runProjections`.
+ * Runs the projections until every one has processed every event committed before the
+ * call (or up to `until`), and any rebuild its version asks for has switched, then stops.
+ * An event committed before the call can still be invisible to readers while an older
+ * transaction of this store is open (docs/global-log.md): the call waits for that
+ * transaction, up to `timeoutMs`. For scripts, tests and one-off jobs; services run
+ * `runProjections`.
  *
  * @throws ProjectionStoppedError when a partition stopped on a failing handler.
  * @throws ValidationError naming `projections[i].version` when a projection has no
@@ -36,8 +38,8 @@ export async function catchUpProjections(store: EventStore, projections: readonl
   if (until !== undefined && (typeof until !== 'bigint' || until < 0n)) {
     throw new ValidationError([{ field: 'options.until', reason: 'must be a bigint global position >= 0n' }]);
   }
-  const head = await store.headPosition();
-  const target = until !== undefined && until > head ? until : head;
+  const committed = await store.lastCommittedPosition();
+  const target = until !== undefined && until > committed ? until : committed;
   const runner = runProjections(store, projections, { pollIntervalMs: 50, ...runOptions });
   const inline = new Set(runOptions.inline ?? []);
   try {
@@ -46,12 +48,21 @@ export async function catchUpProjections(store: EventStore, projections: readonl
     for (;;) {
       const behind = await whatIsBehind(store, projections, inline, target);
       if (behind.length === 0) return;
-      if (Date.now() > deadline) throw new ProjectionTimeoutError(projections.map((p) => p.name), timeoutMs, behind.join('; '));
+      if (Date.now() > deadline) {
+        throw new ProjectionTimeoutError(projections.map((p) => p.name), timeoutMs, [...behind, await heldBackBy(store)].filter(Boolean).join('; '));
+      }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   } finally {
     await runner.stop();
   }
+}
+
+/** Who holds the log back, if anyone: often why a catch-up times out. */
+async function heldBackBy(store: EventStore): Promise<string> {
+  const holdback = await store.logHoldback().catch(() => null);
+  if (!holdback) return '';
+  return `the log is held back by pid ${holdback.pid} ('${holdback.applicationName}', ${holdback.state} for ${holdback.ageMs} ms): ${holdback.query.slice(0, 100)}`;
 }
 
 /** Descriptions of what has not reached `target` yet; empty when all is done. */
