@@ -19,6 +19,7 @@ export type {
   RecordedEvent,
   StreamFromSnapshot,
   StreamInfo,
+  TransactionOptions,
 } from './event-store/event-store.js';
 export type { ExpectedVersion } from './event-store/expected-version.js';
 export type { Snapshot } from './event-store/event-store.js';

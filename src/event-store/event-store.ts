@@ -250,6 +250,16 @@ export interface Snapshot {
   state: unknown;
 }
 
+/** Options of `withTransaction`. */
+export interface TransactionOptions {
+  /**
+   * Whether the transaction may append to the log (default true). With `false` it is not
+   * registered as an appender: its writes never hold back readers of the log, and
+   * `appendToStream` in it throws a ValidationError.
+   */
+  appends?: boolean;
+}
+
 /** The handle inside `withTransaction`: appends and your own writes commit together. */
 export interface EventStoreTransaction extends EventStoreSession {
   /** The schema holding the store's tables. */
@@ -281,8 +291,12 @@ export interface EventStore extends EventStoreSession {
    *   await tx.query('UPDATE balances SET amount = amount + 500 WHERE id = $1', ['7']);
    * });
    * ```
+   *
+   * A transaction that will never append can say so with `{ appends: false }`: it is then
+   * not registered as an appender, so its own writes (a read model, a checkpoint) never
+   * hold back the log's readers (docs/global-log.md), and an append in it is refused.
    */
-  withTransaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T>;
+  withTransaction<T>(work: (tx: EventStoreTransaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Like readStream, paging `batchSize` events at a time so memory stays flat. */
   iterateStream<E extends RecordedEvent = RecordedEvent>(streamId: string, options?: IterateStreamOptions): AsyncIterable<E>;
   /** Like readAll, paging `batchSize` events at a time so memory stays flat. */

@@ -31,6 +31,7 @@ import type {
   Snapshot,
   StreamFromSnapshot,
   StreamInfo,
+  TransactionOptions,
 } from './event-store.js';
 import { readSnapshotQuery, readStreamFromSnapshotQuery, readStreamQuery, toRecordedEvent, type EventRow } from './read-statements.js';
 import { AppendNotifier } from './append-notifier.js';
@@ -516,6 +517,8 @@ function isDuplicateEventId(error: unknown): boolean {
   return (error as { code?: string }).code === '23505' && (error as { constraint?: string }).constraint === 'events_event_id_key';
 }
 
+const transactionOptionsSchema = z.object({ appends: z.boolean({ error: 'must be true or false' }).optional() }).optional();
+
 const checkpointNameSchema = z.string().min(1, { error: 'must not be empty' }).max(255, { error: 'must be at most 255 characters' });
 
 const snapshotSchema = z.object({
@@ -534,8 +537,24 @@ function appendChannel(schema: string): string {
 
 
 class TransactionSession extends Session implements EventStoreTransaction {
+  #appendsRefused = false;
+
   onAppendedInTransaction(callback: () => void): void {
     this.onAppended = callback;
+  }
+
+  /** For `{ appends: false }`: the transaction is not registered, so an append could be skipped by readers. */
+  refuseAppends(): void {
+    this.#appendsRefused = true;
+  }
+
+  override async appendToStream(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
+    if (this.#appendsRefused) {
+      throw new ValidationError([
+        { field: 'options.appends', reason: 'this transaction was opened with { appends: false } and cannot append; open it without that option' },
+      ]);
+    }
+    return super.appendToStream(streamId, events, options);
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -573,15 +592,17 @@ class PostgresEventStore extends Session implements EventStore {
     return migrateWith(this.#connection.db, this.schema, undefined, (trx) => raiseLogOffset(trx, this.schema));
   }
 
-  async withTransaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T> {
+  async withTransaction<T>(work: (tx: EventStoreTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     this.#check();
+    const { appends = true } = parseInput(transactionOptionsSchema, options, 'options') ?? {};
     let appended = false;
     const result = await this.#connection.db.transaction().execute(async (trx) => {
       // Registers the transaction as an appender before anything can give it an id,
       // whatever the caller writes first (docs/global-log.md).
-      await trx.executeQuery(CompiledQuery.raw(registerAppenderText(this.schema)));
+      if (appends) await trx.executeQuery(CompiledQuery.raw(registerAppenderText(this.schema)));
       const tx = new TransactionSession(trx, this.schema, this.#limits, true, () => this.#check(), (text) => this.#connection.prepare(text));
       tx.onAppendedInTransaction(() => (appended = true));
+      if (!appends) tx.refuseAppends();
       return work(tx);
     });
     // Only once the transaction has committed: a rolled-back append notifies nobody.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { readSchemaOf, runProjections, type EventStore } from '../../src/index.js';
+import { readSchemaOf, runProjections, ValidationError, type EventStore } from '../../src/index.js';
 import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
 import { likeCountsProjection } from '../projections/support/like-counts.js';
 
@@ -89,6 +89,36 @@ describe('transactions that never append to this store do not hold back its log'
       await runner.stop();
       await other.query('ROLLBACK');
       await idle.query('ROLLBACK');
+    }
+  });
+});
+
+describe('a store transaction opened with { appends: false }', () => {
+  it('writes without holding back readers, and refuses to append', async () => {
+    const category = `ro${randomUUID().slice(0, 8)}`;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let wrote!: () => void;
+    const hasWritten = new Promise<void>((resolve) => (wrote = resolve));
+    const readModelWriter = store.withTransaction(
+      async (tx) => {
+        await tx.query('CREATE TEMP TABLE read_model (n int) ON COMMIT DROP');
+        await tx.query('INSERT INTO read_model VALUES (1)'); // it has an id now
+        const refused = await tx.appendToStream(`${category}-1`, [like(category)]).catch((error: unknown) => error);
+        expect(refused).toBeInstanceOf(ValidationError);
+        expect(refused).toMatchObject({ field: 'options.appends' });
+        wrote();
+        await released;
+      },
+      { appends: false },
+    );
+    try {
+      await hasWritten;
+      expect(await msUntilRead(category)).toBeLessThan(1_000);
+      expect(await store.logHoldback()).toBeNull();
+    } finally {
+      release();
+      await readModelWriter;
     }
   });
 });
