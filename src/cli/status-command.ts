@@ -1,9 +1,17 @@
-import { projectionStatus, type AnyProjection, type EventStore, type PartitionStatus, type ProjectionStatus } from '../index.js';
+import {
+  projectionStatus,
+  type AnyProjection,
+  type EventStore,
+  type LogHoldback,
+  type PartitionStatus,
+  type ProjectionStatus,
+} from '../index.js';
 import { formatCount, formatDuration, formatPercent, formatTable, toJson, truncate } from './output.js';
 
 /**
  * `annals status [--json]`: where every configured projection stands, per generation and
- * partition. JSON is projectionStatus's result as it is, bigints as strings.
+ * partition, and the session holding the log back if one is. JSON is projectionStatus's
+ * result as it is, bigints as strings (`logHeldBackBy` is null or that session).
  */
 export async function statusCommand(store: EventStore, projections: readonly AnyProjection[], options: { json: boolean }): Promise<string> {
   const status = await projectionStatus(store, projections);
@@ -29,6 +37,8 @@ const columns = [
 /**
  * The status as a terminal table, one line per generation and partition, then the
  * projections no worker has set up yet, pending dead letters, skew and stopped partitions.
+ * Under the head, the session holding the log back, if any: it explains a head that
+ * does not move and lag in every projection at once.
  */
 export function formatStatus(status: ProjectionStatus, configured: readonly string[], now = Date.now()): string {
   const rows = status.partitions.map((p) => partitionRow(p, now));
@@ -36,7 +46,9 @@ export function formatStatus(status: ProjectionStatus, configured: readonly stri
   for (const name of configured) {
     if (!started.has(name)) rows.push([name, '-', 'not set up', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-']);
   }
-  const lines = [`head: ${status.head}`, '', formatTable(columns, rows)];
+  const lines = [`head: ${status.head}`];
+  if (status.logHeldBackBy) lines.push(holdbackLine(status.logHeldBackBy, now));
+  lines.push('', formatTable(columns, rows));
   const notes: string[] = [];
   for (const summary of status.projections) {
     if (summary.pendingDeadLetters > 0) {
@@ -70,4 +82,23 @@ function partitionRow(p: PartitionStatus, now: number): string[] {
     p.owner === null ? '-' : age(p.heartbeatAt),
     p.rebuildProgress === null ? '-' : formatPercent(p.rebuildProgress),
   ];
+}
+
+/**
+ * `log held back since 13:02:11 (42.0s) by pid 1234 (application 'importer', idle in
+ * transaction): INSERT ...`, the query cut to 100 characters so the line stays one line.
+ */
+function holdbackLine(by: LogHoldback, now: number): string {
+  const session = [by.applicationName === '' ? 'no application name' : `application '${by.applicationName}'`, by.state].filter(Boolean);
+  const query = by.query === '' ? '' : `: ${truncate(by.query, 100)}`;
+  return `log held back since ${clockTime(by.transactionStartedAt, now)} (${formatDuration(by.ageMs)}) by pid ${by.pid} (${session.join(', ')})${query}`;
+}
+
+/** Local time of day, with the date in front when it is not today's. */
+function clockTime(at: Date, now: number): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  const time = `${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}`;
+  const today = new Date(now);
+  const sameDay = at.getFullYear() === today.getFullYear() && at.getMonth() === today.getMonth() && at.getDate() === today.getDate();
+  return sameDay ? time : `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())} ${time}`;
 }

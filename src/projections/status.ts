@@ -1,4 +1,4 @@
-import type { EventStore } from '../event-store/event-store.js';
+import type { EventStore, LogHoldback } from '../event-store/event-store.js';
 import type { AnyProjection } from './define-projection.js';
 import { table } from './generations.js';
 
@@ -36,7 +36,27 @@ export interface ProjectionStatus {
   partitions: PartitionStatus[];
   /** Per projection: pending dead letters and partition skew (busiest partition's events / mean; 1 is even). */
   projections: { name: string; pendingDeadLetters: number; skew: number | null }[];
+  /**
+   * The open transaction of this store that holds the log's readers back, when it has
+   * been open for at least a second (`store.logHoldback()`, docs/global-log.md): while
+   * it runs, `head` stays below its events and every projection waits. null otherwise.
+   *
+   * @example
+   * ```ts
+   * const { logHeldBackBy: by } = await projectionStatus(store, projections);
+   * if (by) console.warn(`log held back ${by.ageMs} ms by pid ${by.pid} (${by.applicationName}): ${by.query}`);
+   * ```
+   */
+  logHeldBackBy: LogHoldback | null;
 }
+
+/**
+ * How long an appender's transaction must have been open before status reports it as
+ * holding the log back: every append holds readers back for the few milliseconds it is
+ * in flight, and naming those would flag ordinary traffic; a transaction open for a
+ * second is a slow import or a session left idle in transaction.
+ */
+const logHoldbackReportedAfterMs = 1_000;
 
 interface Row {
   projection: string;
@@ -62,7 +82,8 @@ interface Row {
  * Where every projection stands: per generation and partition, the checkpoint against
  * the head, the lag in events (counted: positions are sparse, so subtracting them says
  * nothing), the age of the oldest unprocessed event, throughput, retries, dead letters,
- * owner and heartbeat, and a rebuild's progress.
+ * owner and heartbeat, and a rebuild's progress; and the session holding the log back,
+ * if one has for a second or more.
  *
  * @example
  * ```ts
@@ -71,6 +92,11 @@ interface Row {
  */
 export async function projectionStatus(store: EventStore, projections: readonly AnyProjection[]): Promise<ProjectionStatus> {
   return store.withTransaction(async (tx) => {
+    // Asked before anything else here, so the answer never depends on what this
+    // transaction does: it only reads and never takes an id, and logHoldback leaves its
+    // own session out by pid, but a transaction with an id would hold the log back itself.
+    const holdback = await tx.logHoldback();
+    const logHeldBackBy = holdback !== null && holdback.ageMs >= logHoldbackReportedAfterMs ? holdback : null;
     // Every event a reader can see is at or below the head; nothing between it and the
     // visibility bound is visible, so `<= head` counts what a worker has still to read.
     const head = await tx.headPosition();
@@ -143,6 +169,6 @@ export async function projectionStatus(store: EventStore, projections: readonly 
         skew: live.length > 1 && mean > 0 ? Math.max(...live) / mean : null,
       });
     }
-    return { head, partitions, projections: summaries };
+    return { head, partitions, projections: summaries, logHeldBackBy };
   });
 }

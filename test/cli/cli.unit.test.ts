@@ -88,6 +88,7 @@ describe('output', () => {
           },
         ],
         projections: [{ name: 'tally', pendingDeadLetters: 1, skew: null }],
+        logHeldBackBy: null,
       },
       ['tally', 'other'],
       10_000,

@@ -1,6 +1,6 @@
 import { catchUpProjections, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
-import { createTestStore } from '../setup/database.js';
+import { createTestStore, eventually } from '../setup/database.js';
 import { runAnnals, writeTestConfig, type CliResult } from './support/cli.js';
 import { appendVisible, counted, tallyProjection } from './support/tally.js';
 
@@ -40,6 +40,7 @@ describe('annals status', () => {
       { name: 'tally', pendingDeadLetters: 0, skew: null },
       { name: 'tally-wide', pendingDeadLetters: 0, skew: null },
     ]);
+    expect(status.logHeldBackBy).toBeNull();
   });
 
   it('prints a table for a terminal, with the projections no worker has set up yet', async () => {
@@ -50,6 +51,46 @@ describe('annals status', () => {
     expect(lines[2]).toMatch(/^projection\s+gen\s+status\s+part\s+checkpoint\s+lag\s+oldest\s+events\/s\s+retries\s+dead\s+owner\s+heartbeat\s+rebuild$/);
     expect(lines[3]).toMatch(/^tally\s+1\s+live\s+0\s+\d+\s+0\s+-\s+/);
     expect(lines[4]).toMatch(/^tally-wide\s+-\s+not set up/);
+  });
+
+  it('names the session holding the log back, with its age and query, under the head and in JSON', { timeout: 120_000 }, async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let opened!: (pid: number) => void;
+    const hasAppended = new Promise<number>((resolve) => (opened = resolve));
+    const slow = store.withTransaction(async (tx) => {
+      await tx.query(`SET LOCAL application_name = 'slow-importer'`);
+      const [row] = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await tx.appendToStream('tally-slow', [counted('slow')]);
+      opened(row!.pid);
+      await released;
+    });
+    try {
+      const pid = await Promise.race([hasAppended, slow.then(() => Promise.reject(new Error('ended before appending')))]);
+      // Status names it only once it has been open for a second.
+      await eventually(async () => expect((await store.logHoldback())?.ageMs).toBeGreaterThanOrEqual(1_000), 30_000);
+
+      const [text, json] = await Promise.all([runAnnals(['status', '--config', config]), runAnnals(['status', '--json', '--config', config])]);
+      expect(text.code).toBe(0);
+      const lines = text.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^head: \d+$/);
+      expect(lines[1]).toMatch(
+        new RegExp(`^log held back since \\d\\d:\\d\\d:\\d\\d \\([\\dhms.]+\\) by pid ${pid} \\(application 'slow-importer', idle in transaction\\): \\S.{0,99}$`),
+      );
+      expect(lines[3]).toMatch(/^projection\s+gen\s+status/);
+
+      expect(json.code).toBe(0);
+      const { logHeldBackBy } = JSON.parse(json.stdout);
+      expect(logHeldBackBy).toMatchObject({ pid, applicationName: 'slow-importer', state: 'idle in transaction' });
+      expect(logHeldBackBy.ageMs).toBeGreaterThanOrEqual(1_000);
+      expect(logHeldBackBy.query).toEqual(expect.any(String));
+      expect(new Date(logHeldBackBy.transactionStartedAt).toISOString()).toBe(logHeldBackBy.transactionStartedAt);
+    } finally {
+      release();
+      await slow;
+    }
+    const after = await runAnnals(['status', '--config', config]);
+    expect(after.stdout).not.toContain('log held back');
   });
 });
 

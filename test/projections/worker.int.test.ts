@@ -13,8 +13,7 @@ import {
   type EventStore,
 } from 'annals';
 import { describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
+import { createTestStore, eventually } from '../setup/database.js';
 import { likeCountsProjection } from './support/like-counts.js';
 
 const store: EventStore = await createTestStore('projection_worker');
@@ -46,27 +45,32 @@ describe('a projection worker', () => {
     expect(status.partitions[0]).toMatchObject({ lag: 0, status: 'live', eventsProcessed: 6 });
   });
 
-  it('with `until`, waits for an append the log cannot show yet because an older transaction is open', async () => {
+  it('with `until`, waits for an append the log cannot show yet because an older appender is open', async () => {
     const projection = likeCountsProjection({ name: 'until' });
     await catchUpProjections(store, [projection]);
-    const client = new pg.Client(testDatabaseUrl);
-    await client.connect();
-    try {
-      // An older transaction holding an id: the log's visibility bound stops below it.
-      await client.query('BEGIN');
-      await client.query('SELECT pg_current_xact_id()');
-      const postId = randomUUID();
-      const { lastGlobalPosition } = await store.appendToStream(`post-${postId}`, [like(postId)]);
-      await catchUpProjections(store, [projection]);
-      expect((await counts('until'))[postId]).toBeUndefined();
-      const caughtUp = catchUpProjections(store, [projection], { until: lastGlobalPosition });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await client.query('COMMIT');
-      await caughtUp;
-      expect((await counts('until'))[postId]).toBe(1);
-    } finally {
-      await client.end();
-    }
+    let commit!: () => void;
+    const mayCommit = new Promise<void>((resolve) => (commit = resolve));
+    let appended!: () => void;
+    const hasAppended = new Promise<void>((resolve) => (appended = resolve));
+    // An older transaction of this store that has appended: the log's bound stops below it.
+    const older = store.withTransaction(async (tx) => {
+      await tx.appendToStream(`post-${randomUUID()}`, [unlike('z', 'nobody')]);
+      appended();
+      await mayCommit;
+    });
+    await hasAppended;
+    const postId = randomUUID();
+    const { lastGlobalPosition } = await store.appendToStream(`post-${postId}`, [like(postId)]);
+    expect(await store.headPosition()).toBeLessThan(lastGlobalPosition);
+    let done = false;
+    const caughtUp = catchUpProjections(store, [projection], { until: lastGlobalPosition }).then(() => (done = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(done).toBe(false);
+    expect((await counts('until'))[postId]).toBeUndefined();
+    commit();
+    await older;
+    await caughtUp;
+    expect((await counts('until'))[postId]).toBe(1);
   });
 
   it('is woken by LISTEN/NOTIFY after a commit, not by polling, and not by a rolled-back append', async () => {
