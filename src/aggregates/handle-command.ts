@@ -156,6 +156,8 @@ async function decideAndAppend<A extends AnyAggregate>(
 
     let events: ReturnType<typeof aggregate.eventCodec.encode>;
     try {
+      // Without a command id the store chooses the ids (and returns them): ids given by the
+      // caller would make it look for an earlier append first, inside a transaction.
       events = aggregate.eventCodec.encode(
         decided,
         () => metadata,
@@ -200,7 +202,7 @@ async function decideAndAppend<A extends AnyAggregate>(
         events: events.map((event, index) => ({
           type: event.type,
           data: event.data,
-          id: event.id ?? '',
+          id: appended.eventIds[index]!,
           version: firstVersion + index,
           metadata: (event.metadata ?? {}) as Record<string, unknown>,
         })) as CommandResult<A>['events'],

@@ -41,6 +41,8 @@ export interface AppendResult {
   nextExpectedVersion: number;
   /** Global position of the last event appended. */
   lastGlobalPosition: bigint;
+  /** The stored events' ids, in order: the caller's, or those the store chose. */
+  eventIds: string[];
 }
 
 export interface ReadStreamOptions {

@@ -224,7 +224,7 @@ class Session implements EventStoreSession {
       throw new ConcurrencyError(append.streamId, append.expectedVersion, info?.version ?? 0);
     }
     this.onAppended();
-    return { nextExpectedVersion: Number(row.version), lastGlobalPosition: BigInt(row.last_position) };
+    return { nextExpectedVersion: Number(row.version), lastGlobalPosition: BigInt(row.last_position), eventIds: append.events.map((event) => event.id) };
   }
 
   /** The typed error for a failed append statement. */
@@ -274,7 +274,7 @@ class Session implements EventStoreSession {
       }
       last = row;
     }
-    return { nextExpectedVersion: Number(last!.stream_version), lastGlobalPosition: BigInt(last!.global_position) };
+    return { nextExpectedVersion: Number(last!.stream_version), lastGlobalPosition: BigInt(last!.global_position), eventIds: ids };
   }
 
   async readStream<E extends RecordedEvent = RecordedEvent>(streamId: string, options?: ReadStreamOptions): Promise<E[]> {

@@ -1,4 +1,5 @@
-import type { AppendOptions, AppendResult, EventStore, EventStoreTransaction, NewEvent } from '../event-store/event-store.js';
+import type {
+  TransactionOptions, AppendOptions, AppendResult, EventStore, EventStoreTransaction, NewEvent } from '../event-store/event-store.js';
 import { categoryOf } from '../event-store/stream-name.js';
 import { positionBits } from '../event-store/append-statement.js';
 import { applyEvents } from './apply.js';
@@ -53,9 +54,9 @@ export function withInlineProjections(store: EventStore, projections: readonly A
         };
       }
       if (property === 'withTransaction') {
-        return async <T>(work: (tx: EventStoreTransaction) => Promise<T>) => {
+        return async <T>(work: (tx: EventStoreTransaction) => Promise<T>, options?: TransactionOptions) => {
           await ready();
-          return target.withTransaction((tx) => work(wrapTransaction(tx)));
+          return target.withTransaction((tx) => work(wrapTransaction(tx)), options);
         };
       }
       const value: unknown = Reflect.get(target, property, receiver);

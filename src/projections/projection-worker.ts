@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import type { EventStore } from '../event-store/event-store.js';
+import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
 import { parseInput } from '../event-store/validation.js';
+import { EventSchemaError } from '../errors.js';
 import { applyEvents } from './apply.js';
 import { partitionOfKey, type AnyProjectedEvent, type AnyProjection } from './define-projection.js';
 import { lockProjection, table } from './generations.js';
@@ -246,7 +247,7 @@ class Runner implements ProjectionRunner {
   }
 
   async #heartbeatWorker(): Promise<void> {
-    await this.#store.withTransaction((tx) =>
+    await this.#transaction((tx) =>
       tx.query(
         `INSERT INTO ${table(tx.schema, 'projection_workers')} (worker_id, projections, host, pid)
          VALUES ($1, $2, $3, $4)
@@ -265,7 +266,7 @@ class Runner implements ProjectionRunner {
     if (this.#stopping) return;
     await this.#heartbeatWorker();
     await this.#listen();
-    const renewed = await this.#store.withTransaction((tx) =>
+    const renewed = await this.#transaction((tx) =>
       tx.query<{ projection: string; generation: number; partition: number }>(
         `UPDATE ${table(tx.schema, 'projection_partitions')}
             SET lease_expires_at = now() + make_interval(secs => $2::double precision / 1000), heartbeat_at = now()
@@ -295,7 +296,7 @@ class Runner implements ProjectionRunner {
     // newer code retires nothing here; this process's own code is what it was), or a
     // generation dropped by hand: set up again, under the projection's lock, only then.
     if (await this.#needsSetup(projection)) await setupProjection(this.#store, projection, { autoRebuild: this.#autoRebuild, inline });
-    const [counts] = await this.#store.withTransaction((tx) =>
+    const [counts] = await this.#transaction((tx) =>
       tx.query<{ units: number; workers: number }>(
         `SELECT
            (SELECT count(*)::int FROM ${table(tx.schema, 'projection_partitions')} p
@@ -314,7 +315,7 @@ class Runner implements ProjectionRunner {
       return;
     }
     if (mine.length === share) return;
-    const claimed = await this.#store.withTransaction((tx) =>
+    const claimed = await this.#transaction((tx) =>
       tx.query<{ generation: number; partition: number; schema_name: string; status: string }>(
         `WITH free AS (
            SELECT p.projection, p.generation, p.partition
@@ -355,7 +356,7 @@ class Runner implements ProjectionRunner {
 
   /** True when no generation of this code's version is live or being built. */
   async #needsSetup(projection: AnyProjection): Promise<boolean> {
-    const rows = await this.#store.withTransaction((tx) =>
+    const rows = await this.#transaction((tx) =>
       tx.query(
         `SELECT 1 FROM ${table(tx.schema, 'projection_generations')}
           WHERE projection = $1 AND version = $2 AND status IN ('live', 'building')`,
@@ -420,7 +421,7 @@ class Runner implements ProjectionRunner {
   async #processBatch(unit: Unit, fixedLimit?: number): Promise<BatchOutcome> {
     const projection = unit.projection;
     try {
-      return await this.#store.withTransaction(async (tx) => {
+      return await this.#transaction(async (tx) => {
         const [state] = await tx.query<{
           position: string | bigint;
           mine: boolean;
@@ -542,8 +543,8 @@ class Runner implements ProjectionRunner {
    * After a batch failed: go on one event per transaction, so the events before the
    * culprit commit, the culprit is retried with backoff (outside any transaction: a
    * transaction held open while waiting would hold back every reader of the log), and
-   * after the last attempt is dead-lettered (or stops the partition). Then back to
-   * batches.
+   * after the last attempt is dead-lettered (or stops the partition). A failure no retry
+   * can cure (isRetryable) gets no further attempt. Then back to batches.
    */
   async #isolate(unit: Unit, batchSize: number): Promise<void> {
     // Events one at a time until the culprit is passed: at most the failed batch's worth.
@@ -554,11 +555,12 @@ class Runner implements ProjectionRunner {
         outcome = await this.#processBatch(unit, 1);
         if (outcome.kind !== 'failed') break;
         const { error, failedEvent } = outcome;
+        const retryable = isRetryable(error);
         this.#log.warn(
-          { err: error, projection: unit.projection.name, partition: unit.partition, position: failedEvent?.globalPosition.toString(), attempt },
+          { err: error, projection: unit.projection.name, partition: unit.partition, position: failedEvent?.globalPosition.toString(), attempt, retryable },
           'projection handler failed',
         );
-        if (attempt < this.#attempts) {
+        if (retryable && attempt < this.#attempts) {
           await this.#countRetry(unit);
           await this.#sleep(this.#backoff(attempt));
           if (unit.lost || this.#stopping) return;
@@ -579,7 +581,7 @@ class Runner implements ProjectionRunner {
   }
 
   async #countRetry(unit: Unit): Promise<void> {
-    await this.#store.withTransaction((tx) =>
+    await this.#transaction((tx) =>
       tx.query(
         `UPDATE ${table(tx.schema, 'projection_partitions')} SET retries = retries + 1, updated_at = now()
           WHERE projection = $1 AND generation = $2 AND partition = $3`,
@@ -590,7 +592,7 @@ class Runner implements ProjectionRunner {
 
   async #stopPartition(unit: Unit, error: unknown): Promise<void> {
     this.#log.error({ err: error, projection: unit.projection.name, partition: unit.partition }, 'projection partition stopped');
-    await this.#store.withTransaction((tx) =>
+    await this.#transaction((tx) =>
       tx.query(
         `UPDATE ${table(tx.schema, 'projection_partitions')} SET stopped_error = $4, owner = NULL, lease_expires_at = NULL, updated_at = now()
           WHERE projection = $1 AND generation = $2 AND partition = $3`,
@@ -602,7 +604,7 @@ class Runner implements ProjectionRunner {
 
   /** Records the event as a dead letter and moves the checkpoint past it, together. */
   async #deadLetter(unit: Unit, from: bigint, event: AnyProjectedEvent, error: unknown, attempts: number): Promise<boolean> {
-    return this.#store.withTransaction(async (tx) => {
+    return this.#transaction(async (tx) => {
       const moved = await tx.query(
         `UPDATE ${table(tx.schema, 'projection_partitions')}
             SET position = $5, dead_lettered = dead_lettered + 1, updated_at = now()
@@ -636,9 +638,18 @@ class Runner implements ProjectionRunner {
     });
   }
 
+  /**
+   * The worker's transactions write read models, checkpoints and leases, never the log:
+   * opened with `appends: false`, they never hold back the log's readers, other
+   * projections' workers among them (docs/global-log.md).
+   */
+  #transaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T> {
+    return this.#store.withTransaction(work, { appends: false });
+  }
+
   async #releaseLease(unit: Unit): Promise<void> {
-    await this.#store
-      .withTransaction((tx) =>
+    await this
+      .#transaction((tx) =>
         tx.query(
           `UPDATE ${table(tx.schema, 'projection_partitions')} SET owner = NULL, lease_expires_at = NULL, throughput = 0, updated_at = now()
             WHERE projection = $1 AND generation = $2 AND partition = $3 AND owner = $4`,
@@ -676,12 +687,22 @@ class Runner implements ProjectionRunner {
       await this.#membership.catch(() => {});
       await Promise.all([...this.#units.values()].map(({ loop }) => loop));
       await this.#subscription?.close().catch(() => {});
-      await this.#store
-        .withTransaction((tx) => tx.query(`DELETE FROM ${table(tx.schema, 'projection_workers')} WHERE worker_id = $1`, [this.workerId]))
+      await this
+        .#transaction((tx) => tx.query(`DELETE FROM ${table(tx.schema, 'projection_workers')} WHERE worker_id = $1`, [this.workerId]))
         .catch(() => {});
     })();
     return this.#stopped;
   }
+}
+
+/**
+ * False for an event the projection's schemas cannot decode (EventSchemaError): stored
+ * events are never rewritten and this process's code does not change, so every retry
+ * would fail the same way, only after backoff that holds the whole partition up (issue
+ * 9). A handler's own error may pass (a deadlock, a service down): it is retried.
+ */
+function isRetryable(error: unknown): boolean {
+  return !(error instanceof EventSchemaError);
 }
 
 function describe(error: unknown): string {
