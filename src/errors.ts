@@ -93,20 +93,31 @@ export class ConcurrencyError extends AnnalsError {
   readonly expected: ExpectedVersionDescription;
   /** The stream's version when the append was refused (0 when the stream does not exist). */
   readonly actual: number;
-
   /**
-   * @param detail why, when the version alone does not say: e.g. the stream was appended
-   *   to by a transaction newer than this one (docs/global-log.md, "Per-stream order").
+   * `expected-version`: the stream was not at the expected version. `log-order`: a newer
+   * transaction appended to the stream after this transaction began writing, so this
+   * one's events would land below that one's in the log (docs/global-log.md, "Per-stream
+   * order"); the version may even match. Either way, retry the whole transaction.
    */
-  constructor(streamId: string, expected: ExpectedVersionDescription, actual: number, detail?: string, options?: { cause?: unknown }) {
+  readonly reason: 'expected-version' | 'log-order';
+
+  constructor(
+    streamId: string,
+    expected: ExpectedVersionDescription,
+    actual: number,
+    options: { reason?: ConcurrencyError['reason']; cause?: unknown } = {},
+  ) {
+    const reason = options.reason ?? 'expected-version';
     super(
       ErrorCodes.concurrency,
-      `stream '${streamId}' is at version ${actual}, expected ${JSON.stringify(expected)}${detail === undefined ? '' : `: ${detail}`}`,
-      options,
+      `stream '${streamId}' is at version ${actual}, expected ${JSON.stringify(expected)}` +
+        (reason === 'log-order' ? ': a newer transaction appended to the stream after this transaction began writing; retry the transaction' : ''),
+      options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.streamId = streamId;
     this.expected = expected;
     this.actual = actual;
+    this.reason = reason;
   }
 }
 

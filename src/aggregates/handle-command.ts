@@ -211,6 +211,9 @@ async function decideAndAppend<A extends AnyAggregate>(
         state,
       };
     } catch (error) {
+      // Inside the caller's transaction, which Postgres has aborted: only retrying the
+      // whole transaction helps (a plain append already retried it by itself).
+      if (error instanceof ConcurrencyError && error.reason === 'log-order') throw error;
       // Another writer moved the stream on (or deleted it) since the state was cached.
       if ((error instanceof ConcurrencyError || error instanceof StreamDeletedError) && reloadInstead()) continue;
       if (error instanceof IdempotencyConflictError && commandId !== undefined) {

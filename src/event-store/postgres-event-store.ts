@@ -202,8 +202,7 @@ class Session implements EventStoreSession {
           // must retry the whole transaction.
           if (!this.#inTransaction && attempt < maxOrderRetries) continue;
           const actual = Number((error as { detail?: string }).detail ?? 0);
-          throw new ConcurrencyError(append.streamId, append.expectedVersion, actual,
-            'a newer transaction appended to the stream after this transaction began writing; retry the transaction', { cause: error });
+          throw new ConcurrencyError(append.streamId, append.expectedVersion, actual, { reason: 'log-order', cause: error });
         }
         if (isDuplicateEventId(error) && !this.#inTransaction) {
           const earlier = await this.#findEarlierAppend(append);

@@ -1,6 +1,6 @@
-import type {
-  TransactionOptions, AppendOptions, AppendResult, EventStore, EventStoreTransaction, NewEvent } from '../event-store/event-store.js';
+import type { AppendOptions, AppendResult, EventStore, EventStoreTransaction, NewEvent, TransactionOptions } from '../event-store/event-store.js';
 import { categoryOf } from '../event-store/stream-name.js';
+import { ConcurrencyError } from '../errors.js';
 import { positionBits } from '../event-store/append-statement.js';
 import { applyEvents } from './apply.js';
 import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
@@ -50,7 +50,15 @@ export function withInlineProjections(store: EventStore, projections: readonly A
       if (property === 'appendToStream') {
         return async (streamId: string, events: readonly NewEvent[], options?: AppendOptions) => {
           await ready();
-          return target.withTransaction((tx) => wrapTransaction(tx).appendToStream(streamId, events, options));
+          // The transaction exists only for this append, so like a plain append it is tried
+          // again when a newer transaction appended to the stream first (docs/global-log.md).
+          for (let attempt = 1; ; attempt++) {
+            try {
+              return await target.withTransaction((tx) => wrapTransaction(tx).appendToStream(streamId, events, options));
+            } catch (error) {
+              if (!(error instanceof ConcurrencyError && error.reason === 'log-order') || attempt >= 20) throw error;
+            }
+          }
         };
       }
       if (property === 'withTransaction') {

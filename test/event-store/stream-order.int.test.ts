@@ -52,7 +52,7 @@ describe("a stream's events appear in the global log in version order", () => {
     let interleaved = false;
     const refused = await attempt().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(ConcurrencyError);
-    expect(refused).toMatchObject({ streamId: `${acct}-1`, expected: 2, actual: 2 });
+    expect(refused).toMatchObject({ streamId: `${acct}-1`, expected: 2, actual: 2, reason: 'log-order' });
     expect((refused as Error).message).toMatch(/newer transaction/);
     // All or nothing: the other stream's append went with it.
     expect(await a.getStreamInfo(`${other}-1`)).toBeNull();
