@@ -32,10 +32,8 @@ export function freshTarget(contestant: ContestantName): Target {
 
 /**
  * One append figure. Each contestant runs in a process of its own on a fresh schema (or
- * database), appending `eventsPerAppend` events per call with `concurrency` workers. The
- * measured windows are interleaved, round by round and in a rotating order, so that a
- * noisy moment on a shared machine hits every contestant alike; the figure is the
- * median window.
+ * database), appending `eventsPerAppend` events per call with `concurrency` workers; the
+ * figure is each contestant's median window (see interleavedAppends).
  */
 export async function appendFigure(options: {
   id: FigureId;
@@ -43,45 +41,75 @@ export async function appendFigure(options: {
   concurrency: number;
   eventsPerAppend: number;
 }): Promise<FigureResult> {
-  const result: FigureResult = { id: options.id, title: options.title, eventsPerSecond: {}, samples: {}, notes: [] };
-  const running = new Map<ContestantName, IsolatedProcess<AppendTask>>();
+  const { id, title, ...load } = options;
+  const entrants = contestantNames.map((contestant) => ({ key: contestant, label: contestantLabels[contestant], task: { contestant, ...load } }));
+  const { samples, notes } = await interleavedAppends(title, entrants);
+  const result: FigureResult = { id, title, eventsPerSecond: {}, samples, notes };
+  for (const [contestant, windows] of Object.entries(samples) as [ContestantName, number[]][]) result.eventsPerSecond[contestant] = median(windows);
+  return result;
+}
+
+/** One process measuring appends: `key` names it in the results, `label` in messages. */
+export interface AppendEntrant<K extends string> {
+  key: K;
+  label: string;
+  /** The task, less the fresh target and the stream count the harness supplies. */
+  task: Omit<AppendTask, 'kind' | 'target' | 'streams'>;
+}
+
+/**
+ * Measures the entrants' appends side by side: each in a process of its own on a fresh
+ * schema (or database), dropped afterwards. The measured windows are interleaved, round
+ * by round and in a rotating order, so that a noisy moment on a shared machine hits
+ * every entrant alike. Returns every window's events per second by entrant (window i of
+ * each entrant ran in round i); an entrant that fails is left out, with a note.
+ */
+export async function interleavedAppends<K extends string>(
+  title: string,
+  entrants: readonly AppendEntrant<K>[],
+): Promise<{ samples: Partial<Record<K, number[]>>; notes: string[] }> {
+  const samples: Partial<Record<K, number[]>> = {};
+  const notes: string[] = [];
+  const running = new Map<K, IsolatedProcess<AppendTask>>();
+  const labels = new Map(entrants.map((entrant) => [entrant.key, entrant.label]));
   const targets: Target[] = [];
-  const fail = (contestant: ContestantName, error: unknown) => {
-    running.delete(contestant);
-    delete result.samples![contestant];
-    result.notes.push(`${contestantLabels[contestant]} failed: ${(error as Error).message.split('\n')[0]}`);
-    console.error(`  ${options.title}: ${contestantLabels[contestant]} failed`, error);
+  const fail = (key: K, error: unknown) => {
+    running.delete(key);
+    delete samples[key];
+    notes.push(`${labels.get(key)} failed: ${(error as Error).message.split('\n')[0]}`);
+    console.error(`  ${title}: ${labels.get(key)} failed`, error);
   };
   try {
-    for (const contestant of contestantNames) {
-      const target = freshTarget(contestant);
+    for (const { key, task } of entrants) {
+      const target = freshTarget(task.contestant);
       try {
         await createTarget(target);
         targets.push(target);
-        const task: AppendTask = { kind: 'append', contestant, target, ...options, streams: settings.streams };
-        running.set(contestant, await IsolatedProcess.start(task));
-        result.samples![contestant] = [];
+        running.set(key, await IsolatedProcess.start<AppendTask>({ kind: 'append', target, streams: settings.streams, ...task }));
+        samples[key] = [];
       } catch (error) {
-        fail(contestant, error);
+        fail(key, error);
       }
     }
-    await inInterleavedRounds([...running.keys()], async (contestant, window) => {
+    await inInterleavedRounds([...running.keys()], async (key, window) => {
+      // One that failed in an earlier round sits out the rest.
+      const child = running.get(key);
+      if (!child) return;
       try {
-        const throughput = await running.get(contestant)!.step(window);
-        result.samples![contestant]!.push(throughput.eventsPerSecond);
+        const throughput = await child.step(window);
+        samples[key]!.push(throughput.eventsPerSecond);
       } catch (error) {
-        fail(contestant, error);
+        fail(key, error);
       }
     });
-    for (const [contestant, samples] of Object.entries(result.samples!) as [ContestantName, number[]][]) {
-      result.eventsPerSecond[contestant] = median(samples);
-      console.log(`  ${options.title}: ${contestantLabels[contestant]} ${formatRate(median(samples))} events/s (windows: ${samples.map(formatRate).join(', ')})`);
+    for (const [key, windows] of Object.entries(samples) as [K, number[]][]) {
+      console.log(`  ${title}: ${labels.get(key)} ${formatRate(median(windows))} events/s (windows: ${windows.map(formatRate).join(', ')})`);
     }
   } finally {
     await Promise.allSettled([...running.values()].map((child) => child.close()));
     for (const target of targets) await dropTarget(target);
   }
-  return result;
+  return { samples, notes };
 }
 
 /** A measured window: warm up (long in the first round, short after), then measure. */

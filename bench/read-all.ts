@@ -102,7 +102,7 @@ async function measureRead(
  * may not have run yet), and every loaded event visible to a snapshot-bounded reader.
  * A transaction left open elsewhere on the server holds that bound back, so wait for it.
  */
-async function settle(target: Target): Promise<void> {
+export async function settle(target: Target): Promise<void> {
   const url = 'database' in target ? urlForDatabase(target.database) : databaseUrl;
   const table = 'schema' in target ? `${quoteIdent(target.schema)}.events` : 'emt_messages';
   const visible =

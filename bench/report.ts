@@ -337,6 +337,10 @@ ${gapSafety(info.figures)}
 \`BENCH_LOAD_STEP_MS\`, \`BENCH_LOAD_MAX_MS\`, \`REPLAY_EVENTS\`, \`REPLAY_POSTS\`, \`REPLAY_EMMETT_EVENTS\`,
 \`LATENCY_RATE\`, \`LATENCY_SECONDS\`; \`BENCH_CHILD_ARGV\` adds Node flags to every
 contestant's process (e.g. \`--cpu-prof --cpu-prof-dir=/tmp/profiles\` to profile them).
+
+\`npm run bench:compare -- <commit> [--current <commit>] [--title <section>]\` runs the append and read
+figures of Annals at \`<commit>\` and at the working tree (or \`--current\`) side by side in one run,
+and writes a section at the end of this page, which \`npm run bench\` keeps.
 `;
 }
 

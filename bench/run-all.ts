@@ -3,10 +3,11 @@
  * the tables on stdout and docs/benchmarks.md. Takes about five minutes.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { runBatchedAppends } from './append-batch.js';
 import { runSingleAppends } from './append-single.js';
 import { runCommands, type CommandFigureResult } from './commands.js';
+import { keptSections } from './compare/doc-section.js';
 import { renderCommandsSummary, renderLoadTimeSummary } from './commands-report.js';
 import { machineDetails, now, watchSurroundings, type Surroundings } from './harness.js';
 import { runLoadTime, type LoadTimeFigure } from './load-time.js';
@@ -51,7 +52,10 @@ try {
 const seconds = (now() - started) / 1000;
 const commands = { figures: commandFigures, loadTime };
 
-await writeFile(reportFile, renderReport({ date, seconds, commit, machine, surroundings, figures, commands, projections }));
+// Comparisons between commits (npm run bench:compare) come from another script: keep them.
+const kept = keptSections(await readFile(reportFile, 'utf8').catch(() => ''));
+const report = renderReport({ date, seconds, commit, machine, surroundings, figures, commands, projections });
+await writeFile(reportFile, kept ? `${report}\n${kept}` : report);
 console.log(
   `\n${renderSummary(figures)}\n\n${renderCommandsSummary(commands)}\n\n${renderLoadTimeSummary(loadTime)}` +
     `\n\n${projections ? renderProjectionsSummary(projections) : ''}` +

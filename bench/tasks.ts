@@ -28,8 +28,16 @@ export interface AppendTask {
   target: Target;
   /** Workers, each with one append in flight, and as many pooled connections. */
   concurrency: number;
+  /** Events per stream and call. */
   eventsPerAppend: number;
   streams: number;
+  /**
+   * Streams per call, appended in one transaction (Contestant.appendInTransaction) when
+   * above 1; default 1, a plain append.
+   */
+  streamsPerTransaction?: number;
+  /** Annals from another checkout (bench/compare); default the working tree. */
+  annalsRoot?: string;
 }
 
 /** Fills a target with `events` events for the read figure (one step, not measured). */
@@ -39,6 +47,7 @@ export interface LoadTask {
   target: Target;
   events: number;
   eventsPerAppend: number;
+  annalsRoot?: string;
 }
 
 /** Reads the whole global log of a loaded target once warm, sampling memory (one step). */
@@ -49,6 +58,7 @@ export interface ReadTask {
   batchSize: number;
   warmupEvents: number;
   maxMs: number;
+  annalsRoot?: string;
 }
 
 export type Task = AppendTask | LoadTask | ReadTask | CommandTask | FillTask | LoadTimeTask;
@@ -101,21 +111,38 @@ export async function openSession(task: Task): Promise<Session> {
 /**
  * Worker w appends to streams w, w + concurrency, w + 2 * concurrency, ... in turn, so no
  * two appends ever race for one stream (no contestant pays for conflicts or retries) and
- * each tracks its streams' versions as a command handler would after reading them.
+ * each tracks its streams' versions as a command handler would after reading them. With
+ * `streamsPerTransaction` above 1, each call takes the worker's next streams in one
+ * transaction.
  */
 async function openAppendSession(task: AppendTask): Promise<Session> {
-  const contestant = await openContestant(task.contestant, task.target, { maxConnections: task.concurrency, migrate: true });
+  const contestant = await openContestant(task.contestant, task.target, {
+    maxConnections: task.concurrency,
+    migrate: true,
+    annalsRoot: task.annalsRoot,
+  });
+  const perCall = task.streamsPerTransaction ?? 1;
+  if (perCall > 1 && !contestant.appendInTransaction) throw new Error(`${task.contestant} cannot append to several streams in one transaction`);
+  // A call must not take one stream twice: its tracked version would be stale.
+  if (task.streams < perCall * task.concurrency) throw new Error(`${task.streams} streams are too few for ${task.concurrency} workers x ${perCall} streams`);
   const versions = new Array<number>(task.streams).fill(0);
   const next = Array.from({ length: task.concurrency }, (_, worker) => worker);
-  const work = async (worker: number) => {
+  const nextStream = (worker: number) => {
     const stream = next[worker]!;
     const following = stream + task.concurrency;
     next[worker] = following < task.streams ? following : worker;
-    const streamId = `post-${stream}`;
-    const events = Array.from({ length: task.eventsPerAppend }, () => likeEvent(streamId));
-    await contestant.append(streamId, events, versions[stream]!);
-    versions[stream]! += events.length;
-    return events.length;
+    return stream;
+  };
+  const work = async (worker: number) => {
+    const streams = Array.from({ length: perCall }, () => nextStream(worker));
+    const appends = streams.map((stream) => {
+      const streamId = `post-${stream}`;
+      return { streamId, events: Array.from({ length: task.eventsPerAppend }, () => likeEvent(streamId)), version: versions[stream]! };
+    });
+    if (perCall > 1) await contestant.appendInTransaction!(appends);
+    else await contestant.append(appends[0]!.streamId, appends[0]!.events, appends[0]!.version);
+    for (const stream of streams) versions[stream]! += task.eventsPerAppend;
+    return perCall * task.eventsPerAppend;
   };
   return {
     step: (window) => runWorkers({ concurrency: task.concurrency, ...(window as AppendWindow), work }),
@@ -127,7 +154,11 @@ async function openAppendSession(task: AppendTask): Promise<Session> {
 async function oneStep(task: LoadTask | ReadTask, run: (contestant: Contestant) => Promise<unknown>): Promise<Session> {
   // Loading writes through two connections; a reader needs one.
   const maxConnections = task.kind === 'load' ? 2 : 1;
-  const contestant = await openContestant(task.contestant, task.target, { maxConnections, migrate: task.kind === 'load' });
+  const contestant = await openContestant(task.contestant, task.target, {
+    maxConnections,
+    migrate: task.kind === 'load',
+    annalsRoot: task.annalsRoot,
+  });
   return { step: () => run(contestant), close: () => contestant.close() };
 }
 

@@ -1,8 +1,17 @@
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createEventStore, type EventStore } from '../../src/index.js';
-import { readDone, type Contestant, type LikeEvent, type ReadOptions } from './contestant.js';
+import { pathToFileURL } from 'node:url';
+import type { createEventStore as CreateEventStore, EventStore } from '../../src/index.js';
+import { readDone, type Contestant, type LikeEvent, type ReadOptions, type StreamAppend } from './contestant.js';
 
-/** Annals through its public API only: appendToStream and iterateAll. */
+/**
+ * Annals through its public API only: appendToStream, withTransaction and iterateAll.
+ *
+ * The store comes from the working tree's src/, or from `annalsRoot`: another checkout
+ * of Annals (bench/compare/source-tree.ts extracts one per commit), so that two versions
+ * of the store can be measured side by side, each in its own process. Only the API used
+ * here has to stay the same across versions; the types are the working tree's.
+ */
 export class AnnalsContestant implements Contestant {
   readonly store: EventStore;
 
@@ -11,8 +20,9 @@ export class AnnalsContestant implements Contestant {
   }
 
   /** Opens a store on `schema`, creating its tables with the store's own migration. */
-  static async open(connectionString: string, schema: string, maxConnections: number): Promise<AnnalsContestant> {
-    const store = createEventStore({ connectionString, maxConnections }, { schema });
+  static async open(connectionString: string, schema: string, options: { maxConnections: number; annalsRoot?: string }): Promise<AnnalsContestant> {
+    const createEventStore = await loadCreateEventStore(options.annalsRoot);
+    const store = createEventStore({ connectionString, maxConnections: options.maxConnections }, { schema });
     await store.migrate();
     return new AnnalsContestant(store);
   }
@@ -20,6 +30,12 @@ export class AnnalsContestant implements Contestant {
   async append(streamId: string, events: readonly LikeEvent[], version: number): Promise<void> {
     // A number is checked exactly; 0 means "the stream does not exist yet".
     await this.store.appendToStream(streamId, events, { expectedVersion: version });
+  }
+
+  async appendInTransaction(appends: readonly StreamAppend[]): Promise<void> {
+    await this.store.withTransaction(async (tx) => {
+      for (const { streamId, events, version } of appends) await tx.appendToStream(streamId, events, { expectedVersion: version });
+    });
   }
 
   async readAll(options: ReadOptions): Promise<number> {
@@ -41,4 +57,16 @@ export class AnnalsContestant implements Contestant {
   close(): Promise<void> {
     return this.store.close();
   }
+}
+
+/**
+ * The store factory of the working tree, or of the checkout at `annalsRoot`. Imported
+ * on demand so that a process measuring another checkout runs that checkout's store
+ * (tsx compiles its TypeScript; its packages resolve through its node_modules link).
+ */
+async function loadCreateEventStore(annalsRoot?: string): Promise<typeof CreateEventStore> {
+  const module = (annalsRoot === undefined
+    ? await import('../../src/index.js')
+    : await import(pathToFileURL(path.join(annalsRoot, 'src', 'index.ts')).href)) as { createEventStore: typeof CreateEventStore };
+  return module.createEventStore;
 }

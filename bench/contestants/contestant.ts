@@ -29,6 +29,14 @@ export interface ReadOptions {
   onPage?: () => void;
 }
 
+/** One stream's share of an append that spans several streams in one transaction. */
+export interface StreamAppend {
+  streamId: string;
+  events: readonly LikeEvent[];
+  /** Events already in the stream, as for `Contestant.append`. */
+  version: number;
+}
+
 /**
  * What each contestant implements: the same operations, each done the way that
  * contestant does them. Every contestant opens its own pool of `maxConnections`.
@@ -40,6 +48,11 @@ export interface Contestant {
    * as a command handler would, and throws when it does not hold.
    */
   append(streamId: string, events: readonly LikeEvent[], version: number): Promise<void>;
+  /**
+   * Appends to several streams in one transaction, each checked as `append` does. Only
+   * contestants with a transaction API of their own implement it (Annals' withTransaction).
+   */
+  appendInTransaction?(appends: readonly StreamAppend[]): Promise<void>;
   /** Reads the global log from its start in position order; returns the events read. */
   readAll(options: ReadOptions): Promise<number>;
   close(): Promise<void>;

@@ -23,11 +23,13 @@ export function targetKind(name: ContestantName): 'schema' | 'database' {
 /**
  * Opens `name` on `target`. With `migrate`, its tables are created first (a fresh
  * target); without, it works on tables already there (the read figure's loaded log).
+ * `annalsRoot` runs Annals from another checkout (bench/compare); other contestants
+ * ignore it.
  */
 export async function openContestant(
   name: ContestantName,
   target: Target,
-  options: { maxConnections: number; migrate: boolean },
+  options: { maxConnections: number; migrate: boolean; annalsRoot?: string },
 ): Promise<Contestant> {
   if (name === 'emmett') {
     if (!('database' in target)) throw new Error('Emmett needs a database of its own');
@@ -36,7 +38,7 @@ export async function openContestant(
   if (!('schema' in target)) throw new Error(`${name} works in a schema`);
   if (name === 'annals') {
     // The Annals migration is idempotent, so it also runs on an already loaded schema.
-    return AnnalsContestant.open(databaseUrl, target.schema, options.maxConnections);
+    return AnnalsContestant.open(databaseUrl, target.schema, { maxConnections: options.maxConnections, annalsRoot: options.annalsRoot });
   }
   return RawPgContestant.open(databaseUrl, target.schema, {
     maxConnections: options.maxConnections,
