@@ -50,12 +50,18 @@ $$;
 -- every transaction running at the snapshot that (read in this order, each step after
 -- the snapshot was taken):
 --   a. holds the appender lock (pg_locks) and has that id (pg_stat_activity), or
---   b. has committed since (pg_xact_status).
+--   b. has committed since (pg_xact_status) and, seen in a fresh snapshot, has events in
+--      this store (or its commit is not visible yet, or this transaction is not read
+--      committed, where a fresh snapshot cannot be had: then it counts anyway).
 -- Transactions of other databases or that never append are passed over. The proof is in
--- docs/global-log.md; the order of a, then b, is part of it.
-CREATE FUNCTION annals_log_bound(snap pg_snapshot, appender_key integer, xid_offset bigint, log_max bigint)
+-- docs/global-log.md; the order of a, then b, is part of it. Checking b's events keeps
+-- the bound from moving back when an unrelated transaction commits, so a reader's
+-- successive statements see an ever higher bound.
+CREATE FUNCTION annals_log_bound(snap pg_snapshot, appender_key integer, xid_offset bigint, log_max bigint, events regclass)
 RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
+  visible boolean;
+  appended boolean;
   horizon bigint := pg_snapshot_xmax(snap)::text::bigint;
   own bigint := pg_current_xact_id_if_assigned()::text::bigint;
   running bigint[];
@@ -88,9 +94,26 @@ BEGIN
   END IF;
   FOREACH candidate IN ARRAY running LOOP
     -- backend_xid is the 32-bit form; running ids lie within 2^31 of each other.
-    IF (candidate % 4294967296) = ANY (coalesce(appender_xids, '{}'))
-       OR pg_xact_status(candidate::text::xid8) = 'committed' THEN
+    IF (candidate % 4294967296) = ANY (coalesce(appender_xids, '{}')) THEN
       RETURN (candidate + xid_offset) << 20;
+    END IF;
+    IF pg_xact_status(candidate::text::xid8) = 'committed' THEN
+      IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RETURN (candidate + xid_offset) << 20;
+      END IF;
+      -- Each EXECUTE takes a fresh snapshot. A commit is in the commit log a moment before
+      -- it is visible to new snapshots: wait that moment out (briefly; else count it).
+      FOR attempt IN 1..200 LOOP
+        EXECUTE format('SELECT pg_visible_in_snapshot($1, pg_current_snapshot()),
+                               EXISTS (SELECT 1 FROM %s WHERE global_position >= $2 AND global_position < $3)', events)
+          INTO visible, appended
+          USING candidate::text::xid8, (candidate + xid_offset) << 20, (candidate + xid_offset + 1) << 20;
+        EXIT WHEN visible;
+        PERFORM pg_sleep(0.0005);
+      END LOOP;
+      IF appended OR NOT visible THEN
+        RETURN (candidate + xid_offset) << 20;
+      END IF;
     END IF;
   END LOOP;
   RETURN (horizon + xid_offset) << 20;

@@ -53,7 +53,8 @@ export function readBoundText(schema: string): string {
   const s = quoteIdent(schema);
   // Scalar subqueries, not a join with the one-row table: see append-statement.ts.
   return `SELECT ${s}."annals_log_bound"(pg_current_snapshot(), ${appenderKey(schema)},
-      (SELECT xid_offset FROM ${s}."global_log"), (SELECT max(global_position) FROM ${s}."events"))`;
+      (SELECT xid_offset FROM ${s}."global_log"), (SELECT max(global_position) FROM ${s}."events"),
+      '${s.replaceAll("'", "''")}."events"'::regclass)`;
 }
 
 /** A LogAheadError for Postgres error AN003 (raised by annals_log_ahead), else undefined. */

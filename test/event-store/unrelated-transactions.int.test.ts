@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readSchemaOf, runProjections, ValidationError, type EventStore } from '../../src/index.js';
 import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
+import { appenderKey } from '../../src/event-store/log-bound.js';
 import { likeCountsProjection } from '../projections/support/like-counts.js';
 
 const store: EventStore = await createTestStore('unrelated_tx');
@@ -89,6 +90,61 @@ describe('transactions that never append to this store do not hold back its log'
       await runner.stop();
       await other.query('ROLLBACK');
       await idle.query('ROLLBACK');
+    }
+  });
+});
+
+describe("a reader's bound never moves back", () => {
+  /** The bound a reader with snapshot `snapshot` would use now. */
+  async function boundFor(client: pg.Client, snapshot: string): Promise<bigint> {
+    const s = `"${store.schema}"`;
+    const { rows } = await client.query<{ bound: string }>(
+      `SELECT ${s}.annals_log_bound($1::pg_snapshot, $2, 0, NULL, '${s}.events'::regclass)::text AS bound`,
+      [snapshot, appenderKey(store.schema)],
+    );
+    return BigInt(rows[0]!.bound);
+  }
+
+  it('a transaction that commits after the snapshot lowers it only if it appended to this store', async () => {
+    const reader = await session(testDatabaseUrl, 'bound-reader');
+    const unrelated = await session(testDatabaseUrl, 'unrelated-writer');
+    await unrelated.query('BEGIN');
+    const { rows } = await unrelated.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
+    const unrelatedXid = BigInt(rows[0]!.xid);
+    let appended!: () => void;
+    const hasAppended = new Promise<void>((resolve) => (appended = resolve));
+    let commit!: () => void;
+    const mayCommit = new Promise<void>((resolve) => (commit = resolve));
+    let appenderXid = 0n;
+    const appender = store.withTransaction(async (tx) => {
+      const [own] = await tx.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
+      appenderXid = BigInt(own!.xid);
+      await tx.appendToStream(`bound-${randomUUID()}`, [like('b')]);
+      appended();
+      await mayCommit;
+    });
+    try {
+      await hasAppended;
+      // A transaction that completes after both got their ids: the snapshot's xmax is
+      // then above both, and both are among its running transactions.
+      await store.appendToStream(`bound-${randomUUID()}`, [like('c')]);
+      const [snap] = (await reader.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot')).rows;
+      const running = snap!.snapshot.split(':')[2]!.split(',').map(BigInt);
+      expect(running).toEqual(expect.arrayContaining([unrelatedXid, appenderXid]));
+      // The open appender bounds the read; the unrelated transaction below it does not.
+      expect(await boundFor(reader, snap!.snapshot)).toBe(appenderXid << 20n);
+      // The unrelated one commits after the snapshot: no events here, so the bound stays
+      // (counting it would move the bound back, below positions a reader has seen).
+      await unrelated.query('COMMIT');
+      expect(await boundFor(reader, snap!.snapshot)).toBe(appenderXid << 20n);
+      commit();
+      await appender;
+      // The appender committed after the snapshot: its events are invisible to it.
+      expect(await boundFor(reader, snap!.snapshot)).toBe(appenderXid << 20n);
+    } finally {
+      commit();
+      await appender.catch(() => {});
+      await unrelated.query('ROLLBACK').catch(() => {});
     }
   });
 });
