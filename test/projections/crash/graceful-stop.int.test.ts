@@ -1,7 +1,8 @@
 import { partitionOfKey, type EventStore } from 'annals';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestStore, eventually, testDatabaseUrl } from '../../setup/database.js';
-import { batches, foldOfLog, killAllWorkers, likesFor, partitionsOf, readModel, startWorker, terminate, type WorkerLine } from '../support/worker-process.js';
+import { foldOfLog, likesFor, partitionsOf, readModel } from '../support/read-model.js';
+import { batches, killAllWorkers, startWorker, terminate, type WorkerLine } from '../support/worker-process.js';
 
 // At the top level, not in beforeAll: createTestStore registers the hooks that close the
 // store and drop the schema, and hooks registered while another hook runs never run.
@@ -37,7 +38,7 @@ describe('a projection worker process stopped with SIGTERM', () => {
     await first.waitFor((lines) => {
       const last = lines.findLastIndex((line) => line.kind === 'batch');
       return batches(lines).some((b) => b.events! > 0) && lines.slice(last + 1).some((line) => line.kind === 'applied');
-    }, 30_000);
+    }, 90_000);
     expect((await leases(name)).every((row) => row.owner === 'stopped')).toBe(true);
     const exit = await terminate(first);
     expect(exit, first.output()).toMatchObject({ code: 0, signal: null });
@@ -55,23 +56,23 @@ describe('a projection worker process stopped with SIGTERM', () => {
 
     // The next process claims every partition in its first round (its `ready` comes after it).
     const next = startWorker(testDatabaseUrl, store.schema, { ...settings, workerId: 'next' });
-    await next.waitFor((lines) => lines.some((line) => line.kind === 'ready'), 30_000);
+    await next.waitFor((lines) => lines.some((line) => line.kind === 'ready'), 90_000);
     const ready = next.lines.find((line) => line.kind === 'ready')!;
     const claimed = (lines: readonly WorkerLine[]) => lines.filter((line) => line.message === 'partition claimed' && line.at <= ready.at);
     expect(claimed(next.lines).map((line) => line.partition).sort()).toEqual([0, 1, 2, 3]);
 
     const log = await foldOfLog(store, category);
-    await eventually(async () => expect((await readModel(store, name)).applied.length).toBe(log.eventIds.length), 30_000);
+    await eventually(async () => expect((await readModel(store, name)).applied.length).toBe(log.eventIds.length), 120_000);
     expect(await terminate(next)).toMatchObject({ code: 0, signal: null });
     const end = await readModel(store, name);
     expect(end.counts).toEqual(log.counts);
     expect(end.applied.filter((event) => event.times !== 1)).toEqual([]);
-  }, 90_000);
+  }, 240_000); // only a guard against a hang: start-up is slow on a loaded machine
 
   it('while idle in a long poll: exits 0 promptly and releases its lease', async () => {
     const name = 'sigterm-idle';
     const idle = startWorker(testDatabaseUrl, store.schema, { name, category: 'sigtermidle', pollIntervalMs: 60_000, leaseTtlMs: 20_000, workerId: 'idle' });
-    await idle.waitFor((lines) => lines.some((line) => line.kind === 'ready'), 30_000);
+    await idle.waitFor((lines) => lines.some((line) => line.kind === 'ready'), 90_000);
     await new Promise((resolve) => setTimeout(resolve, 300)); // into its poll: there is nothing to do
     expect((await leases(name)).map((row) => row.owner)).toEqual(['idle']);
     const exit = await terminate(idle);
@@ -79,7 +80,7 @@ describe('a projection worker process stopped with SIGTERM', () => {
     expect(exit.ms).toBeLessThan(5000);
     expect((await leases(name)).map((row) => row.owner)).toEqual([null]);
     expect(await registeredWorkers('idle')).toBe(0);
-  }, 60_000);
+  }, 180_000);
 });
 
 /** How many events of `category` lie at or below the checkpoint of their partition. */

@@ -13,23 +13,25 @@
  * closes the store and exits 0.
  *
  * Imported, it gives the tests what they need around it: `startWorker` (spawn one),
- * `killAllWorkers`, and queries on the projection's tables and on the log.
+ * `killAllWorkers`, `disconnected`, `terminate`. What they read back (the projection's
+ * tables, the log) is in read-model.ts.
  *
  * Settings (environment; see WorkerSettings for what each does):
  * `PROJECTION_NAME`, `PROJECTION_VERSION`, `PROJECTION_PARTITIONS`, `PROJECTION_CATEGORY`,
  * `LIKE_WEIGHT`, `APPLY_DELAY_MS`, `TRACE_APPLIED`, `WORKER_ID`, `BATCH_SIZE`,
- * `REPLAY_BATCH_SIZE`, `POLL_MS`, `LEASE_TTL_MS`, `MAX_CONNECTIONS`.
+ * `REPLAY_BATCH_SIZE`, `POLL_MS`, `LEASE_TTL_MS`, `MAX_CONNECTIONS`, `HOLD_AFTER_APPLIED`.
  *
  * It prints one JSON object per line on stdout, each with `at` (Date.now()) and `kind`:
  * `ready`, `batch` (a committed batch, from onBatch), `applied` (TRACE_APPLIED: an event
- * applied, before its batch commits), `log` (the runner's logger), `stopping`, `stopped`.
+ * applied, before its batch commits), `holding` (HOLD_AFTER_APPLIED: waiting inside a
+ * batch's transaction to be killed), `log` (the runner's logger), `stopping`, `stopped`.
  */
 import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEventStore, defineProjection, readSchemaOf, runProjections, type EventStore, type ProjectionLogger } from 'annals';
+import { createEventStore, defineProjection, runProjections, type EventStore, type ProjectionLogger } from 'annals';
 import { sql } from 'kysely';
-import type { ExpectStatic } from 'vitest';
 import { killAllScripts, startScript } from '../../setup/child-process.js';
 import { eventually } from '../../setup/eventually.js';
 import { likeEvents } from '../../../domain/likes/likes.events.js';
@@ -55,12 +57,20 @@ export interface WorkerSettings {
   leaseTtlMs?: number;
   /** Pool size of the worker's store (default 4: several processes share max_connections). */
   maxConnections?: number;
+  /**
+   * Once a partition has committed a batch of events in this process, the worker applies
+   * this many events of the partition's next batch, prints `holding` and waits, inside
+   * that batch's open transaction, for the test to kill it: a kill that lands mid-batch
+   * for certain, whatever the load (a kill timed on the trace could land after the
+   * commit). Only for SIGKILL: a held batch never ends, so SIGTERM would never finish.
+   */
+  holdAfterApplied?: number;
 }
 
 /** One line the worker printed. */
 export interface WorkerLine {
   at: number;
-  kind: 'ready' | 'batch' | 'applied' | 'log' | 'stopping' | 'stopped';
+  kind: 'ready' | 'batch' | 'applied' | 'holding' | 'log' | 'stopping' | 'stopped';
   worker?: string;
   pid?: number;
   // batch
@@ -104,6 +114,7 @@ async function main(): Promise<void> {
     pollIntervalMs: whole('POLL_MS', 200),
     leaseTtlMs: whole('LEASE_TTL_MS', 2000),
     maxConnections: whole('MAX_CONNECTIONS', 4),
+    holdAfterApplied: whole('HOLD_AFTER_APPLIED', 0),
   };
   const print = (kind: WorkerLine['kind'], details: Record<string, unknown> = {}) =>
     console.log(JSON.stringify({ at: Date.now(), kind, ...details }, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
@@ -113,6 +124,10 @@ async function main(): Promise<void> {
   // worker and partition applied it, and `seq`, the order of application (a sequence is
   // taken in apply order, and one transaction at a time applies a partition's events).
   let workerId = '';
+  // For HOLD_AFTER_APPLIED, per partition: a batch of events committed, and the events
+  // applied since the last commit. A partition's batches run one at a time.
+  const committed = new Set<number>();
+  const sinceCommit = new Map<number, number>();
   const projection = defineProjection({
     name: settings.name,
     version: settings.version,
@@ -158,6 +173,11 @@ async function main(): Promise<void> {
         .execute();
       if (settings.traceApplied) print('applied', { position: event.globalPosition, partition });
       if (settings.applyDelayMs > 0) await sql`SELECT pg_sleep(${settings.applyDelayMs / 1000})`.execute(db);
+      sinceCommit.set(partition, (sinceCommit.get(partition) ?? 0) + 1);
+      if (settings.holdAfterApplied > 0 && committed.has(partition) && sinceCommit.get(partition)! >= settings.holdAfterApplied) {
+        print('holding', { position: event.globalPosition, partition });
+        await new Promise(() => {});
+      }
     },
   });
 
@@ -175,7 +195,11 @@ async function main(): Promise<void> {
     leaseTtlMs: settings.leaseTtlMs,
     retries: { attempts: 3, minDelayMs: 10, maxDelayMs: 50 },
     logger,
-    onBatch: (batch) => print('batch', { ...batch }),
+    onBatch: (batch) => {
+      if (batch.events > 0) committed.add(batch.partition);
+      sinceCommit.set(batch.partition, 0);
+      print('batch', { ...batch });
+    },
   });
   workerId = runner.workerId;
 
@@ -247,6 +271,8 @@ export interface RunningWorker {
   readonly lines: WorkerLine[];
   /** Its runner's worker id, once `ready` was printed. */
   readonly workerId: string | undefined;
+  /** The application_name of its connections (PGAPPNAME), unique to this process: see `disconnected`. */
+  readonly connectionName: string;
   /** How it ended: the exit code, or the signal that killed it. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolves once `test` holds for the lines printed; throws if it exits or the time runs out first. */
@@ -271,9 +297,13 @@ export function startWorker(databaseUrl: string, schema: string, settings: Worke
     ['pollIntervalMs', 'POLL_MS'],
     ['leaseTtlMs', 'LEASE_TTL_MS'],
     ['maxConnections', 'MAX_CONNECTIONS'],
+    ['holdAfterApplied', 'HOLD_AFTER_APPLIED'],
   ];
   for (const [key, variable] of names) if (settings[key] !== undefined) env[variable] = String(settings[key]);
   if (settings.traceApplied) env.TRACE_APPLIED = '1';
+  // pg names every connection of the process after PGAPPNAME (its pool and its LISTEN client).
+  const connectionName = `annals-test-worker-${randomUUID().slice(0, 8)}`;
+  env.PGAPPNAME = connectionName;
   const lines: WorkerLine[] = [];
   const raw: string[] = [];
   let workerId: string | undefined;
@@ -296,8 +326,11 @@ export function startWorker(databaseUrl: string, schema: string, settings: Worke
     get workerId() {
       return workerId;
     },
+    connectionName,
     exited: script.exited,
-    waitFor: (test, timeoutMs = 20_000) =>
+    // A guard against a hang, not a measure of speed: on a loaded 2-core machine a worker
+    // can take tens of seconds to start (node, tsx's transform, its connections, set-up).
+    waitFor: (test, timeoutMs = 60_000) =>
       script.waitUntil(() => test(lines), timeoutMs, (why) => `worker ${settings.workerId ?? ''}: ${why}; ${output()}`),
     output,
   };
@@ -305,6 +338,21 @@ export function startWorker(databaseUrl: string, schema: string, settings: Worke
 
 /** Kills (SIGKILL) every worker a test left running, and waits for them to exit (for afterEach). */
 export const killAllWorkers = killAllScripts;
+
+/**
+ * Resolves once the database serves no connection of `worker` (killed: call it after
+ * `exited`). Then what it left is final: a transaction it had open is rolled back, one
+ * whose COMMIT was on its way when it died has committed, and its leases and heartbeat
+ * say what they will say until another worker changes them.
+ */
+export async function disconnected(store: EventStore, worker: RunningWorker, timeoutMs = 30_000): Promise<void> {
+  await eventually(async () => {
+    const [row] = await store.withTransaction((tx) =>
+      tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [worker.connectionName]),
+    );
+    if (row!.n > 0) throw new Error(`worker ${worker.settings.workerId ?? ''}: ${row!.n} connections still open ${timeoutMs} ms after it exited`);
+  }, timeoutMs);
+}
 
 /** Sends SIGTERM and returns how it exited and how long that took. */
 export async function terminate(worker: RunningWorker): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
@@ -317,226 +365,3 @@ export async function terminate(worker: RunningWorker): Promise<{ code: number |
 /** The batches a worker committed, optionally for one partition. */
 export const batches = (lines: readonly WorkerLine[], partition?: number) =>
   lines.filter((line) => line.kind === 'batch' && (partition === undefined || line.partition === partition));
-
-/** Where the read views of the projection named `name` live for a store in `storeSchema`. */
-export function readSchema(storeSchema: string, name: string): string {
-  // readSchemaOf only looks at the name and readSchema; any definition with this name will do.
-  return readSchemaOf(storeSchema, defineProjection({ name, version: 1, events: likeEvents, schema: async () => {}, apply: async () => {} }));
-}
-
-export interface AppliedEvent {
-  event_id: string;
-  seq: number;
-  global_position: string;
-  stream_id: string;
-  stream_version: number;
-  partition: number;
-  worker: string;
-  times: number;
-  applied_at: Date;
-}
-
-/** The live read model through its views: counts per post and the audit of applied events. */
-export async function readModel(store: EventStore, name: string): Promise<{ counts: Record<string, number>; applied: AppliedEvent[] }> {
-  const schema = readSchema(store.schema, name);
-  return store.withTransaction(async (tx) => {
-    const counts = await tx.query<{ post_id: string; likes: number }>(`SELECT post_id, likes FROM "${schema}".like_counts`);
-    const applied = await tx.query<AppliedEvent>(
-      `SELECT event_id, seq::int AS seq, global_position::text AS global_position, stream_id, stream_version, partition, worker, times, applied_at
-         FROM "${schema}".applied_events ORDER BY seq`,
-    );
-    return { counts: Object.fromEntries(counts.map((row) => [row.post_id, row.likes])), applied };
-  });
-}
-
-/**
- * The fold of the committed log of `category`, straight from the events table (no
- * visibility bound: the tests call it once every writer has finished): the like count of
- * each post, and the ids of the events.
- */
-export async function foldOfLog(store: EventStore, category: string): Promise<{ counts: Record<string, number>; eventIds: string[]; head: bigint }> {
-  const rows = await store.withTransaction((tx) =>
-    tx.query<{ event_id: string; type: string; post_id: string; global_position: string }>(
-      `SELECT event_id, type, data->>'postId' AS post_id, global_position::text AS global_position
-         FROM "${tx.schema}".events WHERE category = $1 ORDER BY global_position`,
-      [category],
-    ),
-  );
-  const counts: Record<string, number> = {};
-  for (const row of rows) counts[row.post_id] = (counts[row.post_id] ?? 0) + (row.type === 'LikeCreated' ? 1 : -1);
-  return { counts, eventIds: rows.map((row) => row.event_id).sort(), head: BigInt(rows.at(-1)?.global_position ?? 0) };
-}
-
-export interface PartitionRow {
-  generation: number;
-  partition: number;
-  position: bigint;
-  owner: string | null;
-  status: string;
-  version: number;
-}
-
-/** The checkpoints and owners of a projection's partitions, every generation. */
-export async function partitionsOf(store: EventStore, name: string): Promise<PartitionRow[]> {
-  const rows = await store.withTransaction((tx) =>
-    tx.query<{ generation: number; partition: number; position: string; owner: string | null; status: string; version: number }>(
-      `SELECT p.generation, p.partition, p.position::text AS position, p.owner, g.status, g.version
-         FROM "${tx.schema}".projection_partitions p
-         JOIN "${tx.schema}".projection_generations g USING (projection, generation)
-        WHERE p.projection = $1 ORDER BY p.generation, p.partition`,
-      [name],
-    ),
-  );
-  return rows.map((row) => ({ ...row, position: BigInt(row.position) }));
-}
-
-/** Random likes and unlikes on `posts` posts of `category`, appended in streams of a few events. */
-export function likesFor(category: string, posts: number, count: number, salt = ''): { streamId: string; events: { type: string; data: { postId: string; userId: string }; schemaVersion?: number }[] }[] {
-  const streams = new Map<string, { type: string; data: { postId: string; userId: string }; schemaVersion?: number }[]>();
-  for (let i = 0; i < count; i++) {
-    const post = `p${i % posts}`;
-    const streamId = `${category}-${post}`;
-    const events = streams.get(streamId) ?? [];
-    // Every fifth round over the posts is of unlikes: a read model that applied events
-    // twice or missed some shows it in the counts, not only in the audit table.
-    const event = Math.floor(i / posts) % 5 === 4 ? { type: 'LikeRemoved', data: { postId: post, userId: `u${salt}${i}` } } : { type: 'LikeCreated', data: { postId: post, userId: `u${salt}${i}` }, schemaVersion: 2 };
-    events.push(event);
-    streams.set(streamId, events);
-  }
-  return [...streams].map(([streamId, events]) => ({ streamId, events }));
-}
-
-// ---------------------------------------------------------------------------------------
-// The takeover scenario, shared by crash/takeover-*.int.test.ts (`expect` comes from the
-// test: this module is also the worker's entry, which must not load vitest)
-// ---------------------------------------------------------------------------------------
-
-export const leaseTtlMs = 2000;
-// A worker renews its leases every third of the TTL, so a dead owner's lease runs out at
-// most one TTL after the kill, and a survivor's next membership round (one more third)
-// claims it. The margin is for start-up of the batch and a loaded machine (2 cores).
-export const takeoverBoundMs = leaseTtlMs + leaseTtlMs / 3 + 1500;
-
-/** Appends likes and unlikes to `posts` posts of `category`, in transactions of 2 events, until stopped. */
-function startWriter(store: EventStore, category: string, posts: number): { stop(): Promise<void> } {
-  let stopping = false;
-  const running = (async () => {
-    for (let i = 0; !stopping; i++) {
-      const post = `p${i % posts}`;
-      await store.appendToStream(`${category}-${post}`, [
-        { type: 'LikeCreated', data: { postId: post, userId: `u${i}` }, schemaVersion: 2 },
-        i % 3 === 0 ? { type: 'LikeRemoved', data: { postId: post, userId: `u${i}` } } : { type: 'LikeCreated', data: { postId: post, userId: `v${i}` }, schemaVersion: 2 },
-      ]);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  })();
-  // Its failure (say, the store closed under it) is reported by stop().
-  running.catch(() => {});
-  return {
-    stop: async () => {
-      stopping = true;
-      await running;
-    },
-  };
-}
-
-/**
- * `processes` workers on one projection of `partitions` partitions while a writer appends:
- * balanced, the owner of partition 0 is killed (SIGKILL), a survivor takes its partitions
- * over, and at the end every event was applied exactly once. See the test files for what
- * it catches.
- */
-export async function takeoverScenario(
-  store: EventStore,
-  databaseUrl: string,
-  { processes, partitions }: { processes: number; partitions: number },
-  expect: ExpectStatic,
-): Promise<void> {
-  const category = `takeover${processes}x${partitions}`;
-  const name = `takeover-${processes}x${partitions}`;
-  const workers: RunningWorker[] = [];
-  for (let i = 0; i < processes; i++) {
-    workers.push(startWorker(databaseUrl, store.schema, { name, category, partitions, leaseTtlMs, pollIntervalMs: 50, batchSize: 20, workerId: `${name}-w${i}` }));
-  }
-  await Promise.all(workers.map((worker) => worker.waitFor((lines) => lines.some((line) => line.kind === 'ready'), 30_000)));
-  const writer = startWriter(store, category, 16);
-  try {
-
-    // Balanced: every partition owned, by as many processes as there is work for.
-    const owners = await eventually(async () => {
-      const rows = (await partitionsOf(store, name)).filter((row) => row.status === 'live');
-      expect(rows).toHaveLength(partitions);
-      expect(rows.every((row) => row.owner !== null)).toBe(true);
-      expect(new Set(rows.map((row) => row.owner)).size).toBe(Math.min(processes, partitions));
-      return rows;
-    }, 20_000);
-    // Every owner has committed work before the kill.
-    await Promise.all(
-      workers.filter((worker) => owners.some((row) => row.owner === worker.workerId)).map((worker) => worker.waitFor((lines) => batches(lines).some((b) => b.events! > 0), 30_000)),
-    );
-
-    const victimId = owners.find((row) => row.partition === 0)!.owner!;
-    const victim = workers.find((worker) => worker.workerId === victimId)!;
-    const survivors = workers.filter((worker) => worker !== victim);
-    const leases = await leasesOf(store, name, victimId);
-    victim.child.kill('SIGKILL');
-    const killedAt = Date.now();
-    expect(await victim.exited).toEqual({ code: null, signal: 'SIGKILL' });
-    expect(leases.length).toBeGreaterThan(0);
-
-    // Each of the dead owner's partitions: the first checkpoint a survivor commits.
-    for (const { partition, expiresAt } of leases) {
-      let takenOverAt = 0;
-      await eventually(async () => {
-        const first = survivors
-          .flatMap((worker) => batches(worker.lines, partition).filter((b) => b.at > killedAt))
-          .sort((a, b) => a.at - b.at)[0];
-        expect(first, `partition ${partition} not taken over`).toBeDefined();
-        takenOverAt = first!.at;
-      }, 15_000);
-      const claims = survivors.flatMap((worker) => worker.lines.filter((line) => line.message === 'partition claimed' && line.partition === partition && line.at > killedAt));
-      expect(takenOverAt - killedAt, `partition ${partition} taken over ${takenOverAt - killedAt} ms after the kill`).toBeLessThanOrEqual(takeoverBoundMs);
-      // Not before the dead owner's lease ran out (same host, same clock; 50 ms for rounding).
-      expect(Math.min(...claims.map((line) => line.at))).toBeGreaterThanOrEqual(expiresAt - 50);
-    }
-
-    // The writer goes on a little after the takeover, then stops; the survivors catch up.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await writer.stop();
-    const log = await foldOfLog(store, category);
-    await eventually(async () => expect((await readModel(store, name)).applied.length).toBe(log.eventIds.length), 30_000);
-    const exits = await Promise.all(survivors.map((worker) => terminate(worker)));
-    expect(exits.map(({ code, signal }) => ({ code, signal }))).toEqual(survivors.map(() => ({ code: 0, signal: null })));
-
-    const model = await readModel(store, name);
-    expect(model.applied.filter((event) => event.times !== 1)).toEqual([]);
-    expect(model.applied.map((event) => event.event_id).sort()).toEqual(log.eventIds);
-    expect(model.counts).toEqual(log.counts);
-    // No lease was ever taken from a live owner: a worker whose renewal finds its
-    // partition gone logs 'lease lost' (giving partitions back to balance does not).
-    const lost = workers.flatMap((worker) => worker.lines.filter((line) => line.message === 'lease lost').map((line) => `${worker.settings.workerId}: ${JSON.stringify(line)}`));
-    expect(lost).toEqual([]);
-    // The dead owner and at least one survivor both committed events.
-    const appliers = new Set(model.applied.map((event) => event.worker));
-    expect(appliers.has(victimId)).toBe(true);
-    expect(survivors.some((worker) => appliers.has(worker.workerId!))).toBe(true);
-    // Stopped cleanly: no partition left owned.
-    expect((await partitionsOf(store, name)).filter((row) => row.owner !== null)).toEqual([]);
-  } finally {
-    // Stopped on failure too: a writer left running would append to a closed store.
-    await writer.stop().catch(() => {});
-  }
-}
-
-/** The partitions `owner` holds, with when each lease runs out (epoch ms, the database's clock). */
-async function leasesOf(store: EventStore, name: string, owner: string): Promise<{ partition: number; expiresAt: number }[]> {
-  const rows = await store.withTransaction((tx) =>
-    tx.query<{ partition: number; expires_at: string }>(
-      `SELECT partition, (extract(epoch FROM lease_expires_at) * 1000)::bigint::text AS expires_at
-         FROM "${tx.schema}".projection_partitions WHERE projection = $1 AND owner = $2`,
-      [name, owner],
-    ),
-  );
-  return rows.map((row) => ({ partition: row.partition, expiresAt: Number(row.expires_at) }));
-}
-
