@@ -42,9 +42,17 @@ export async function catchUpProjections(store: EventStore, projections: readonl
   const target = until !== undefined && until > committed ? until : committed;
   const runner = runProjections(store, projections, { pollIntervalMs: 50, ...runOptions });
   const inline = new Set(runOptions.inline ?? []);
+  const deadline = Date.now() + timeoutMs;
   try {
-    await runner.ready;
-    const deadline = Date.now() + timeoutMs;
+    // The runner keeps trying while the database is unreachable; a catch-up gives up at its deadline.
+    let timer: NodeJS.Timeout | undefined;
+    const started = await Promise.race([
+      runner.ready.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]).finally(() => clearTimeout(timer));
+    if (!started) {
+      throw new ProjectionTimeoutError(projections.map((p) => p.name), timeoutMs, 'the workers could not start (is the database reachable?)');
+    }
     for (;;) {
       const behind = await whatIsBehind(store, projections, inline, target);
       if (behind.length === 0) return;
