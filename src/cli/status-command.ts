@@ -54,6 +54,12 @@ export function formatStatus(status: ProjectionStatus, configured: readonly stri
     if (summary.pendingDeadLetters > 0) {
       notes.push(`${summary.name}: ${summary.pendingDeadLetters} pending dead letter(s); see annals projections dead-letters --projection ${summary.name}`);
     }
+    for (const worker of summary.idleWorkers) {
+      const live = status.partitions.find((p) => p.projection === summary.name && p.status === 'live');
+      notes.push(
+        `${summary.name}: worker ${worker.workerId} runs version ${worker.version}, which has no generation${live ? ` (live: version ${live.version})` : ''}; it processes nothing of ${summary.name}`,
+      );
+    }
     if (summary.skew !== null && summary.skew >= 1.5) notes.push(`${summary.name}: partition skew ${summary.skew.toFixed(2)} (busiest partition / mean)`);
   }
   for (const p of status.partitions) {

@@ -34,8 +34,8 @@ export interface ProjectionStatus {
   /** The global log's head: the newest position a reader can see. */
   head: bigint;
   partitions: PartitionStatus[];
-  /** Per projection: pending dead letters and partition skew (busiest partition's events / mean; 1 is even). */
-  projections: { name: string; pendingDeadLetters: number; skew: number | null }[];
+  /** Per projection: pending dead letters, partition skew, and workers that run code with nothing to process. */
+  projections: ProjectionSummary[];
   /**
    * The open transaction of this store that holds the log's readers back, when it has
    * been open for at least a second (`store.logHoldback()`, docs/global-log.md): while
@@ -48,6 +48,20 @@ export interface ProjectionStatus {
    * ```
    */
   logHeldBackBy: LogHoldback | null;
+}
+
+export interface ProjectionSummary {
+  name: string;
+  pendingDeadLetters: number;
+  /** Busiest live partition's events / mean (1 is even); null with one partition or none processed. */
+  skew: number | null;
+  /**
+   * Live workers that run this projection at a version with no live or building
+   * generation: code rolled back after a newer version switched (or autoRebuild off with
+   * an older live one). They process nothing of it; if no worker of the live version
+   * runs, its read model is frozen.
+   */
+  idleWorkers: { workerId: string; version: number }[];
 }
 
 /**
@@ -163,10 +177,22 @@ export async function projectionStatus(store: EventStore, projections: readonly 
       );
       const live = rows.filter((row) => row.status === 'live').map((row) => Number(row.events_processed));
       const mean = live.reduce((a, b) => a + b, 0) / Math.max(1, live.length);
+      // A worker heartbeats every third of its lease (5 s by default); one not seen for a
+      // minute is gone, whatever lease it ran with.
+      const idle = await tx.query<{ worker_id: string; version: number }>(
+        `SELECT w.worker_id, (w.versions ->> $1)::integer AS version FROM ${table(tx.schema, 'projection_workers')} w
+          WHERE $1 = ANY(w.projections) AND w.heartbeat_at > now() - interval '1 minute'
+            AND NOT EXISTS (SELECT 1 FROM ${table(tx.schema, 'projection_generations')} g
+                             WHERE g.projection = $1 AND g.status IN ('live', 'building')
+                               AND g.version = (w.versions ->> $1)::integer)
+          ORDER BY w.worker_id`,
+        [projection.name],
+      );
       summaries.push({
         name: projection.name,
         pendingDeadLetters: dead?.pending ?? 0,
         skew: live.length > 1 && mean > 0 ? Math.max(...live) / mean : null,
+        idleWorkers: idle.map((row) => ({ workerId: row.worker_id, version: row.version })),
       });
     }
     return { head, partitions, projections: summaries, logHeldBackBy };

@@ -87,7 +87,7 @@ describe('output', () => {
             owner: 'host:1:abc', heartbeatAt: new Date(9_000), leaseExpiresAt: null, stoppedError: 'Error: boom', rebuildProgress: 0.25,
           },
         ],
-        projections: [{ name: 'tally', pendingDeadLetters: 1, skew: null }],
+        projections: [{ name: 'tally', pendingDeadLetters: 1, skew: null, idleWorkers: [{ workerId: 'old-host:7:def', version: 1 }] }],
         logHeldBackBy: null,
       },
       ['tally', 'other'],
@@ -98,6 +98,7 @@ describe('output', () => {
     expect(lines[3]).toMatch(/^tally\s+2\s+building \(stopped\)\s+0\s+40\s+3\s+1m05s\s+13\s+1\s+1\s+host:1:abc\s+1\.0s\s+25\.0%$/);
     expect(lines[4]).toMatch(/^other\s+-\s+not set up/);
     expect(text).toContain('tally: 1 pending dead letter(s)');
+    expect(text).toContain('tally: worker old-host:7:def runs version 1, which has no generation; it processes nothing of tally');
     expect(text).toContain('tally generation 2 partition 0 stopped: Error: boom; fix the handler, then annals projections resume tally');
   });
 });
