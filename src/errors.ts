@@ -29,6 +29,7 @@ export const ErrorCodes = {
   deadLetter: 'ANNALS_DEAD_LETTER',
   unknownProjection: 'ANNALS_UNKNOWN_PROJECTION',
   logAhead: 'ANNALS_LOG_AHEAD',
+  storeLocked: 'ANNALS_STORE_LOCKED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -306,6 +307,44 @@ export class LogAheadError extends AnnalsError {
 export class StoreClosedError extends AnnalsError {
   constructor() {
     super(ErrorCodes.storeClosed, 'the event store is closed');
+  }
+}
+
+/** The process holding a PGlite data directory, as its lock file records it. */
+export interface StoreLockHolder {
+  readonly pid: number;
+  readonly hostname: string;
+  /** When the holding process started (ISO 8601). */
+  readonly startedAt: string;
+}
+
+/**
+ * An embedded PGlite data directory is open in another store already: in another process,
+ * or in another store of this one. PGlite is a single connection with no locking of its
+ * own, so two stores on one directory would both accept the same `expectedVersion` and
+ * one's acknowledged events would be lost. Close the other store (or stop that process),
+ * share one store, or give `lockTimeoutMs` to wait for it.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof StoreLockedError) console.log(error.directory, error.holder.pid, error.holder.hostname);
+ * ```
+ */
+export class StoreLockedError extends AnnalsError {
+  readonly directory: string;
+  readonly holder: StoreLockHolder;
+
+  constructor(directory: string, holder: StoreLockHolder, where: { lockFile: string; sameProcess: boolean }) {
+    const who = `process ${holder.pid} on ${holder.hostname} (started ${holder.startedAt})`;
+    super(
+      ErrorCodes.storeLocked,
+      where.sameProcess
+        ? `PGlite data directory ${directory} is already open in another store of this ${who}; close that store first, or share it`
+        : `PGlite data directory ${directory} is in use by ${who}; close that store or stop that process first ` +
+            `(if that process is gone and this message persists, delete ${where.lockFile})`,
+    );
+    this.directory = directory;
+    this.holder = holder;
   }
 }
 

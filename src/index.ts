@@ -73,7 +73,7 @@ export {
 export { catchUpProjections, type CatchUpOptions } from './projections/catch-up.js';
 export { setupProjection, startRebuild, switchIfCaughtUp, type SetupOptions, type StartRebuildOptions } from './projections/rebuild.js';
 export { withInlineProjections } from './projections/inline.js';
-export { projectionStatus, type PartitionStatus, type ProjectionStatus } from './projections/status.js';
+export { projectionStatus, type PartitionStatus, type ProjectionStatus, type ProjectionSummary } from './projections/status.js';
 export { listDeadLetters, resumeProjection, retryDeadLetter, skipDeadLetter, type DeadLetter } from './projections/dead-letters.js';
 export type { ConnectionConfig } from './database/connection.js';
 export type { AnnalsConfig } from './cli/config.js';
@@ -91,11 +91,13 @@ export {
   ProjectionStoppedError,
   ProjectionTimeoutError,
   StoreClosedError,
+  StoreLockedError,
   StreamDeletedError,
   StreamTruncatedError,
   TransactionTooLargeError,
   UnknownProjectionError,
   ValidationError,
   type ErrorCode,
+  type StoreLockHolder,
   type ValidationIssue,
 } from './errors.js';

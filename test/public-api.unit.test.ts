@@ -16,6 +16,7 @@ it('exports exactly the public API', () => {
     'ProjectionStoppedError',
     'ProjectionTimeoutError',
     'StoreClosedError',
+    'StoreLockedError',
     'StreamDeletedError',
     'StreamTruncatedError',
     'TransactionTooLargeError',

@@ -1,20 +1,24 @@
 import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
+import { StoreClosedError, ValidationError } from '../errors.js';
 import type { EventStoreTables } from './tables.js';
-import { PGlitePool } from './pglite-pool.js';
+import { openPGlitePool, type PGlitePool } from './pglite-pool.js';
 import { quoteIdent } from './quote-ident.js';
 
 /**
  * Where the store's database is. Exactly one of:
  * - `connectionString`: Annals opens (and on `close()` ends) its own `pg.Pool`;
  * - `pool`: a `pg.Pool` you own; Annals never ends it;
- * - `pglite`: an embedded PGlite data folder (`'memory://'` for an in-memory one).
+ * - `pglite`: an embedded PGlite data folder (`'memory://'` for an in-memory one). One
+ *   store at a time may have a folder open (a lock file in it names the holder); another
+ *   fails with StoreLockedError at its first operation, or first waits up to
+ *   `lockTimeoutMs` (default 0) for the holder to close.
  */
 export type ConnectionConfig =
   | { connectionString: string; pool?: never; pglite?: never; maxConnections?: number }
   | { pool: pg.Pool; connectionString?: never; pglite?: never }
-  | { pglite: string; connectionString?: never; pool?: never };
+  | { pglite: string; lockTimeoutMs?: number; connectionString?: never; pool?: never };
 
 export interface Connection {
   readonly kind: 'postgres' | 'pglite';
@@ -40,20 +44,32 @@ export interface Connection {
  */
 export function openConnection(config: ConnectionConfig): Connection {
   if ('pglite' in config && typeof config.pglite === 'string') {
-    const dataDir = config.pglite;
-    const pool = async () => {
-      // Loaded on first use: apps on a real Postgres never load the WASM build.
-      const { PGlite, types } = await import('@electric-sql/pglite');
-      // int8 as bigint, not as a lossy JS number: global positions go past 2^53.
-      const database = await PGlite.create(dataDir, {
-        parsers: { [types.INT8]: (value: string) => BigInt(value) },
-      });
-      return new PGlitePool(database);
+    const { pglite: dataDir, lockTimeoutMs } = config;
+    if (lockTimeoutMs !== undefined && !(Number.isFinite(lockTimeoutMs) && lockTimeoutMs >= 0)) {
+      throw new ValidationError([{ field: 'connection.lockTimeoutMs', reason: 'must be a number of milliseconds, 0 or more' }]);
+    }
+    let opened: Promise<PGlitePool> | undefined;
+    let closed = false;
+    // A failed open (the directory held by another store, say) is not kept: the next
+    // operation tries again, and finds the directory free once its holder has closed.
+    const shared = () => {
+      if (closed) return Promise.reject(new StoreClosedError());
+      return (opened ??= openPGlitePool(dataDir, { lockTimeoutMs }).catch((error: unknown) => {
+        opened = undefined;
+        throw error;
+      }));
     };
     // PGlite runs in process: there is no network round trip or plan cache to win.
-    let opened: Promise<PGlitePool> | undefined;
-    const shared = () => (opened ??= pool());
-    return fromPool('pglite', shared, true, false, async (channel, onNotify) => (await shared()).listen(channel, onNotify));
+    const connection = fromPool('pglite', shared, true, false, async (channel, onNotify) => (await shared()).listen(channel, onNotify));
+    return {
+      ...connection,
+      async close() {
+        closed = true;
+        await connection.close();
+        // Kysely ends the pool only if a query opened it; a listen() alone may have.
+        await (await opened?.catch(() => undefined))?.end();
+      },
+    };
   }
   if ('pool' in config && config.pool !== undefined) {
     const options = (config.pool as pg.Pool & { options?: pg.ClientConfig }).options ?? {};

@@ -1,5 +1,29 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
+import { fileSystemPath, lockDataDir } from './pglite-lock.js';
+
+/**
+ * Opens the PGlite database in `dataDir` (`'memory://'` for an in-memory one) as a pool.
+ * A data directory on disk is locked first (pglite-lock.ts), so no second store opens it.
+ *
+ * @throws StoreLockedError when another store holds the directory past `lockTimeoutMs`.
+ */
+export async function openPGlitePool(dataDir: string, options: { lockTimeoutMs?: number } = {}): Promise<PGlitePool> {
+  const path = fileSystemPath(dataDir);
+  const lock = path === undefined ? undefined : await lockDataDir(path, options.lockTimeoutMs ?? 0);
+  try {
+    // Loaded on first use: apps on a real Postgres never load the WASM build.
+    const { PGlite, types } = await import('@electric-sql/pglite');
+    // int8 as bigint, not as a lossy JS number: global positions go past 2^53.
+    const database = await PGlite.create(dataDir, {
+      parsers: { [types.INT8]: (value: string) => BigInt(value) },
+    });
+    return new PGlitePool(database, async () => lock?.release());
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
+}
 
 /**
  * Presents one embedded PGlite database as the small part of `pg.Pool` that kysely's
@@ -11,10 +35,14 @@ import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kyse
  */
 export class PGlitePool implements PostgresPool {
   readonly #db: PGlite;
+  readonly #onEnd: () => Promise<void>;
   #queue: Promise<void> = Promise.resolve();
+  #ended: Promise<void> | undefined;
 
-  constructor(db: PGlite) {
+  /** `onEnd` runs once the database is closed (it releases the directory's lock). */
+  constructor(db: PGlite, onEnd: () => Promise<void> = async () => {}) {
     this.#db = db;
+    this.#onEnd = onEnd;
   }
 
   async connect(): Promise<PostgresPoolClient> {
@@ -54,17 +82,40 @@ export class PGlitePool implements PostgresPool {
     return client as PostgresPoolClient;
   }
 
-  /** PGlite's own LISTEN: notifications of this in-process database. */
+  /**
+   * PGlite's own LISTEN: notifications of this in-process database. PGlite sends the
+   * LISTEN (and the UNLISTEN) on its one connection, so it waits its turn like `connect()`:
+   * sent while another caller's transaction was open, it joined that transaction, and a
+   * rollback undid it, leaving the listener deaf (issue 10).
+   */
   async listen(channel: string, onNotify: () => void): Promise<() => Promise<void>> {
-    const unsubscribe = await this.#db.listen(channel, () => onNotify());
+    const unsubscribe = await this.#exclusive(() => this.#db.listen(channel, () => onNotify()));
     return async () => {
-      await unsubscribe();
+      if (this.#ended !== undefined) return; // closing the database ends every LISTEN
+      await this.#exclusive(() => unsubscribe());
     };
   }
 
-  async end(): Promise<void> {
-    await this.#queue;
-    await this.#db.close();
+  /** Closes the database once the current holder releases it. Idempotent. */
+  end(): Promise<void> {
+    return (this.#ended ??= (async () => {
+      await this.#queue;
+      try {
+        await this.#db.close();
+      } finally {
+        await this.#onEnd();
+      }
+    })());
+  }
+
+  /** Runs `work` on the connection while no other caller holds it. */
+  async #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    try {
+      return await work();
+    } finally {
+      client.release();
+    }
   }
 }
 
