@@ -37,8 +37,8 @@ describe('annals status', () => {
     expect(partition.position).toMatch(/^\d+$/);
     expect(BigInt(partition.position)).toBeGreaterThanOrEqual(lastGlobalPosition);
     expect(status.projections).toEqual([
-      { name: 'tally', pendingDeadLetters: 0, skew: null },
-      { name: 'tally-wide', pendingDeadLetters: 0, skew: null },
+      { name: 'tally', pendingDeadLetters: 0, skew: null, idleWorkers: [] },
+      { name: 'tally-wide', pendingDeadLetters: 0, skew: null, idleWorkers: [] },
     ]);
     expect(status.logHeldBackBy).toBeNull();
   });
