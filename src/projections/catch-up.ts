@@ -112,7 +112,20 @@ async function whatIsBehind(store: EventStore, projections: readonly AnyProjecti
       behind.push(`${projection.name}: generation ${building.generation} is still being rebuilt`);
       continue;
     }
-    if (inline.has(projection.name)) continue;
+    if (inline.has(projection.name)) {
+      // Appended by code of another version while this one's generation was live: the
+      // workers' sweep applies them (inline-pending.ts).
+      const [pending] = await store.withTransaction((tx) =>
+        tx.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${table(tx.schema, 'projection_inline_pending')} p
+             JOIN ${table(tx.schema, 'projection_generations')} g USING (projection, generation)
+            WHERE p.projection = $1 AND g.status = 'live' AND g.version = $2`,
+          [projection.name, projection.version],
+        ),
+      );
+      if ((pending?.n ?? 0) > 0) behind.push(`${projection.name}: ${pending?.n} event(s) appended by code of another version still to apply`);
+      continue;
+    }
     for (const row of own.filter((r) => r.status === 'live' && r.version === projection.version)) {
       if (BigInt(row.position) < target) behind.push(`${projection.name} partition ${row.partition} at ${row.position} of ${target}`);
     }

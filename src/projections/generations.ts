@@ -20,6 +20,8 @@ export interface Generation {
   readSchema: string;
   status: GenerationStatus;
   startedFrom: bigint;
+  /** The log's head when it was created: for a first generation, what it replays as history. */
+  replayUntil: bigint;
 }
 
 interface GenerationRow {
@@ -31,6 +33,7 @@ interface GenerationRow {
   read_schema: string;
   status: GenerationStatus;
   started_from: string | bigint;
+  replay_until: string | bigint;
 }
 
 const toGeneration = (row: GenerationRow): Generation => ({
@@ -42,14 +45,16 @@ const toGeneration = (row: GenerationRow): Generation => ({
   readSchema: row.read_schema,
   status: row.status,
   startedFrom: BigInt(row.started_from),
+  replayUntil: BigInt(row.replay_until),
 });
 
 export const table = (schema: string, name: string) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
 
 /**
  * Serializes the changes to one projection's generations (setup, rebuild start, switch)
- * across processes. Inline appliers take it shared: a switch waits until every
- * transaction that applied to the old generation has finished (see inline.ts).
+ * across processes. Inline appenders, the sweep of what a live generation owes and the
+ * batches of an inline build take it shared: a switch waits until every transaction that
+ * applied to the old generation (or recorded what it owes) has finished (see inline.ts).
  * Advisory locks take no transaction id, so holding one does not hold back readers of
  * the global log.
  */
@@ -60,7 +65,7 @@ export async function lockProjection(tx: EventStoreTransaction, projection: stri
 
 export async function readGenerations(tx: EventStoreTransaction, projection: string): Promise<Generation[]> {
   const rows = await tx.query<GenerationRow>(
-    `SELECT projection, generation, version, partitions, schema_name, read_schema, status, started_from
+    `SELECT projection, generation, version, partitions, schema_name, read_schema, status, started_from, replay_until
        FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 ORDER BY generation`,
     [projection],
   );
@@ -115,6 +120,7 @@ export async function createGeneration(
     readSchema,
     status,
     startedFrom: from,
+    replayUntil: head,
   };
 }
 

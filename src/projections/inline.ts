@@ -5,6 +5,7 @@ import { positionBits } from '../event-store/append-statement.js';
 import { applyEvents } from './apply.js';
 import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
 import { lockProjection, table } from './generations.js';
+import { recordOwed, takeOwedOfStream } from './inline-pending.js';
 import { projectionContext } from './projection-context.js';
 import { setupProjection } from './rebuild.js';
 
@@ -14,9 +15,15 @@ import { setupProjection } from './rebuild.js';
  * transaction, so they never lag behind the log.
  *
  * Run the same projections in `runProjections` with `inline: [names]` too: workers build
- * the first generation when the log already has events, and rebuild them by replay.
- * Appends made without this wrapper (another service, a raw store) do not reach inline
- * read models: give every writer the same wrapper.
+ * the first generation when the log already has events, rebuild them by replay, and
+ * apply what the live generation owes. Appends made without this wrapper (another
+ * service, a raw store) do not reach inline read models: give every writer the same
+ * wrapper.
+ *
+ * An append applies a projection only when this code's `version` is the live
+ * generation's; code of another version (a rolling deploy) records the events as owed
+ * by the live generation instead, and code of the live version applies them
+ * (inline-pending.ts), so old and new code can run side by side.
  *
  * @example
  * ```ts
@@ -104,17 +111,22 @@ async function appendInline(
 
   const [path] = await tx.query<{ search_path: string }>(`SELECT current_setting('search_path') AS search_path`);
   for (const projection of concerned) {
-    const [live] = await tx.query<{ generation: number; schema_name: string }>(
-      `SELECT generation, schema_name FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 AND status = 'live'`,
-      [projection.name],
-    );
-    // No live generation yet: the first build is under way and will include these events.
-    if (!live) continue;
     const mine = appended.filter(
       (event) => projection.eventTypes.includes(event.type) && (!projection.categories || projection.categories.includes(category)),
     );
-    const context = await projectionContext(tx, live.schema_name, { replaying: false, generation: live.generation, partition: 0 });
-    await applyEvents(projection, mine.map((event) => projection.decode(event) as AnyProjectedEvent), context, false);
+    if (mine.length === 0) continue;
+    const { live, owed } = await takeOwedOfStream(tx, projection, streamId);
+    // No live generation yet: the first build is under way and will include these events.
+    if (!live) continue;
+    // Only code of the live generation's version writes it: other code (a rolling deploy,
+    // a rollback) records what the generation owes, for that code to apply (issue 10).
+    if (live.version !== projection.version) {
+      await recordOwed(tx, projection.name, live.generation, mine);
+      continue;
+    }
+    // What the stream owed first (earlier appends, by other code), then this append's events.
+    const context = await projectionContext(tx, live.schemaName, { replaying: false, generation: live.generation, partition: 0 });
+    await applyEvents(projection, [...owed, ...mine.map((event) => projection.decode(event) as AnyProjectedEvent)], context, false);
   }
   await tx.query(`SELECT set_config('search_path', $1, true)`, [path?.search_path ?? 'public']);
   return result;

@@ -1,8 +1,9 @@
 import type { EventStoreTransaction } from '../event-store/event-store.js';
-import { applyEvents } from './apply.js';
+import { applyInLogOrder } from './apply-in-log-order.js';
 import { partitionOfKey, type AnyProjectedEvent, type AnyProjection } from './define-projection.js';
 import { isTransientDatabaseError } from './failures.js';
 import { lockProjection, table } from './generations.js';
+import { owedByLive } from './inline-pending.js';
 import { moveCheckpoint, readBatchState, type PartitionKey } from './partition-leases.js';
 import { projectionContext } from './projection-context.js';
 
@@ -72,12 +73,13 @@ export async function processBatch(unit: Unit, settings: BatchSettings, fixedLim
       // for a rebuild, what the live generation has already processed, so a side effect
       // it performed is not repeated and one it never got to is not lost. The live
       // generation of an inline projection is applied with each append, by code of its
-      // own version (inline.ts), so everything up to the switch is history for its
-      // rebuild. For a live generation, history is what the log held when it was created.
+      // own version, or owes the event (inline-pending.ts): for its rebuild, every event
+      // is history but those still owed. For a live generation (or a first build), history
+      // is what the log held when it was created.
       const replayUntil =
         state.status !== 'building'
           ? state.replayUntil
-          : settings.inline
+          : settings.inline && state.livePosition !== null
             ? BigInt('0x7fffffffffffffff')
             : (state.livePosition ?? state.replayUntil);
       const limit = fixedLimit ?? (from < replayUntil ? settings.replayBatchSize : settings.batchSize);
@@ -107,24 +109,31 @@ export async function processBatch(unit: Unit, settings: BatchSettings, fixedLim
         events.push(decoded);
       }
       const context = await projectionContext(tx, unit.schemaName, { replaying: true, generation: unit.generation, partition: unit.partition });
-      const history = events.filter((event) => event.globalPosition <= replayUntil);
-      const fresh = history.length === events.length ? [] : events.filter((event) => event.globalPosition > replayUntil);
-      // An inline projection's build is switched to with a drain of what lies beyond its
-      // checkpoints (rebuild.ts). Holding its lock shared, this batch commits before a
-      // switch reads them; and a switch that committed since the status above was read
-      // is seen here (a fresh statement), so the batch leaves the generation to the
-      // appenders instead of applying events that they may already have applied.
-      if (state.status === 'building' && settings.inline) {
+      let isHistory = (event: AnyProjectedEvent) => event.globalPosition <= replayUntil;
+      // A rebuild is switched to with a drain of what lies beyond its checkpoints, up to
+      // the live generation's (rebuild.ts, switch-drain.ts). Holding the projection's lock
+      // shared, this batch commits before a switch reads them; and a switch that committed
+      // since the state above was read is seen here (a fresh statement): the batch then
+      // leaves the generation alone (an inline one is the appenders' from now on), or
+      // starts over from where the drain left its checkpoint.
+      if (state.status === 'building') {
         await lockProjection(tx, projection.name, 'shared');
-        const [still] = await tx.query<{ status: string }>(
-          `SELECT status FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 AND generation = $2`,
-          [projection.name, unit.generation],
+        const [still] = await tx.query<{ status: string; position: string | bigint }>(
+          `SELECT g.status, p.position FROM ${table(tx.schema, 'projection_generations')} g
+             JOIN ${table(tx.schema, 'projection_partitions')} p USING (projection, generation)
+            WHERE g.projection = $1 AND g.generation = $2 AND p.partition = $3`,
+          [projection.name, unit.generation, unit.partition],
         );
-        if (still?.status !== 'building') return { kind: still?.status === 'live' ? 'release' : 'lost' };
+        if (!still || still.status === 'retired') return { kind: 'lost' };
+        if (still.status === 'live' && settings.inline) return { kind: 'release' };
+        if (BigInt(still.position) !== from) {
+          return { kind: 'done', events: 0, position: BigInt(still.position), caughtUp: false, replaying: false, building: still.status === 'building' };
+        }
+        const owed = settings.inline ? await owedByLive(tx, projection.name, events.map((event) => event.globalPosition)) : undefined;
+        if (owed) isHistory = (event) => !owed.has(event.globalPosition);
       }
       try {
-        await applyEvents(projection, history, context, true);
-        await applyEvents(projection, fresh, { ...context, replaying: false }, false);
+        await applyInLogOrder(projection, events, isHistory, context);
       } catch (error) {
         if (isTransientDatabaseError(error)) throw error;
         throw new HandlerFailure(error, limit === 1 ? events[0] : undefined, from, limit);

@@ -5,10 +5,11 @@ import type { EventStore, EventStoreTransaction } from '../event-store/event-sto
 import { parseInput } from '../event-store/validation.js';
 import { AnnalsError } from '../errors.js';
 import type { AnyProjection } from './define-projection.js';
+import { applyPendingInline } from './inline-pending.js';
 import { describe, isRetryable } from './failures.js';
 import * as leases from './partition-leases.js';
 import { processBatch, type BatchOutcome, type BatchSettings, type Unit } from './projection-batch.js';
-import { setupProjection, switchIfCaughtUp } from './rebuild.js';
+import { setupProjection, switchToRebuild } from './rebuild.js';
 import { optionsSchema, silent, type ProjectionLogger, type ProjectionRunner, type RunProjectionsOptions } from './worker-options.js';
 
 export type { BatchReport, ProjectionLogger, ProjectionRunner, RunProjectionsOptions } from './worker-options.js';
@@ -164,6 +165,23 @@ class Runner implements ProjectionRunner {
     for (const projection of this.#projections) {
       if (this.#stopping) return;
       await this.#balance(projection);
+      if (this.#inline.has(projection.name)) await this.#applyPending(projection);
+    }
+  }
+
+  /**
+   * An inline projection's live generation of this code's version gets here the events
+   * that code of another version appended meanwhile (a rolling deploy): that code could
+   * not apply them, and recorded them instead (inline-pending.ts).
+   */
+  async #applyPending(projection: AnyProjection): Promise<void> {
+    try {
+      const applied = await applyPendingInline(this.#store, projection);
+      if (applied > 0) this.#log.info({ projection: projection.name, events: applied }, 'applied events appended by code of another version');
+    } catch (error) {
+      // A handler failed on one stream (it stays owed, and fails that stream's inline
+      // appends alike), or the database went away: the next round tries again.
+      this.#log.warn({ err: error, projection: projection.name }, 'could not apply events appended by code of another version; retrying');
     }
   }
 
@@ -288,13 +306,14 @@ class Runner implements ProjectionRunner {
   /** After a caught-up batch of a rebuild: switch readers to it when it is complete. True when the loop should end. */
   async #switch(unit: Unit): Promise<boolean> {
     const inline = this.#inline.has(unit.projection);
-    const switched = await switchIfCaughtUp(this.#store, unit.definition, inline).catch((error: unknown) => {
+    const switched = await switchToRebuild(this.#store, unit.definition, inline).catch((error: unknown) => {
       // The database went away, or a handler failed on the drain: the next caught-up batch asks again.
       this.#log.warn({ err: error, projection: unit.projection }, 'could not switch to the rebuilt generation; retrying');
-      return false;
+      return undefined;
     });
     if (!switched) return false;
-    this.#log.info({ projection: unit.projection, generation: unit.generation }, 'rebuild caught up: readers switched to it');
+    const { owedByRetired } = switched;
+    this.#log.info({ projection: unit.projection, generation: unit.generation, owedByRetired }, 'rebuild caught up: readers switched to it');
     unit.building = false;
     if (!inline) return false;
     unit.release = true;

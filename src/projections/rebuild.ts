@@ -1,10 +1,9 @@
 import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
-import { toRecordedEvent, type EventRow } from '../event-store/read-statements.js';
 import { ValidationError } from '../errors.js';
 import type { AnyProjection } from './define-projection.js';
 import { createGeneration, dropRetired, lockProjection, pointViewsAt, readGenerations, retire, table, type Generation } from './generations.js';
-import { applyEvents } from './apply.js';
-import { projectionContext } from './projection-context.js';
+import { forgetOwed } from './inline-pending.js';
+import { drainInline, drainToLive, lockPartitions } from './switch-drain.js';
 
 export interface SetupOptions {
   /**
@@ -28,6 +27,7 @@ export async function setupProjection(store: EventStore, projection: AnyProjecti
   const generations = await store.withTransaction(async (tx) => {
     await lockProjection(tx, projection.name, 'exclusive');
     const existing = await readGenerations(tx, projection.name);
+    refuseOtherPartitions(existing, projection);
     const live = existing.find((g) => g.status === 'live');
     const building = existing.find((g) => g.status === 'building');
     if (!live && !building) {
@@ -40,7 +40,7 @@ export async function setupProjection(store: EventStore, projection: AnyProjecti
       }
     }
     return readGenerations(tx, projection.name);
-  });
+  }, { appends: false });
   await dropRetired((work) => store.withTransaction(work), projection.name);
   return generations;
 }
@@ -62,117 +62,116 @@ export async function startRebuild(store: EventStore, projection: AnyProjection,
   return store.withTransaction(async (tx) => {
     await lockProjection(tx, projection.name, 'exclusive');
     const existing = await readGenerations(tx, projection.name);
+    refuseOtherPartitions(existing, projection);
     const building = existing.find((g) => g.status === 'building');
     if (building && building.version === projection.version) return building;
     if (building) await retire(tx, building);
     const live = existing.find((g) => g.status === 'live');
     return createGeneration(tx, projection, live ? 'building' : 'live', options.from ?? 0n);
-  });
+  }, { appends: false });
+}
+
+/**
+ * A generation keeps the partitions it was created with (one checkpoint each, which
+ * cannot be split or merged), while workers route events by the code's count: with
+ * another count, the events of a partition that has no row would be stepped over for
+ * good. So the count changes only with the version, by a rebuild (issue 10).
+ */
+function refuseOtherPartitions(generations: readonly Generation[], projection: AnyProjection): void {
+  const other = generations.find((g) => g.status !== 'retired' && g.version === projection.version && g.partitions !== projection.partitions);
+  if (!other) return;
+  const count = (n: number) => `${n} partition${n === 1 ? '' : 's'}`;
+  throw new ValidationError([
+    {
+      field: 'partitions',
+      reason:
+        `'${projection.name}' at version ${other.version} has ${count(other.partitions)} (generation ${other.generation}, ${other.status}), ` +
+        `not ${projection.partitions}: bump the version to change it (a rebuild fills a new generation with the new count)`,
+    },
+  ]);
+}
+
+/** What a switch did: the generation now live, and how many events the retired one still owed. */
+export interface SwitchResult {
+  generation: number;
+  /**
+   * Events appended by code of another version that the retired generation's code never
+   * applied (an inline projection during a rolling deploy). The rebuild applied them as
+   * fresh, so their side effects are not lost.
+   */
+  owedByRetired: number;
 }
 
 /**
  * Switches readers to the building generation of `projection` if every partition of it
- * has caught up with the log and it is at least as far along as the live one. Returns
- * whether it switched.
+ * has caught up with the log. Returns whether it switched (switchToRebuild says more).
  *
- * For an inline projection the switch also applies, in its own transaction, whatever the
- * log holds beyond the build's checkpoints: inline appenders hold the projection's lock
- * shared from before they append, so once the switch has it exclusively, every event
- * applied inline to the old generation is committed and readable, and every later one
- * will be applied inline to the new generation.
+ * The switch is exact: under the projection's lock, taken exclusively, it brings the
+ * build up to everything the live generation shows, so no key is ever seen going back.
+ * For a worker-built projection, it locks the live generation's checkpoints (their
+ * workers' fences wait for it) and applies, in its own transaction, what the log holds
+ * between each build partition's checkpoint and the furthest live checkpoint. For an
+ * inline projection, whose appenders hold the lock shared from before they append, it
+ * applies everything the log holds beyond the build's checkpoints: every event applied
+ * to the old generation is committed then, and every later one goes to the new one.
  */
 export async function switchIfCaughtUp(store: EventStore, projection: AnyProjection, inline: boolean): Promise<boolean> {
+  return (await switchToRebuild(store, projection, inline)) !== undefined;
+}
+
+/**
+ * switchIfCaughtUp, saying what it did (undefined: it did not switch).
+ *
+ * @example
+ * ```ts
+ * const switched = await switchToRebuild(store, accountBalances, true);
+ * if (switched?.owedByRetired) log.info(switched, 'events the old code never applied were applied as fresh by the rebuild');
+ * ```
+ */
+export async function switchToRebuild(store: EventStore, projection: AnyProjection, inline: boolean): Promise<SwitchResult | undefined> {
   // Checked first without the lock, which waits for every batch in flight: workers ask
   // after each caught-up batch, and mostly some partition is still behind.
   const ready = await store.withTransaction(async (tx) => {
     const building = (await readGenerations(tx, projection.name)).find((g) => g.status === 'building' && g.version === projection.version);
     if (!building) return false;
-    const partitions = await readBuildPartitions(tx, projection, building);
-    return partitions.length > 0 && partitions.every((p) => p.caught_up);
-  });
-  if (!ready) return false;
-  const switched = await store.withTransaction(async (tx) => {
-    await lockProjection(tx, projection.name, 'exclusive');
-    const generations = await readGenerations(tx, projection.name);
-    const building = generations.find((g) => g.status === 'building' && g.version === projection.version);
-    if (!building) return false;
-    const live = generations.find((g) => g.status === 'live');
-    // Read under the lock: a worker's batch of an inline build holds it shared from
-    // before its first write to its commit (projection-worker.ts), so these are the
-    // checkpoints of committed batches, and a batch still to come finds its fence moved.
-    const partitions = await readBuildPartitions(tx, projection, building);
-    if (partitions.length === 0 || partitions.some((p) => !p.caught_up)) return false;
-    const checkpoints = new Map(partitions.map((p) => [p.partition, BigInt(p.position)]));
-    const buildPosition = [...checkpoints.values()].reduce((a, b) => (a < b ? a : b));
-    if (live && !inline) {
-      const [liveProgress] = await tx.query<{ min_position: string | null }>(
-        `SELECT min(position)::text AS min_position FROM ${table(tx.schema, 'projection_partitions')}
-          WHERE projection = $1 AND generation = $2`,
-        [projection.name, live.generation],
-      );
-      if (buildPosition < BigInt(liveProgress?.min_position ?? '0')) return false;
-    }
-    if (inline) await drainForSwitch(tx, projection, building, checkpoints);
-    if (live) await retire(tx, live);
-    await tx.query(
-      `UPDATE ${table(tx.schema, 'projection_generations')} SET status = 'live', live_since = now()
-        WHERE projection = $1 AND generation = $2`,
+    const partitions = await tx.query<{ caught_up: boolean }>(
+      `SELECT caught_up FROM ${table(tx.schema, 'projection_partitions')} WHERE projection = $1 AND generation = $2`,
       [projection.name, building.generation],
     );
-    await pointViewsAt(tx, building.readSchema, building.schemaName);
-    return true;
-  });
+    return partitions.length > 0 && partitions.every((p) => p.caught_up);
+  }, { appends: false });
+  if (!ready) return undefined;
+  const switched = await store.withTransaction((tx) => switchNow(tx, projection, inline), { appends: false });
   if (switched) await dropRetired((work) => store.withTransaction(work), projection.name);
   return switched;
 }
 
-/**
- * Applies every committed event after the build's checkpoints: each partition's events
- * after that partition's own checkpoint (partitions stop at different positions, and an
- * event at or below its partition's checkpoint is already in the new tables). Read
- * without the global log's visibility bound on purpose: under the exclusive lock no
- * appender that applies inline can commit, so nothing can appear later below what this
- * reads.
- */
-async function drainForSwitch(
-  tx: EventStoreTransaction,
-  projection: AnyProjection,
-  building: Generation,
-  checkpoints: ReadonlyMap<number, bigint>,
-): Promise<void> {
-  const from = [...checkpoints.values()].reduce((a, b) => (a < b ? a : b));
-  const context = await projectionContext(tx, building.schemaName, { replaying: true, generation: building.generation, partition: 0 });
-  let after = from;
-  for (;;) {
-    const rows = await tx.query<EventRow>(
-      `SELECT global_position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at
-         FROM ${table(tx.schema, 'events')}
-        WHERE global_position > $1 AND type = ANY($2::text[]) ${projection.categories ? 'AND category = ANY($3::text[])' : ''}
-        ORDER BY global_position LIMIT 1000`,
-      projection.categories ? [after.toString(), projection.eventTypes, projection.categories] : [after.toString(), projection.eventTypes],
-    );
-    if (rows.length === 0) break;
-    const events = rows.map((row) => projection.decode(toRecordedEvent(row)));
-    const missing = events.filter((event) => event.globalPosition > (checkpoints.get(projection.partitionOf(event)) ?? 0n));
-    await applyEvents(projection, missing, context, true);
-    after = events.at(-1)!.globalPosition;
-    if (rows.length < 1000) break;
+async function switchNow(tx: EventStoreTransaction, projection: AnyProjection, inline: boolean): Promise<SwitchResult | undefined> {
+  await lockProjection(tx, projection.name, 'exclusive');
+  const generations = await readGenerations(tx, projection.name);
+  const building = generations.find((g) => g.status === 'building' && g.version === projection.version);
+  if (!building) return undefined;
+  const live = generations.find((g) => g.status === 'live');
+  // Locked: a batch of the build committing now has moved its checkpoint when this reads
+  // it, and one still to commit finds it moved by the drain (its fence fails). A batch of
+  // an inline build holds the projection's lock shared from before its first write to
+  // its commit, so none is in flight at all.
+  const partitions = await lockPartitions(tx, building, 'update');
+  if (partitions.length === 0 || partitions.some((p) => !p.caughtUp)) return undefined;
+  const checkpoints = new Map(partitions.map((p) => [p.partition, p.position]));
+  if (inline) await drainInline(tx, projection, building, live, checkpoints);
+  else if (live) await drainToLive(tx, projection, building, live, checkpoints);
+  let owedByRetired = 0;
+  if (live) {
+    await retire(tx, live);
+    owedByRetired = await forgetOwed(tx, projection.name, live.generation);
   }
   await tx.query(
-    `UPDATE ${table(tx.schema, 'projection_partitions')} SET position = greatest(position, $3), updated_at = now()
+    `UPDATE ${table(tx.schema, 'projection_generations')} SET status = 'live', live_since = now()
       WHERE projection = $1 AND generation = $2`,
-    [projection.name, building.generation, after.toString()],
-  );
-}
-
-function readBuildPartitions(
-  tx: EventStoreTransaction,
-  projection: AnyProjection,
-  building: Generation,
-): Promise<{ partition: number; position: string | bigint; caught_up: boolean }[]> {
-  return tx.query(
-    `SELECT partition, position, caught_up FROM ${table(tx.schema, 'projection_partitions')}
-      WHERE projection = $1 AND generation = $2 ORDER BY partition`,
     [projection.name, building.generation],
   );
+  await pointViewsAt(tx, building.readSchema, building.schemaName);
+  return { generation: building.generation, owedByRetired };
 }
+
