@@ -84,6 +84,15 @@ describe('a rolling deploy (old and new code side by side)', () => {
   });
 });
 
+describe('a worker whose definition no retry can cure', () => {
+  it('rejects ready with the ValidationError (partitions changed at the same version) instead of retrying', async () => {
+    const name = `repartitioned-${randomUUID().slice(0, 6)}`;
+    await run(store, auditedLikes({ name, partitions: 1 })).ready;
+    const runner = run(store, auditedLikes({ name, partitions: 2 }));
+    await expect(runner.ready).rejects.toMatchObject({ code: 'ANNALS_VALIDATION', issues: [expect.objectContaining({ field: 'partitions' })] });
+  });
+});
+
 describe('a worker whose batches outlast its lease', () => {
   it('keeps processing its partitions when its membership round waits for a connection', async () => {
     const projection = auditedLikes({ name: `starved-${randomUUID().slice(0, 6)}`, partitions: 4, hook: async (_event, context) => void (await context.query('SELECT pg_sleep(0.02)')) });
