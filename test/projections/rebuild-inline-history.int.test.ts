@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { catchUpProjections, defineProjection, withInlineProjections, type EventStore, type ProjectedEvent, type ProjectionContext } from 'annals';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { likeEvents } from '../../domain/likes/likes.events.js';
+import { likeCounts } from '../../projections/like-counts/like-counts.projection.js';
 import { applyPendingInline } from '../../src/projections/inline-pending.js';
 import { createTestStore } from '../setup/database.js';
 
@@ -46,13 +47,8 @@ function notifications(name: string, version: number) {
     version,
     events: { LikeCreated: likeEvents.LikeCreated },
     categories: [name],
-    schema: async (db) => {
-      await db.schema
-        .createTable('like_counts')
-        .addColumn('post_id', 'text', (c) => c.primaryKey())
-        .addColumn('likes', 'integer', (c) => c.notNull())
-        .execute();
-    },
+    // The example projection's table.
+    schema: likeCounts.definition.schema,
     apply: (event, context) => record([event], context, 'apply'),
     replayBatch: (events, context) => record(events, context, 'replayBatch'),
   });

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createEventStore, projectionStatus, runProjections, type EventStore, type ProjectionRunner, type RunProjectionsOptions } from 'annals';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
-import { auditedLikes, auditedState, like, type AuditedLikes } from './support/audited-likes.js';
+import { auditedLikes, auditedState, like, likeMany, type AuditedLikes } from './support/audited-likes.js';
 
 const store: EventStore = await createTestStore('worker_deploys');
 const runners: ProjectionRunner[] = [];
@@ -21,15 +21,7 @@ function run(on: EventStore, projection: AuditedLikes, options: RunProjectionsOp
   return runner;
 }
 
-async function likes(projection: AuditedLikes, count: number): Promise<string[]> {
-  const posts: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const postId = randomUUID();
-    await like(store, projection, postId);
-    posts.push(postId);
-  }
-  return posts;
-}
+const likes = (projection: AuditedLikes, count: number) => likeMany(store, projection, count);
 
 const generations = (name: string) =>
   store.withTransaction((tx) =>

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
 import { startTcpProxy, type TcpProxy } from '../setup/tcp-proxy.js';
-import { auditedLikes, auditedState, like, type AuditedLikes } from './support/audited-likes.js';
+import { auditedLikes, auditedState, like, likeMany, type AuditedLikes } from './support/audited-likes.js';
 
 const store: EventStore = await createTestStore('worker_faults');
 let proxy: TcpProxy;
@@ -45,14 +45,26 @@ function run(projection: AuditedLikes, options: RunProjectionsOptions = {}): Pro
   return runner;
 }
 
-async function likes(projection: AuditedLikes, count: number): Promise<string[]> {
-  const posts: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const postId = randomUUID();
-    await like(store, projection, postId);
-    posts.push(postId);
-  }
-  return posts;
+const likes = (projection: AuditedLikes, count: number) => likeMany(store, projection, count);
+
+/**
+ * A projection whose handler always fails on `poison`'s likes; its first failure takes the
+ * database away for 1.5 s. The batch fails, then the event alone (attempts: 1) fails at
+ * once and goes straight to the dead letter or the stop, which meets the outage.
+ */
+function poisonedBy(poison: string, name: string): AuditedLikes {
+  let cut = false;
+  return auditedLikes({
+    name: `${name}-${randomUUID().slice(0, 6)}`,
+    hook: async (event) => {
+      if (event.data.postId !== poison) return;
+      if (!cut) {
+        cut = true;
+        setTimeout(() => proxy.cut(1500), 0);
+      }
+      throw new Error('poison');
+    },
+  });
 }
 
 const allOnce = (posts: readonly string[]) => Object.fromEntries(posts.map((post) => [post, 1]));
@@ -87,20 +99,7 @@ describe('a projection worker when its database goes away', () => {
 
   it('dead-letters the failing event exactly once when the outage hits the dead letter', async () => {
     const poison = randomUUID();
-    let cut = false;
-    const projection = auditedLikes({
-      name: `dead-${randomUUID().slice(0, 6)}`,
-      hook: async (event) => {
-        if (event.data.postId !== poison) return;
-        if (!cut) {
-          cut = true;
-          // The batch fails, then the isolation (one event at a time) fails again and
-          // goes straight to the dead letter, which meets the outage.
-          setTimeout(() => proxy.cut(1500), 0);
-        }
-        throw new Error('poison');
-      },
-    });
+    const projection = poisonedBy(poison, 'dead');
     const before = await likes(projection, 3);
     await like(store, projection, poison);
     const after = await likes(projection, 3);
@@ -115,18 +114,7 @@ describe('a projection worker when its database goes away', () => {
 
   it('stops the partition once the database is back when the outage hits the stop', async () => {
     const poison = randomUUID();
-    let cut = false;
-    const projection = auditedLikes({
-      name: `stop-${randomUUID().slice(0, 6)}`,
-      hook: async (event) => {
-        if (event.data.postId !== poison) return;
-        if (!cut) {
-          cut = true;
-          setTimeout(() => proxy.cut(1500), 0);
-        }
-        throw new Error('poison');
-      },
-    });
+    const projection = poisonedBy(poison, 'stop');
     const before = await likes(projection, 3);
     await like(store, projection, poison);
     await likes(projection, 2);

@@ -44,6 +44,17 @@ export async function like(store: EventStore, projection: AuditedLikes, postId: 
   return result.eventIds[0]!;
 }
 
+/** Appends one like on each of `count` new posts, one append each; returns the post ids. */
+export async function likeMany(store: EventStore, projection: AuditedLikes, count: number): Promise<string[]> {
+  const posts: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const postId = randomUUID();
+    await like(store, projection, postId);
+    posts.push(postId);
+  }
+  return posts;
+}
+
 export interface AuditedState {
   counts: Record<string, number>;
   applied: number;
