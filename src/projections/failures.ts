@@ -8,14 +8,15 @@ import { EventSchemaError } from '../errors.js';
  */
 
 /**
- * SQLSTATEs that say "try the same work again": the connection went away (class 08,
- * 57P01-57P03: the server shut down or is starting; 53300: too many connections), the
+ * SQLSTATEs that say "try the same work again": the connection went away (08000,
+ * 08001, 08003, 08004, 08006, but not 08P01: a protocol violation, such as a statement
+ * with more than 65,535 parameters, fails again each time; 57P01-57P03: the server shut down or is starting; 53300: too many connections), the
  * transaction was rolled back to break a deadlock or a serialization conflict (40P01,
  * 40001), or a lock was not granted in
  * time (55P03). Raised inside a handler (a deadlock between two partitions' upserts, say),
  * they would otherwise count as the handler's failure and could dead-letter a healthy event.
  */
-const transientStates = /^08|^40001$|^40P01$|^40003$|^57P0[123]$|^55P03$|^53300$/;
+const transientStates = new Set(['08000', '08001', '08003', '08004', '08006', '40001', '40P01', '40003', '57P01', '57P02', '57P03', '55P03', '53300']);
 
 /** Node's socket errors when the server cannot be reached or the connection drops. */
 const transientSocketCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
@@ -23,7 +24,7 @@ const transientSocketCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ET
 export function isTransientDatabaseError(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && (transientStates.test(code) || transientSocketCodes.has(code))) return true;
+    if (typeof code === 'string' && (transientStates.has(code) || transientSocketCodes.has(code))) return true;
     // pg reports a connection that ended under a query with a plain Error and no code.
     if (/Connection terminated|connection (?:ended|closed)|Client has encountered a connection error/i.test(current.message)) return true;
   }

@@ -63,6 +63,15 @@ export async function lockProjection(tx: EventStoreTransaction, projection: stri
   await tx.query(`SELECT ${fn}(hashtext('annals.projection'), hashtext($1))`, [`${tx.schema}.${projection}`]);
 }
 
+/** lockProjection shared, for several projections in one statement (an inline append's path). */
+export async function lockProjections(tx: EventStoreTransaction, projections: readonly string[]): Promise<void> {
+  if (projections.length === 0) return;
+  await tx.query(
+    `SELECT pg_advisory_xact_lock_shared(hashtext('annals.projection'), hashtext($1 || '.' || name)) FROM unnest($2::text[]) AS name`,
+    [tx.schema, projections],
+  );
+}
+
 export async function readGenerations(tx: EventStoreTransaction, projection: string): Promise<Generation[]> {
   const rows = await tx.query<GenerationRow>(
     `SELECT projection, generation, version, partitions, schema_name, read_schema, status, started_from, replay_until
@@ -100,9 +109,21 @@ export async function createGeneration(
   const head = await tx.headPosition();
   await tx.query(
     `INSERT INTO ${table(tx.schema, 'projection_generations')}
-       (projection, generation, version, partitions, schema_name, read_schema, status, started_from, live_since, replay_until)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 = 'live' THEN now() END, $9)`,
-    [projection.name, generation, projection.version, projection.partitions, schemaName, readSchema, status, from.toString(), head.toString()],
+       (projection, generation, version, partitions, schema_name, read_schema, status, started_from, live_since, replay_until, event_types, categories)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 = 'live' THEN now() END, $9, $10::text[], $11::text[])`,
+    [
+      projection.name,
+      generation,
+      projection.version,
+      projection.partitions,
+      schemaName,
+      readSchema,
+      status,
+      from.toString(),
+      head.toString(),
+      [...projection.eventTypes],
+      projection.categories ? [...projection.categories] : null,
+    ],
   );
   await tx.query(
     `INSERT INTO ${table(tx.schema, 'projection_partitions')} (projection, generation, partition, position)

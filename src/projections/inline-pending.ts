@@ -43,19 +43,28 @@ export async function readLive(tx: EventStoreTransaction, projection: string): P
   return row && { generation: row.generation, version: row.version, schemaName: row.schema_name };
 }
 
-/** Records, in the appender's transaction, that `generation` owes `events`. */
+/**
+ * Records, in the appender's transaction, that `generation` owes those of `events` it
+ * handles: by its own types and categories (projection_generations), which the
+ * appending code, of another version, does not know.
+ */
 export async function recordOwed(
   tx: EventStoreTransaction,
   projection: string,
   generation: number,
-  events: readonly { globalPosition: bigint; streamId: string }[],
+  events: readonly { globalPosition: bigint }[],
 ): Promise<void> {
   if (events.length === 0) return;
   await tx.query(
     `INSERT INTO ${table(tx.schema, 'projection_inline_pending')} (projection, generation, global_position, stream_id)
-     SELECT $1, $2, e.position, e.stream_id FROM unnest($3::bigint[], $4::text[]) AS e(position, stream_id)
+     SELECT g.projection, g.generation, e.global_position, e.stream_id
+       FROM ${table(tx.schema, 'events')} e
+       JOIN ${table(tx.schema, 'projection_generations')} g ON g.projection = $1 AND g.generation = $2
+      WHERE e.global_position = ANY($3::bigint[])
+        AND (g.event_types IS NULL OR e.type = ANY(g.event_types))
+        AND (g.categories IS NULL OR e.category = ANY(g.categories))
      ON CONFLICT DO NOTHING`,
-    [projection, generation, events.map((e) => e.globalPosition.toString()), events.map((e) => e.streamId)],
+    [projection, generation, events.map((e) => e.globalPosition.toString())],
   );
 }
 

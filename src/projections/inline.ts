@@ -4,7 +4,7 @@ import { ConcurrencyError } from '../errors.js';
 import { positionBits } from '../event-store/append-statement.js';
 import { applyEvents } from './apply.js';
 import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
-import { lockProjection, table } from './generations.js';
+import { lockProjections, table } from './generations.js';
 import { recordOwed, takeOwedOfStream } from './inline-pending.js';
 import { projectionContext } from './projection-context.js';
 import { setupProjection } from './rebuild.js';
@@ -87,15 +87,25 @@ async function appendInline(
   events: readonly NewEvent[],
   options: AppendOptions | undefined,
 ): Promise<AppendResult> {
-  const category = typeof streamId === 'string' ? categoryOf(streamId) : '';
-  const types = new Set(Array.isArray(events) ? events.map((event) => event?.type) : []);
-  const concerned = projections.filter(
-    (p) => (!p.categories || p.categories.includes(category)) && p.eventTypes.some((type) => types.has(type)),
-  );
+  const names = projections.map((p) => p.name);
   // Shared, and before the append: a rebuild's switch takes it exclusively, and then
-  // knows that every event applied to the old generation is committed (rebuild.ts).
-  for (const projection of concerned) await lockProjection(tx, projection.name, 'shared');
+  // knows that every event applied to the old generation, or recorded as owed by it, is
+  // committed (rebuild.ts). Every inline projection, not only those whose types this code
+  // sees in the append: another version of the projection may handle other types.
+  await lockProjections(tx, names);
   const result = await tx.appendToStream(streamId, events, options);
+
+  const lives = await readLives(tx, names);
+  const category = categoryOf(streamId);
+  const handles = (projection: AnyProjection, type: string) =>
+    projection.eventTypes.includes(type) && (!projection.categories || projection.categories.includes(category));
+  const types = new Set(events.map((event) => event.type));
+  // Code of the live version applies what it handles; code of another version records
+  // what the live generation owes, by the live generation's own types (issue 10).
+  const concerned = projections.filter((p) => {
+    const live = lives.get(p.name);
+    return live !== undefined && (live.version !== p.version || [...types].some((type) => handles(p, type)));
+  });
   if (concerned.length === 0) return result;
 
   // An idempotent retry returns the earlier append's result and writes nothing: only
@@ -111,23 +121,30 @@ async function appendInline(
 
   const [path] = await tx.query<{ search_path: string }>(`SELECT current_setting('search_path') AS search_path`);
   for (const projection of concerned) {
-    const mine = appended.filter(
-      (event) => projection.eventTypes.includes(event.type) && (!projection.categories || projection.categories.includes(category)),
-    );
-    if (mine.length === 0) continue;
-    const { live, owed } = await takeOwedOfStream(tx, projection, streamId);
-    // No live generation yet: the first build is under way and will include these events.
-    if (!live) continue;
+    const live = lives.get(projection.name)!;
     // Only code of the live generation's version writes it: other code (a rolling deploy,
-    // a rollback) records what the generation owes, for that code to apply (issue 10).
+    // a rollback) records what the generation owes, for that code to apply.
     if (live.version !== projection.version) {
-      await recordOwed(tx, projection.name, live.generation, mine);
+      await recordOwed(tx, projection.name, live.generation, appended);
       continue;
     }
+    const mine = appended.filter((event) => handles(projection, event.type));
+    if (mine.length === 0) continue;
+    const { live: current, owed } = await takeOwedOfStream(tx, projection, streamId);
+    if (!current) continue;
     // What the stream owed first (earlier appends, by other code), then this append's events.
-    const context = await projectionContext(tx, live.schemaName, { replaying: false, generation: live.generation, partition: 0 });
+    const context = await projectionContext(tx, current.schemaName, { replaying: false, generation: current.generation, partition: 0 });
     await applyEvents(projection, [...owed, ...mine.map((event) => projection.decode(event) as AnyProjectedEvent)], context, false);
   }
   await tx.query(`SELECT set_config('search_path', $1, true)`, [path?.search_path ?? 'public']);
   return result;
+}
+
+/** The live generation of each projection that has one (none yet: its first build is under way and will include these events). */
+async function readLives(tx: EventStoreTransaction, names: readonly string[]): Promise<Map<string, { generation: number; version: number }>> {
+  const rows = await tx.query<{ projection: string; generation: number; version: number }>(
+    `SELECT projection, generation, version FROM ${table(tx.schema, 'projection_generations')} WHERE projection = ANY($1::text[]) AND status = 'live'`,
+    [names],
+  );
+  return new Map(rows.map((row) => [row.projection, { generation: row.generation, version: row.version }]));
 }

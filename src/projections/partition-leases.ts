@@ -44,15 +44,25 @@ export async function deregisterWorker(tx: EventStoreTransaction, workerId: stri
  * Renews every lease this worker holds, lapsed or not: a lapsed lease that no other
  * worker claimed meanwhile is still this worker's (a claim changes the owner, and every
  * write of a partition is fenced by owner), so renewing it is safe and spares a running
- * batch a needless loss of ownership.
+ * batch a needless loss of ownership. Rows another transaction has locked (a switch
+ * waiting to swap views, say) are skipped, not waited for: one stuck projection must not
+ * stop the renewal of the others. They are returned as held all the same (the owner
+ * column, as of this statement, says they are), and renewed on a later round.
  */
 export async function renewLeases(tx: EventStoreTransaction, workerId: string, ttlMs: number): Promise<HeldPartition[]> {
   const rows = await tx.query<{ projection: string; generation: number; partition: number; schema_name: string; status: HeldPartition['status'] }>(
-    `UPDATE ${table(tx.schema, 'projection_partitions')} p
-        SET lease_expires_at = now() + ${ttl('$2')}, heartbeat_at = now()
-       FROM ${table(tx.schema, 'projection_generations')} g
-      WHERE p.owner = $1 AND g.projection = p.projection AND g.generation = p.generation
-      RETURNING p.projection, p.generation, p.partition, g.schema_name, g.status`,
+    `WITH lockable AS (
+       SELECT projection, generation, partition FROM ${table(tx.schema, 'projection_partitions')}
+        WHERE owner = $1 FOR UPDATE SKIP LOCKED),
+     renewed AS (
+       UPDATE ${table(tx.schema, 'projection_partitions')} p
+          SET lease_expires_at = now() + ${ttl('$2')}, heartbeat_at = now()
+         FROM lockable l
+        WHERE p.projection = l.projection AND p.generation = l.generation AND p.partition = l.partition AND p.owner = $1)
+     SELECT p.projection, p.generation, p.partition, g.schema_name, g.status
+       FROM ${table(tx.schema, 'projection_partitions')} p
+       JOIN ${table(tx.schema, 'projection_generations')} g USING (projection, generation)
+      WHERE p.owner = $1`,
     [workerId, ttlMs],
   );
   return rows.map((row) => ({ projection: row.projection, generation: row.generation, partition: row.partition, schemaName: row.schema_name, status: row.status }));
@@ -137,6 +147,9 @@ export interface BatchState {
   replayUntil: bigint;
   /** The lowest checkpoint of the projection's live generation, when this is another one. */
   livePosition: bigint | null;
+  /** What that live generation handles (null: every type, or every category). */
+  liveTypes: string[] | null;
+  liveCategories: string[] | null;
 }
 
 export async function readBatchState(tx: EventStoreTransaction, key: PartitionKey, workerId: string): Promise<BatchState | undefined> {
@@ -147,13 +160,18 @@ export async function readBatchState(tx: EventStoreTransaction, key: PartitionKe
     stopped: boolean;
     replay_until: string | bigint;
     live_position: string | bigint | null;
+    live_types: string[] | null;
+    live_categories: string[] | null;
   }>(
     `SELECT p.position, p.owner IS NOT DISTINCT FROM $4 AS mine, g.status, p.stopped_error IS NOT NULL AS stopped, g.replay_until,
             (SELECT min(lp.position) FROM ${table(tx.schema, 'projection_partitions')} lp
                JOIN ${table(tx.schema, 'projection_generations')} lg USING (projection, generation)
-              WHERE lg.projection = p.projection AND lg.status = 'live' AND lg.generation <> p.generation) AS live_position
+              WHERE lg.projection = p.projection AND lg.status = 'live' AND lg.generation <> p.generation) AS live_position,
+            live.event_types AS live_types, live.categories AS live_categories
        FROM ${table(tx.schema, 'projection_partitions')} p
        JOIN ${table(tx.schema, 'projection_generations')} g USING (projection, generation)
+       LEFT JOIN ${table(tx.schema, 'projection_generations')} live
+         ON live.projection = p.projection AND live.status = 'live' AND live.generation <> p.generation
       WHERE p.projection = $1 AND p.generation = $2 AND p.partition = $3`,
     [key.projection, key.generation, key.partition, workerId],
   );
@@ -165,6 +183,8 @@ export async function readBatchState(tx: EventStoreTransaction, key: PartitionKe
     stopped: row.stopped,
     replayUntil: BigInt(row.replay_until),
     livePosition: row.live_position === null ? null : BigInt(row.live_position),
+    liveTypes: row.live_types,
+    liveCategories: row.live_categories,
   };
 }
 

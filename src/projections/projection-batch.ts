@@ -1,4 +1,5 @@
 import type { EventStoreTransaction } from '../event-store/event-store.js';
+import { categoryOf } from '../event-store/stream-name.js';
 import { applyInLogOrder } from './apply-in-log-order.js';
 import { partitionOfKey, type AnyProjectedEvent, type AnyProjection } from './define-projection.js';
 import { isTransientDatabaseError } from './failures.js';
@@ -131,6 +132,17 @@ export async function processBatch(unit: Unit, settings: BatchSettings, fixedLim
         }
         const owed = settings.inline ? await owedByLive(tx, projection.name, events.map((event) => event.globalPosition)) : undefined;
         if (owed) isHistory = (event) => !owed.has(event.globalPosition);
+        // An event the live generation does not handle (a type or category this version
+        // adds) was never seen by it: like a new projection's, it is history only if the
+        // log held it when this rebuild was created.
+        if (state.livePosition !== null && (state.liveTypes !== null || state.liveCategories !== null)) {
+          const seenByLive = isHistory;
+          const { liveTypes, liveCategories } = state;
+          isHistory = (event) =>
+            (liveTypes === null || liveTypes.includes(event.type)) && (liveCategories === null || liveCategories.includes(categoryOf(event.streamId)))
+              ? seenByLive(event)
+              : event.globalPosition <= state.replayUntil;
+        }
       }
       try {
         await applyInLogOrder(projection, events, isHistory, context);

@@ -41,7 +41,7 @@ export async function setupProjection(store: EventStore, projection: AnyProjecti
     }
     return readGenerations(tx, projection.name);
   }, { appends: false });
-  await dropRetired((work) => store.withTransaction(work), projection.name);
+  await dropRetired((work) => store.withTransaction(work, { appends: false }), projection.name);
   return generations;
 }
 
@@ -142,11 +142,18 @@ export async function switchToRebuild(store: EventStore, projection: AnyProjecti
   }, { appends: false });
   if (!ready) return undefined;
   const switched = await store.withTransaction((tx) => switchNow(tx, projection, inline), { appends: false });
-  if (switched) await dropRetired((work) => store.withTransaction(work), projection.name);
+  if (switched) await dropRetired((work) => store.withTransaction(work, { appends: false }), projection.name);
   return switched;
 }
 
+const switchLockTimeoutMs = 2000;
+
 async function switchNow(tx: EventStoreTransaction, projection: AnyProjection, inline: boolean): Promise<SwitchResult | undefined> {
+  // Every lock of the switch waits at most this long: while it waits for the projection's
+  // lock, inline appenders queue behind it; while it holds the partitions' rows and waits
+  // to swap the views (a report still reading them), the workers' lease renewals and
+  // fences wait for it. Better to give up and ask again after the next caught-up batch.
+  await tx.query(`SET LOCAL lock_timeout = '${switchLockTimeoutMs}ms'`);
   await lockProjection(tx, projection.name, 'exclusive');
   const generations = await readGenerations(tx, projection.name);
   const building = generations.find((g) => g.status === 'building' && g.version === projection.version);

@@ -19,11 +19,16 @@ const like = (postId: string, userId: string = randomUUID()) => ({ type: 'LikeCr
  * One projection in three versions: 2 adds a column to its table, 3 counts a like ten
  * times (another meaning, same table).
  */
-function versioned(name: string, version: 1 | 2 | 3, options: { onApply?: (streamId: string, version: number) => void; failOn?: string } = {}) {
+function versioned(
+  name: string,
+  version: 1 | 2 | 3,
+  options: { onApply?: (streamId: string, version: number) => void; failOn?: string; likesOnly?: boolean } = {},
+) {
   return defineProjection({
     name,
     version,
-    events: likeEvents,
+    // likesOnly: an older version that did not count removals yet.
+    events: (options.likesOnly ? { LikeCreated: likeEvents.LikeCreated } : likeEvents) as typeof likeEvents,
     categories: [name],
     schema: async (db) => {
       const table = db.schema
@@ -221,5 +226,34 @@ describe('inline projections across versions', () => {
       tx.query<{ stream_id: string }>(`SELECT stream_id FROM "${store.schema}".projection_inline_pending WHERE projection = $1`, [name]),
     );
     expect(owed).toEqual([{ stream_id: `${name}-bad` }]);
+  });
+
+  it('code of another version records what the live generation owes by the types of the live version, also types it does not handle itself', async () => {
+    const name = 'vtypes';
+    // Version 2 adds a type: it counts removals too; version 1 handles likes only.
+    const v1 = versioned(name, 1, { likesOnly: true });
+    const v2Full = versioned(name, 3);
+    await deploy(v1);
+    await withInlineProjections(store, [v1]).appendToStream(`${name}-a`, [like('a'), like('a')]);
+    await deploy(v2Full);
+    expect(await counts(name)).toEqual({ a: 20 });
+    // Old code still serving requests after the switch appends a removal it does not handle.
+    const oldCode = withInlineProjections(store, [v1]);
+    await oldCode.appendToStream(`${name}-a`, [{ type: 'LikeRemoved', data: { postId: 'a', userId: 'u' } }]);
+    await oldCode.appendToStream(`${name}-a`, [like('a')]);
+    expect(await applyPendingInline(store, v2Full)).toBe(2);
+    // Version 3 counts ten per like: 20 from the rebuild, -10 + 10 owed by the old code's appends.
+    expect(await counts(name)).toEqual({ a: 20 });
+    // And the other way: newer code appends a type only it handles while the older one is
+    // live: the live generation owes nothing of it (it never handles removals).
+    const later = 'vtypes2';
+    const w1 = versioned(later, 1, { likesOnly: true });
+    const w2 = versioned(later, 3);
+    await deploy(w1);
+    await withInlineProjections(store, [w2]).appendToStream(`${later}-b`, [{ type: 'LikeRemoved', data: { postId: 'b', userId: 'u' } }, like('b')]);
+    const owed = await store.withTransaction((tx) =>
+      tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${store.schema}".projection_inline_pending WHERE projection = $1`, [later]),
+    );
+    expect(owed).toEqual([{ n: 1 }]);
   });
 });
