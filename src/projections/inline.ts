@@ -95,7 +95,7 @@ async function appendInline(
   await lockProjections(tx, names);
   const result = await tx.appendToStream(streamId, events, options);
 
-  const lives = await readLives(tx, names);
+  const { lives, xid, searchPath } = await afterAppend(tx, names);
   const category = categoryOf(streamId);
   const handles = (projection: AnyProjection, type: string) =>
     projection.eventTypes.includes(type) && (!projection.categories || projection.categories.includes(category));
@@ -110,16 +110,11 @@ async function appendInline(
 
   // An idempotent retry returns the earlier append's result and writes nothing: only
   // events this transaction wrote (its id is in their positions) are applied.
-  // (The transaction id plus the store's offset is the high part of its positions.)
-  const [own] = await tx.query<{ xid: string }>(
-    `SELECT (pg_current_xact_id()::text::bigint + xid_offset)::text AS xid FROM ${table(tx.schema, 'global_log')}`,
-  );
   const appended = (await tx.readStream(streamId, { fromVersion: result.nextExpectedVersion - events.length + 1 })).filter(
-    (event) => (event.globalPosition >> BigInt(positionBits)).toString() === own?.xid,
+    (event) => (event.globalPosition >> BigInt(positionBits)).toString() === xid,
   );
   if (appended.length === 0) return result;
 
-  const [path] = await tx.query<{ search_path: string }>(`SELECT current_setting('search_path') AS search_path`);
   for (const projection of concerned) {
     const live = lives.get(projection.name)!;
     // Only code of the live generation's version writes it: other code (a rolling deploy,
@@ -136,15 +131,32 @@ async function appendInline(
     const context = await projectionContext(tx, current.schemaName, { replaying: false, generation: current.generation, partition: 0 });
     await applyEvents(projection, [...owed, ...mine.map((event) => projection.decode(event) as AnyProjectedEvent)], context, false);
   }
-  await tx.query(`SELECT set_config('search_path', $1, true)`, [path?.search_path ?? 'public']);
+  await tx.query(`SELECT set_config('search_path', $1, true)`, [searchPath]);
   return result;
 }
 
-/** The live generation of each projection that has one (none yet: its first build is under way and will include these events). */
-async function readLives(tx: EventStoreTransaction, names: readonly string[]): Promise<Map<string, { generation: number; version: number }>> {
-  const rows = await tx.query<{ projection: string; generation: number; version: number }>(
-    `SELECT projection, generation, version FROM ${table(tx.schema, 'projection_generations')} WHERE projection = ANY($1::text[]) AND status = 'live'`,
+/**
+ * What an inline append needs once it has appended, in one round trip: the live
+ * generation of each projection that has one (none yet: its first build is under way and
+ * will include these events), read under the projections' locks, so no switch can change
+ * it before this transaction ends; this transaction's id as its positions carry it (plus
+ * the store's offset); and the search path to restore after the handlers.
+ */
+async function afterAppend(
+  tx: EventStoreTransaction,
+  names: readonly string[],
+): Promise<{ lives: Map<string, { generation: number; version: number }>; xid: string; searchPath: string }> {
+  const [row] = await tx.query<{ xid: string; search_path: string; lives: { projection: string; generation: number; version: number }[] | null }>(
+    `SELECT (pg_current_xact_id()::text::bigint + l.xid_offset)::text AS xid, current_setting('search_path') AS search_path,
+            (SELECT json_agg(json_build_object('projection', g.projection, 'generation', g.generation, 'version', g.version))
+               FROM ${table(tx.schema, 'projection_generations')} g
+              WHERE g.projection = ANY($1::text[]) AND g.status = 'live') AS lives
+       FROM ${table(tx.schema, 'global_log')} l`,
     [names],
   );
-  return new Map(rows.map((row) => [row.projection, { generation: row.generation, version: row.version }]));
+  return {
+    lives: new Map((row?.lives ?? []).map((live) => [live.projection, { generation: live.generation, version: live.version }])),
+    xid: row?.xid ?? '',
+    searchPath: row?.search_path ?? 'public',
+  };
 }
