@@ -5,6 +5,7 @@ import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
 import { applyInLogOrder } from './apply-in-log-order.js';
 import { describe } from './failures.js';
 import { lockProjection, table } from './generations.js';
+import { recordDeadLetter } from './partition-leases.js';
 import { projectionContext } from './projection-context.js';
 
 /**
@@ -233,13 +234,16 @@ async function decodeOrDeadLetter(tx: EventStoreTransaction, projection: AnyProj
       events.push(projection.decode(event) as AnyProjectedEvent);
     } catch (error) {
       if (!(error instanceof EventSchemaError)) throw error;
-      await tx.query(
-        `INSERT INTO ${table(tx.schema, 'projection_dead_letters')}
-           (projection, generation, partition, global_position, event_id, stream_id, stream_version, event_type, error_message, error_stack, attempts)
-         VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8, $9, 1)
-         ON CONFLICT (projection, generation, global_position) DO NOTHING`,
-        [projection.name, generation, event.globalPosition.toString(), event.id, event.streamId, event.version, event.type, describe(error), error.stack ?? null],
-      );
+      await recordDeadLetter(tx, { projection: projection.name, generation, partition: 0 }, {
+        globalPosition: event.globalPosition,
+        id: event.id,
+        streamId: event.streamId,
+        version: event.version,
+        type: event.type,
+        message: describe(error),
+        stack: error.stack ?? null,
+        attempts: 1,
+      });
     }
   }
   return events;

@@ -266,6 +266,16 @@ export async function deadLetter(tx: EventStoreTransaction, key: PartitionKey, f
     [key.projection, key.generation, key.partition, fence.workerId, event.globalPosition.toString(), fence.from.toString()],
   );
   if (moved.length === 0) return false;
+  await recordDeadLetter(tx, key, event);
+  return true;
+}
+
+/**
+ * Inserts a dead letter (once per generation and position) without touching the
+ * checkpoint: for a caller that moves past the event itself, or has no checkpoint to
+ * move (an inline generation's owed event, inline-pending.ts).
+ */
+export async function recordDeadLetter(tx: EventStoreTransaction, key: PartitionKey, event: DeadLetter): Promise<void> {
   await tx.query(
     `INSERT INTO ${table(tx.schema, 'projection_dead_letters')}
        (projection, generation, partition, global_position, event_id, stream_id, stream_version, event_type,
@@ -286,5 +296,4 @@ export async function deadLetter(tx: EventStoreTransaction, key: PartitionKey, f
       event.attempts,
     ],
   );
-  return true;
 }
