@@ -30,6 +30,7 @@ export const ErrorCodes = {
   unknownProjection: 'ANNALS_UNKNOWN_PROJECTION',
   logAhead: 'ANNALS_LOG_AHEAD',
   storeLocked: 'ANNALS_STORE_LOCKED',
+  schemaConflict: 'ANNALS_SCHEMA_CONFLICT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -392,5 +393,32 @@ export class UnknownProjectionError extends AnnalsError {
   constructor(projection: string, known: readonly string[]) {
     super(ErrorCodes.unknownProjection, `no projection named '${projection}' (known: ${known.join(', ') || 'none'})`);
     this.projection = projection;
+  }
+}
+
+/**
+ * A projection would write into a Postgres schema or view that Annals did not create for
+ * it: another store's read model, a user's own view in the projection's `readSchema`, or
+ * a schema of the same name made by hand. Nothing was dropped or replaced. Give the
+ * projection another `readSchema`, or rename or drop the other object yourself.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof SchemaConflictError) console.log(error.schema, error.relation, error.owner);
+ * ```
+ */
+export class SchemaConflictError extends AnnalsError {
+  /** The schema in question. */
+  readonly schema: string;
+  /** The view or table in it, when the conflict is about one relation. */
+  readonly relation: string | undefined;
+  /** Who created it, as its Postgres comment records (undefined: not Annals). */
+  readonly owner: string | undefined;
+
+  constructor(message: string, where: { schema: string; relation?: string; owner?: string }) {
+    super(ErrorCodes.schemaConflict, message);
+    this.schema = where.schema;
+    this.relation = where.relation;
+    this.owner = where.owner;
   }
 }

@@ -92,6 +92,7 @@ export {
   ProjectionTimeoutError,
   StoreClosedError,
   StoreLockedError,
+  SchemaConflictError,
   StreamDeletedError,
   StreamTruncatedError,
   TransactionTooLargeError,

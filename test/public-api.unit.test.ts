@@ -15,6 +15,7 @@ it('exports exactly the public API', () => {
     'MigrationError',
     'ProjectionStoppedError',
     'ProjectionTimeoutError',
+    'SchemaConflictError',
     'StoreClosedError',
     'StoreLockedError',
     'StreamDeletedError',

@@ -86,7 +86,7 @@ export async function runLatency(options: { rate?: number; seconds?: number; war
     const { default: pg } = await import('pg');
     const client = new pg.Client(databaseUrl);
     await client.connect();
-    const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, $1)`, [`${schema}_`]);
+    const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, $1)`, [`${schema}:`]);
     for (const { name } of rows) await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
     await client.end();
   }

@@ -68,7 +68,7 @@ export async function dropStoreSchemas(schema: string): Promise<void> {
   try {
     const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $2)`, [
       schema,
-      `${schema}_`,
+      `${schema}:`,
     ]);
     for (const { name } of rows) await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(name)} CASCADE`);
   } finally {

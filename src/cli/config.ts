@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { AnyProjection } from '../projections/define-projection.js';
+import { schemaNameSchema } from '../database/schema-name.js';
 import { UnknownProjectionError } from '../errors.js';
 import { UsageError } from './usage-error.js';
 
@@ -36,7 +37,7 @@ const isProjection = (value: unknown): value is AnyProjection =>
   typeof (value as AnyProjection).definition === 'object';
 
 const configSchema = z.object({
-  schema: z.string().min(1, { error: 'must not be empty' }).max(63, { error: 'must be at most 63 characters' }).optional(),
+  schema: schemaNameSchema.optional(),
   projections: z.array(z.custom<AnyProjection>(isProjection, { error: 'must be a projection made with defineProjection' }), {
     error: 'must be an array of projections',
   }),

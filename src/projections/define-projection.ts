@@ -4,6 +4,7 @@ import { EventCodec, type DomainEvent, type EventSchemas } from '../aggregates/e
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { parseInput } from '../event-store/validation.js';
 import { ValidationError } from '../errors.js';
+import { identifierBytes, maxIdentifierBytes } from '../database/schema-name.js';
 
 /**
  * An event as a projection handler sees it: its type and data in the current shape
@@ -64,8 +65,10 @@ export interface ProjectionDefinition<Events extends EventSchemas> {
   partitionKey?: (event: ProjectedEvent<Events>) => string;
   /**
    * Where readers find the live tables: a schema of views (default: the store's schema,
-   * `_`, and the name with `-` turned into `_`: `annals_like_counts`). Each generation's
-   * tables live in `<readSchema>__g<generation>`.
+   * `:` and the name: `annals:like-counts`). Each generation's tables live in
+   * `<readSchema>#g<generation>`. It may be a schema of your own: Annals replaces only
+   * the views it created there (and refuses to take a name that is someone else's).
+   * `public`, `information_schema` and `pg_*` are refused.
    */
   readSchema?: string;
   /** Creates the read-model tables (with `db.schema`), unqualified: once per generation. */
@@ -106,6 +109,8 @@ export type AnyProjectedEvent = ProjectedEvent<any>;
 export type AnyProjection = Projection<any>;
 
 const identifier = /^[a-z][a-z0-9_]*$/;
+// Room for the generation suffix `#g<n>` (n up to 999,999) within Postgres' 63 bytes.
+const maxReadSchemaBytes = 55;
 const fn = (error = 'must be a function') => z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', { error });
 const definitionSchema = z.object({
   name: z
@@ -120,7 +125,8 @@ const definitionSchema = z.object({
   readSchema: z
     .string()
     .regex(identifier, { error: 'must be a lower-case SQL identifier (a-z, 0-9, _)' })
-    .max(50, { error: 'must be at most 50 characters' })
+    .max(maxReadSchemaBytes, { error: `must be at most ${maxReadSchemaBytes} characters` })
+    .refine((name) => !reservedSchema(name), { error: 'must not be public, information_schema or pg_*: give the read model a schema of its own' })
     .optional(),
   schema: fn('must be a function creating the tables'),
   apply: fn().optional(),
@@ -191,20 +197,49 @@ export function partitionOfKey(key: string, partitions: number): number {
 
 /**
  * The schema of views where readers find `projection`'s live tables, for a store in
- * `storeSchema`: the definition's `readSchema`, else `<storeSchema>_<name>`, so the read
- * models of two stores (or two test files) never collide.
+ * `storeSchema`: the definition's `readSchema`, else `<storeSchema>:<name>`. A projection
+ * name holds no `:`, so the part after the last `:` tells the name and the rest the store:
+ * two stores (or two projections) never get the same read schema, and none is ever a
+ * `readSchema` a definition can give (those hold no `:`).
  *
+ * @throws ValidationError when the name would be longer than Postgres keeps (the
+ * generation schemas add `#g<n>` to it): give the projection a shorter `readSchema`.
  * @example
  * ```ts
  * const rows = await db.withSchema(readSchemaOf(store.schema, likeCounts)).selectFrom('like_counts').selectAll().execute();
  * ```
  */
 export function readSchemaOf(storeSchema: string, projection: AnyProjection): string {
-  const schema = projection.readSchema ?? `${storeSchema}_${projection.name.replaceAll('-', '_')}`;
-  // `__g<generation>` is appended for each generation's schema; Postgres truncates
-  // identifiers at 63 bytes, which would make two generations' names collide.
-  if (Buffer.byteLength(schema) > 55) {
-    throw new ValidationError([{ field: 'projection.readSchema', reason: `'${schema}' is too long (at most 55 bytes); give a shorter readSchema` }]);
+  const schema = projection.readSchema ?? `${storeSchema}:${projection.name}`;
+  if (identifierBytes(schema) > maxReadSchemaBytes) {
+    throw new ValidationError([
+      {
+        field: 'projection.readSchema',
+        reason:
+          `'${schema}' is ${identifierBytes(schema)} bytes, more than the ${maxReadSchemaBytes} a read schema may have ` +
+          `(Postgres keeps ${maxIdentifierBytes}, and generations add '#g<n>'); give a shorter readSchema`,
+      },
+    ]);
   }
   return schema;
+}
+
+/**
+ * The schema of one generation's tables. `#` is in no read schema Annals derives after
+ * its last `:`, nor in any a definition may give, so a generation schema is never a read
+ * schema and `#g` tells the generation from the rest.
+ */
+export function generationSchemaOf(readSchema: string, generation: number): string {
+  const schema = `${readSchema}#g${generation}`;
+  if (identifierBytes(schema) > maxIdentifierBytes) {
+    throw new ValidationError([
+      { field: 'generation', reason: `generation schema '${schema}' would be longer than the ${maxIdentifierBytes} bytes Postgres keeps` },
+    ]);
+  }
+  return schema;
+}
+
+/** Schemas Postgres or every database owns: never a projection's. */
+export function reservedSchema(name: string): boolean {
+  return name === 'public' || name === 'information_schema' || name.startsWith('pg_');
 }

@@ -1,6 +1,7 @@
 import { quoteIdent } from '../database/quote-ident.js';
 import type { EventStoreTransaction } from '../event-store/event-store.js';
-import { readSchemaOf, type AnyProjection } from './define-projection.js';
+import { generationSchemaOf, readSchemaOf, type AnyProjection } from './define-projection.js';
+import { createGenerationSchema, dropGenerationSchema, pointViewsAt } from './read-schemas.js';
 import { projectionContext } from './projection-context.js';
 
 /**
@@ -98,11 +99,8 @@ export async function createGeneration(
   );
   const generation = (last?.generation ?? 0) + 1;
   const readSchema = readSchemaOf(tx.schema, projection);
-  const schemaName = `${readSchema}__g${generation}`;
-  // A schema left by an earlier attempt whose registration rolled back cannot hold data
-  // anyone reads: start clean.
-  await tx.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schemaName)} CASCADE`);
-  await tx.query(`CREATE SCHEMA ${quoteIdent(schemaName)}`);
+  const schemaName = generationSchemaOf(readSchema, generation);
+  await createGenerationSchema(tx, projection.name, schemaName);
   const context = await projectionContext(tx, schemaName, { replaying: status === 'building', generation, partition: 0 });
   await projection.definition.schema(context.db);
   // The head a reader can see now: what this generation replays as history.
@@ -130,7 +128,7 @@ export async function createGeneration(
      SELECT $1, $2, p, $3 FROM generate_series(0, $4::integer - 1) AS p`,
     [projection.name, generation, from.toString(), projection.partitions],
   );
-  if (status === 'live') await pointViewsAt(tx, readSchema, schemaName);
+  if (status === 'live') await pointViewsAt(tx, projection.name, readSchema, schemaName);
   await tx.query(`SET LOCAL search_path TO ${quoteIdent(tx.schema)}`);
   return {
     projection: projection.name,
@@ -143,23 +141,6 @@ export async function createGeneration(
     startedFrom: from,
     replayUntil: head,
   };
-}
-
-/**
- * Replaces the views of `readSchema` with one view per table of `generationSchema`, in
- * the caller's transaction: readers see the old tables until it commits and the new ones
- * after, never a mix.
- */
-export async function pointViewsAt(tx: EventStoreTransaction, readSchema: string, generationSchema: string): Promise<void> {
-  await tx.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(readSchema)}`);
-  const views = await tx.query<{ name: string }>(`SELECT viewname AS name FROM pg_views WHERE schemaname = $1`, [readSchema]);
-  for (const { name } of views) await tx.query(`DROP VIEW ${table(readSchema, name)}`);
-  const tables = await tx.query<{ name: string }>(`SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 ORDER BY tablename`, [
-    generationSchema,
-  ]);
-  for (const { name } of tables) {
-    await tx.query(`CREATE VIEW ${table(readSchema, name)} AS SELECT * FROM ${table(generationSchema, name)}`);
-  }
 }
 
 /** Marks a generation retired (its tables are dropped by dropRetired, outside this transaction). */
@@ -192,7 +173,7 @@ export async function dropRetired(
   for (const { schema_name: schemaName } of retired) {
     await withTransaction(async (tx) => {
       await tx.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
-      await tx.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schemaName)} CASCADE`);
+      await dropGenerationSchema(tx, projection, schemaName);
     }).catch(() => {
       // Busy (a long read on the old tables): left for the next call.
     });

@@ -1,7 +1,8 @@
 import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
 import { ValidationError } from '../errors.js';
-import type { AnyProjection } from './define-projection.js';
-import { createGeneration, dropRetired, lockProjection, pointViewsAt, readGenerations, retire, table, type Generation } from './generations.js';
+import { readSchemaOf, type AnyProjection } from './define-projection.js';
+import { createGeneration, dropRetired, lockProjection, readGenerations, retire, table, type Generation } from './generations.js';
+import { pointViewsAt } from './read-schemas.js';
 import { forgetOwed } from './inline-pending.js';
 import { drainInline, drainToLive, lockPartitions } from './switch-drain.js';
 
@@ -30,6 +31,7 @@ export async function setupProjection(store: EventStore, projection: AnyProjecti
     refuseOtherPartitions(existing, projection);
     const live = existing.find((g) => g.status === 'live');
     const building = existing.find((g) => g.status === 'building');
+    await moveReadSchema(tx, projection, live, building);
     if (!live && !building) {
       const logHasEvents = options.inline === true && (await tx.query(`SELECT 1 FROM ${table(tx.schema, 'events')} LIMIT 1`)).length > 0;
       await createGeneration(tx, projection, logHasEvents ? 'building' : 'live', 0n);
@@ -69,6 +71,22 @@ export async function startRebuild(store: EventStore, projection: AnyProjection,
     const live = existing.find((g) => g.status === 'live');
     return createGeneration(tx, projection, live ? 'building' : 'live', options.from ?? 0n);
   }, { appends: false });
+}
+
+/**
+ * The read schema follows the code: a definition given another `readSchema` (or a store
+ * whose read schemas were named by an older release) gets the live views in the new
+ * one at setup. The old views stay until their generation retires (its drop takes them
+ * along), so readers still on the old name keep working through a rolling deploy.
+ */
+async function moveReadSchema(tx: EventStoreTransaction, projection: AnyProjection, live?: Generation, building?: Generation): Promise<void> {
+  const readSchema = readSchemaOf(tx.schema, projection);
+  if ((live?.readSchema ?? readSchema) === readSchema && (building?.readSchema ?? readSchema) === readSchema) return;
+  if (live) await pointViewsAt(tx, projection.name, readSchema, live.schemaName);
+  await tx.query(
+    `UPDATE ${table(tx.schema, 'projection_generations')} SET read_schema = $2 WHERE projection = $1 AND status <> 'retired'`,
+    [projection.name, readSchema],
+  );
 }
 
 /**
@@ -178,7 +196,7 @@ async function switchNow(tx: EventStoreTransaction, projection: AnyProjection, i
       WHERE projection = $1 AND generation = $2`,
     [projection.name, building.generation],
   );
-  await pointViewsAt(tx, building.readSchema, building.schemaName);
+  await pointViewsAt(tx, projection.name, building.readSchema, building.schemaName);
   return { generation: building.generation, owedByRetired };
 }
 

@@ -28,8 +28,8 @@ export function useTestSchema(prefix: string): { schema: string; databaseUrl: st
     const client = new pg.Client({ connectionString: testDatabaseUrl });
     await client.connect();
     await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    // Projections keep their read models in schemas named after the store's.
-    const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, $1)`, [`${schema}_`]);
+    // Projections keep their read models in schemas named after the store's (`<store>:<name>`, `…#g<n>`).
+    const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, $1)`, [`${schema}:`]);
     for (const { name } of rows) await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
     await client.end();
   });

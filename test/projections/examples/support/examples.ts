@@ -94,14 +94,14 @@ export async function generationsOf(store: EventStore, projection: AnyProjection
 
 /**
  * Delivers `events` to `projection`'s handlers once more, in one transaction on its live
- * generation (tables in `<readSchema>__g<generation>`), as a redelivery would: a
+ * generation (tables in `<readSchema>#g<generation>`), as a redelivery would: a
  * checkpoint moved back, a dead letter retried after the event was applied after all.
  */
 export async function deliverAgain(store: EventStore, projection: AnyProjection, events: readonly RecordedEvent[]): Promise<void> {
   const live = (await generationsOf(store, projection)).find(([, status]) => status === 'live');
   if (!live) throw new Error(`${projection.name} has no live generation`);
   const [generation] = live;
-  const schema = `${readSchemaOf(store.schema, projection)}__g${generation}`;
+  const schema = `${readSchemaOf(store.schema, projection)}#g${generation}`;
   await store.withTransaction(async (tx) => {
     await tx.query(`SET LOCAL search_path TO "${schema}"`);
     const context: ProjectionContext = {
