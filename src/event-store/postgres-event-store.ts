@@ -37,6 +37,7 @@ import { readSnapshotQuery, readStreamFromSnapshotQuery, readStreamQuery, toReco
 import { AppendNotifier } from './append-notifier.js';
 import { appendQuery, maxEventsPerTransaction, type AppendRow } from './append-statement.js';
 import { appenderKey, logAheadError, logHoldbackText, readBound, registerAppenderText } from './log-bound.js';
+import { schemaNameSchema } from '../database/schema-name.js';
 import { raiseLogOffset } from './log-offset.js';
 import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
 import { eventTypeSchema, parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, defaultAppendLimits } from './validation.js';
@@ -52,11 +53,7 @@ export interface EventStoreOptions {
 }
 
 const optionsSchema = z.object({
-  schema: z
-    .string()
-    .min(1, { error: 'must not be empty' })
-    .max(63, { error: 'must be at most 63 characters (a Postgres identifier)' })
-    .optional(),
+  schema: schemaNameSchema.optional(),
   maxEventBytes: z.number().int().positive().optional(),
   maxEventsPerAppend: z.number().int().positive().max(maxEventsPerTransaction).optional(),
 });
