@@ -134,6 +134,41 @@ export function describeEventStoreContract(name: string, getStore: () => EventSt
       expect(await store.readAll({ after: head })).toEqual([]);
     });
 
+    // Issue 11, items 6 and 7: filters went to the server as one parameter per name (past
+    // 65,535 of them: 08P01), and positions past int8 as a raw 22003 out-of-range error.
+    it('takes filters and id lists of 70,000 entries', async () => {
+      const store = getStore();
+      const category = `big${randomUUID().slice(0, 8)}`;
+      const names = (prefix: string) => Array.from({ length: 69_999 }, (_, i) => `${prefix}${i}`);
+      const { eventIds } = await store.appendToStream(`${category}-1`, [{ type: `Wanted${category}`, data: {} }]);
+      await eventually(async () => {
+        const byType = await store.readAll({ types: [...names('Type'), `Wanted${category}`] });
+        expect(byType.map((e) => e.id)).toEqual(eventIds);
+      });
+      const byCategory = await store.readAll({ categories: [...names('cat'), category] });
+      expect(byCategory.map((e) => e.id)).toEqual(eventIds);
+      const byBoth = await store.readAll({ types: names('Type'), categories: [...names('cat'), category] });
+      expect(byBoth).toEqual([]);
+      const byId = await store.readEventsById([...Array.from({ length: 69_999 }, () => randomUUID()), ...eventIds]);
+      expect(byId.map((e) => e.id)).toEqual(eventIds);
+    });
+
+    it('accepts global positions up to 2^63 - 1 and refuses larger ones, naming the field', async () => {
+      const store = getStore();
+      const max = 2n ** 63n - 1n;
+      expect(await store.readAll({ after: max })).toEqual([]);
+      const name = `checkpoint-${randomUUID()}`;
+      await store.saveCheckpoint(name, max);
+      expect(await store.readCheckpoint(name)).toBe(max);
+      await expect(store.readAll({ after: max + 1n })).rejects.toMatchObject({ code: 'ANNALS_VALIDATION', field: 'options.after' });
+      await expect(store.iterateAll({ after: max + 1n })[Symbol.asyncIterator]().next()).rejects.toMatchObject({
+        code: 'ANNALS_VALIDATION',
+        field: 'options.after',
+      });
+      await expect(store.saveCheckpoint(name, max + 1n)).rejects.toMatchObject({ code: 'ANNALS_VALIDATION', field: 'position' });
+      await expect(store.withTransaction((tx) => tx.saveCheckpoint(name, 2n ** 64n))).rejects.toMatchObject({ field: 'position' });
+    });
+
     it('commits the events of a transaction together, or none of them', async () => {
       const store = getStore();
       const a = stream();
