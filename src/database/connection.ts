@@ -33,10 +33,15 @@ export interface Connection {
    * LISTENs on `channel` on a connection of its own (outside the pool) and calls
    * `onNotify` for each notification. `onLost` is called once if that connection fails;
    * listen again to resume. Resolves to a function that stops listening.
+   *
+   * @throws StoreClosedError once `close()` was called, even while this was connecting.
    */
   listen(channel: string, onNotify: () => void, onLost: (error: unknown) => void): Promise<() => Promise<void>>;
+  /** Ends the LISTEN connections, then the pool (unless the caller owns it). */
   close(): Promise<void>;
 }
+
+type Listen = Connection['listen'];
 
 /**
  * Opens the connection described by `config`; the caller closes it. Nothing connects
@@ -59,8 +64,14 @@ export function openConnection(config: ConnectionConfig): Connection {
         throw error;
       }));
     };
-    // PGlite runs in process: there is no network round trip or plan cache to win.
-    const connection = fromPool('pglite', shared, true, false, async (channel, onNotify) => (await shared()).listen(channel, onNotify));
+    const connection = fromPool({
+      kind: 'pglite',
+      pool: shared,
+      owned: true,
+      // PGlite runs in process: there is no network round trip or plan cache to win.
+      namedStatements: false,
+      listen: async (channel, onNotify) => (await shared()).listen(channel, onNotify),
+    });
     return {
       ...connection,
       async close() {
@@ -73,7 +84,13 @@ export function openConnection(config: ConnectionConfig): Connection {
   }
   if ('pool' in config && config.pool !== undefined) {
     const options = (config.pool as pg.Pool & { options?: pg.ClientConfig }).options ?? {};
-    return fromPool('postgres', config.pool, false, true, (channel, onNotify, onLost) => listenOn(options, channel, onNotify, onLost));
+    return fromPool({
+      kind: 'postgres',
+      pool: config.pool,
+      owned: false,
+      namedStatements: true,
+      listen: (channel, onNotify, onLost) => listenOn(options, channel, onNotify, onLost),
+    });
   }
   if ('connectionString' in config && typeof config.connectionString === 'string') {
     const pool = new pg.Pool({
@@ -87,31 +104,41 @@ export function openConnection(config: ConnectionConfig): Connection {
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const clientConfig = { connectionString: config.connectionString };
-    return fromPool('postgres', pool, true, true, (channel, onNotify, onLost) => listenOn(clientConfig, channel, onNotify, onLost));
+    return fromPool({
+      kind: 'postgres',
+      pool,
+      owned: true,
+      namedStatements: true,
+      listen: (channel, onNotify, onLost) => listenOn(clientConfig, channel, onNotify, onLost),
+    });
   }
   throw new TypeError('connection: give one of connectionString, pool or pglite');
 }
 
-function fromPool(
-  kind: Connection['kind'],
-  pool: PostgresPool | (() => Promise<PostgresPool>),
-  owned: boolean,
-  namedStatements: boolean,
-  listen: Connection['listen'],
-): Connection {
+interface PoolSource {
+  kind: Connection['kind'];
+  pool: PostgresPool | (() => Promise<PostgresPool>);
+  /** Whether close() ends the pool (not one the caller passed). */
+  owned: boolean;
+  namedStatements: boolean;
+  listen: Listen;
+}
+
+function fromPool(source: PoolSource): Connection {
+  const { kind, owned, namedStatements } = source;
   const prepared = new Map<string, string>();
-  let dialectPool = pool;
-  if (typeof pool !== 'function') {
-    dialectPool = {
-      connect: async () => {
-        const client = await pool.connect();
-        return namedStatements ? withNamedStatements(client as pg.PoolClient, prepared) : client;
-      },
-      // Kysely ends the pool it was given on destroy(); a pool the caller owns is shielded.
-      end: owned ? () => pool.end() : async () => {},
-    };
-  }
+  const wrap = (pool: PostgresPool): PostgresPool => ({
+    connect: async () => {
+      const client = await pool.connect();
+      return namedStatements ? withNamedStatements(client as unknown as pg.PoolClient, prepared) : client;
+    },
+    // Kysely ends the pool it was given on destroy(); a pool the caller owns is shielded.
+    end: owned ? () => pool.end() : async () => {},
+  });
+  const { pool } = source;
+  const dialectPool = typeof pool === 'function' ? async () => wrap(await pool()) : wrap(pool);
   const db = new Kysely<EventStoreTables>({ dialect: new PostgresDialect({ pool: dialectPool }) });
+  const listeners = trackListeners(source.listen);
   return {
     kind,
     db,
@@ -119,8 +146,68 @@ function fromPool(
       if (!namedStatements || prepared.has(text)) return;
       prepared.set(text, `annals_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`);
     },
-    listen,
-    close: () => db.destroy(),
+    listen: listeners.listen,
+    async close() {
+      await listeners.close();
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * The LISTEN connections of one store, so that close() ends them too: they live outside
+ * the pool, and 20 create / subscribe / close cycles once left 20 of them open, their
+ * callbacks still called for closed stores and the process kept alive for good. From
+ * the moment close() is called no callback runs, and a listen still connecting then is
+ * ended once it is up (its caller gets StoreClosedError) before close() resolves.
+ */
+function trackListeners(listen: Listen): { listen: Listen; close(): Promise<void> } {
+  const open = new Set<() => Promise<void>>();
+  const opening = new Set<Promise<unknown>>();
+  let closed = false;
+
+  async function start(...[channel, onNotify, onLost]: Parameters<Listen>): Promise<() => Promise<void>> {
+    let active = true;
+    const unlisten = await listen(
+      channel,
+      () => {
+        if (active && !closed) onNotify();
+      },
+      (error) => {
+        if (!active || closed) return;
+        active = false;
+        open.delete(stop);
+        onLost(error);
+      },
+    );
+    const stop = async () => {
+      active = false;
+      open.delete(stop);
+      await unlisten();
+    };
+    if (closed) {
+      await stop();
+      throw new StoreClosedError();
+    }
+    open.add(stop);
+    return stop;
+  }
+
+  return {
+    async listen(...args) {
+      if (closed) throw new StoreClosedError();
+      const starting = start(...args);
+      opening.add(starting);
+      try {
+        return await starting;
+      } finally {
+        opening.delete(starting);
+      }
+    },
+    async close() {
+      closed = true;
+      await Promise.allSettled([...opening, ...[...open].map((stop) => stop())]);
+    },
   };
 }
 
@@ -132,23 +219,32 @@ async function listenOn(
   onLost: (error: unknown) => void,
 ): Promise<() => Promise<void>> {
   const client = new pg.Client(config);
+  let listening = false;
   let stopped = false;
   const lost = (error: unknown) => {
-    if (stopped) return;
+    // A failure while connecting rejects the listen itself.
+    if (stopped || !listening) return;
     stopped = true;
     onLost(error);
   };
   client.on('error', lost);
   client.on('end', () => lost(new Error('the LISTEN connection ended')));
   client.on('notification', (message) => {
-    if (message.channel === channel) onNotify();
+    if (message.channel === channel && !stopped) onNotify();
   });
-  await client.connect();
-  await client.query(`LISTEN ${quoteIdent(channel)}`);
-  return async () => {
+  const stop = async () => {
     stopped = true;
     await client.end().catch(() => {});
   };
+  try {
+    await client.connect();
+    await client.query(`LISTEN ${quoteIdent(channel)}`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  listening = true;
+  return stop;
 }
 
 /**

@@ -328,6 +328,11 @@ export interface EventStore extends EventStoreSession {
    * ```
    */
   subscribeToAppends(onAppend: () => void, onLost?: (error: unknown) => void): Promise<{ close(): Promise<void> }>;
-  /** Ends the connection pool (unless you passed your own `pool`). */
+  /**
+   * Ends everything the store opened: its subscriptions' connections (a subscription
+   * still connecting fails with StoreClosedError; no callback runs once close() is
+   * called) and the connection pool (unless you passed your own `pool`). Nothing of the
+   * store then keeps the process alive. Further calls throw StoreClosedError.
+   */
   close(): Promise<void>;
 }

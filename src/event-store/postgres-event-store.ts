@@ -688,10 +688,21 @@ class PostgresEventStore extends Session implements EventStore {
 
   async subscribeToAppends(onAppend: () => void, onLost: (error: unknown) => void = () => {}): Promise<{ close(): Promise<void> }> {
     this.#check();
-    const stop = await this.#connection.listen(appendChannel(this.schema), onAppend, onLost);
+    // Silent from the moment close() is called: the store's own last notification may
+    // still arrive while close() waits for it to be sent.
+    const stop = await this.#connection.listen(
+      appendChannel(this.schema),
+      () => {
+        if (!this.#closed) onAppend();
+      },
+      (error) => {
+        if (!this.#closed) onLost(error);
+      },
+    );
     return { close: stop };
   }
 
+  /** Ends every subscription, then the pool (see EventStore.close). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
