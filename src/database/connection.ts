@@ -3,22 +3,37 @@ import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } f
 import pg from 'pg';
 import { StoreClosedError, ValidationError } from '../errors.js';
 import type { EventStoreTables } from './tables.js';
-import { openPGlitePool, type PGlitePool } from './pglite-pool.js';
+import { openPGlitePool, poolTimeoutMessage, type PGlitePool } from './pglite-pool.js';
 import { quoteIdent } from './quote-ident.js';
 
 /**
  * Where the store's database is. Exactly one of:
  * - `connectionString`: Annals opens (and on `close()` ends) its own `pg.Pool`;
- * - `pool`: a `pg.Pool` you own; Annals never ends it;
+ * - `pool`: a `pg.Pool` you own; Annals never ends it (give it `connectionTimeoutMillis`
+ *   yourself: pg's default is to wait for a free connection for ever);
  * - `pglite`: an embedded PGlite data folder (`'memory://'` for an in-memory one). One
  *   store at a time may have a folder open (a lock file in it names the holder); another
  *   fails with StoreLockedError at its first operation, or first waits up to
  *   `lockTimeoutMs` (default 0) for the holder to close.
+ *
+ * `connectionTimeoutMs` (default 30,000; 0 waits for ever): how long a call waits for a
+ * free connection of the pool (PGlite has one) or for a new one to be established. All
+ * of them held (by `withTransaction` callbacks that use the store instead of their `tx`,
+ * typically: each such call needs a second connection) is then an error naming the
+ * setting, where it used to hang for ever.
+ *
+ * @example
+ * ```ts
+ * createEventStore({ connectionString: process.env.DATABASE_URL!, maxConnections: 20, connectionTimeoutMs: 5_000 });
+ * ```
  */
 export type ConnectionConfig =
-  | { connectionString: string; pool?: never; pglite?: never; maxConnections?: number }
+  | { connectionString: string; pool?: never; pglite?: never; maxConnections?: number; connectionTimeoutMs?: number }
   | { pool: pg.Pool; connectionString?: never; pglite?: never }
-  | { pglite: string; lockTimeoutMs?: number; connectionString?: never; pool?: never };
+  | { pglite: string; lockTimeoutMs?: number; connectionTimeoutMs?: number; connectionString?: never; pool?: never };
+
+/** How long a call waits for a connection by default (`connectionTimeoutMs`). */
+export const defaultConnectionTimeoutMs = 30_000;
 
 export interface Connection {
   readonly kind: 'postgres' | 'pglite';
@@ -53,13 +68,14 @@ export function openConnection(config: ConnectionConfig): Connection {
     if (lockTimeoutMs !== undefined && !(Number.isFinite(lockTimeoutMs) && lockTimeoutMs >= 0)) {
       throw new ValidationError([{ field: 'connection.lockTimeoutMs', reason: 'must be a number of milliseconds, 0 or more' }]);
     }
+    const connectionTimeoutMs = checkedTimeout(config.connectionTimeoutMs);
     let opened: Promise<PGlitePool> | undefined;
     let closed = false;
     // A failed open (the directory held by another store, say) is not kept: the next
     // operation tries again, and finds the directory free once its holder has closed.
     const shared = () => {
       if (closed) return Promise.reject(new StoreClosedError());
-      return (opened ??= openPGlitePool(dataDir, { lockTimeoutMs }).catch((error: unknown) => {
+      return (opened ??= openPGlitePool(dataDir, { lockTimeoutMs, connectionTimeoutMs }).catch((error: unknown) => {
         opened = undefined;
         throw error;
       }));
@@ -70,6 +86,7 @@ export function openConnection(config: ConnectionConfig): Connection {
       owned: true,
       // PGlite runs in process: there is no network round trip or plan cache to win.
       namedStatements: false,
+      limits: { size: 1, timeoutMs: connectionTimeoutMs },
       listen: async (channel, onNotify) => (await shared()).listen(channel, onNotify),
     });
     return {
@@ -83,36 +100,47 @@ export function openConnection(config: ConnectionConfig): Connection {
     };
   }
   if ('pool' in config && config.pool !== undefined) {
-    const options = (config.pool as pg.Pool & { options?: pg.ClientConfig }).options ?? {};
+    const options = (config.pool as pg.Pool & { options?: pg.PoolConfig }).options ?? {};
     return fromPool({
       kind: 'postgres',
       pool: config.pool,
       owned: false,
       namedStatements: true,
+      limits: { size: options.max ?? 10, timeoutMs: options.connectionTimeoutMillis ?? 0 },
       listen: (channel, onNotify, onLost) => listenOn(options, channel, onNotify, onLost),
     });
   }
   if ('connectionString' in config && typeof config.connectionString === 'string') {
-    const pool = new pg.Pool({
-      connectionString: config.connectionString,
-      max: config.maxConnections ?? 10,
-    });
+    const connectionTimeoutMs = checkedTimeout(config.connectionTimeoutMs);
+    const max = config.maxConnections ?? 10;
+    // connectionTimeoutMillis bounds both the wait for a free pooled connection and the
+    // connecting of a new one; pg's default (0) waits for ever.
+    const pool = new pg.Pool({ connectionString: config.connectionString, max, connectionTimeoutMillis: connectionTimeoutMs });
     // A client whose server connection drops (a restart, pg_terminate_backend) emits
     // 'error', and an 'error' event without a listener crashes the process. The pool
     // reports it for idle clients; a checked-out client reports it itself. Either way
     // the query in flight fails with the error and the pool discards the client.
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
-    const clientConfig = { connectionString: config.connectionString };
+    const clientConfig = { connectionString: config.connectionString, connectionTimeoutMillis: connectionTimeoutMs };
     return fromPool({
       kind: 'postgres',
       pool,
       owned: true,
       namedStatements: true,
+      limits: { size: max, timeoutMs: connectionTimeoutMs },
       listen: (channel, onNotify, onLost) => listenOn(clientConfig, channel, onNotify, onLost),
     });
   }
   throw new TypeError('connection: give one of connectionString, pool or pglite');
+}
+
+function checkedTimeout(value: unknown): number {
+  if (value === undefined) return defaultConnectionTimeoutMs;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  throw new ValidationError([
+    { field: 'connection.connectionTimeoutMs', reason: 'must be a number of milliseconds, 0 or more (0 waits for ever)' },
+  ]);
 }
 
 interface PoolSource {
@@ -121,15 +149,22 @@ interface PoolSource {
   /** Whether close() ends the pool (not one the caller passed). */
   owned: boolean;
   namedStatements: boolean;
+  /** The pool's size and its wait for a connection, for the error when that runs out. */
+  limits: { size: number; timeoutMs: number };
   listen: Listen;
 }
 
 function fromPool(source: PoolSource): Connection {
-  const { kind, owned, namedStatements } = source;
+  const { kind, owned, namedStatements, limits } = source;
   const prepared = new Map<string, string>();
   const wrap = (pool: PostgresPool): PostgresPool => ({
     connect: async () => {
-      const client = await pool.connect();
+      let client: PostgresPoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw poolTimeoutError(error, kind, limits) ?? error;
+      }
       return namedStatements ? withNamedStatements(client as unknown as pg.PoolClient, prepared) : client;
     },
     // Kysely ends the pool it was given on destroy(); a pool the caller owns is shielded.
@@ -152,6 +187,31 @@ function fromPool(source: PoolSource): Connection {
       await db.destroy();
     },
   };
+}
+
+/**
+ * pg-pool's error when no connection came free within `connectionTimeoutMillis`, as the
+ * typed error that says what to do (PGlitePool throws the same). pg-pool gives it no
+ * code, only this message. A new connection that could not be established in time
+ * ("Connection terminated due to connection timeout") is a database fault, left as is.
+ *
+ * A ValidationError naming the setting until errors.ts has a class of its own for it.
+ */
+function poolTimeoutError(error: unknown, kind: Connection['kind'], limits: { size: number; timeoutMs: number }): ValidationError | undefined {
+  if (!(error instanceof Error) || error.message !== poolTimeoutMessage) return undefined;
+  const held = kind === 'pglite' ? 'PGlite\'s one connection was' : `all ${limits.size} connections of the pool were`;
+  const validation = new ValidationError([
+    {
+      field: 'connection.connectionTimeoutMs',
+      reason:
+        `no connection came free within ${limits.timeoutMs} ms: ${held} held the whole time. ` +
+        'A withTransaction callback that calls the store instead of its tx needs a second connection while it holds one, ' +
+        'and enough of them at once wait for each other for ever: use tx inside transactions' +
+        (kind === 'pglite' ? '' : ', or raise maxConnections') +
+        ' (or connectionTimeoutMs, if the calls are only slow)',
+    },
+  ]);
+  return Object.assign(validation, { cause: error });
 }
 
 /**

@@ -3,12 +3,23 @@ import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kyse
 import { fileSystemPath, lockDataDir } from './pglite-lock.js';
 
 /**
+ * What `connect()` rejects with when the connection did not come free within
+ * `connectionTimeoutMs`: pg-pool's own message for the same case, so the connection
+ * layer turns both into one typed error.
+ */
+export const poolTimeoutMessage = 'timeout exceeded when trying to connect';
+
+/**
  * Opens the PGlite database in `dataDir` (`'memory://'` for an in-memory one) as a pool.
  * A data directory on disk is locked first (pglite-lock.ts), so no second store opens it.
+ * `connectionTimeoutMs` (0: for ever, the default) bounds a caller's wait for the connection.
  *
  * @throws StoreLockedError when another store holds the directory past `lockTimeoutMs`.
  */
-export async function openPGlitePool(dataDir: string, options: { lockTimeoutMs?: number } = {}): Promise<PGlitePool> {
+export async function openPGlitePool(
+  dataDir: string,
+  options: { lockTimeoutMs?: number; connectionTimeoutMs?: number } = {},
+): Promise<PGlitePool> {
   const path = fileSystemPath(dataDir);
   const lock = path === undefined ? undefined : await lockDataDir(path, options.lockTimeoutMs ?? 0);
   try {
@@ -18,7 +29,7 @@ export async function openPGlitePool(dataDir: string, options: { lockTimeoutMs?:
     const database = await PGlite.create(dataDir, {
       parsers: { [types.INT8]: (value: string) => BigInt(value) },
     });
-    return new PGlitePool(database, async () => lock?.release());
+    return new PGlitePool(database, async () => lock?.release(), options.connectionTimeoutMs ?? 0);
   } catch (error) {
     await lock?.release();
     throw error;
@@ -31,18 +42,22 @@ export async function openPGlitePool(dataDir: string, options: { lockTimeoutMs?:
  *
  * PGlite is a single connection: two transactions interleaved on it would merge into
  * one. So `connect()` hands out the connection to one caller at a time, and the next
- * waits until the previous one calls `release()`.
+ * waits until the previous one calls `release()`, for `connectionTimeoutMs` at most: a
+ * `withTransaction` callback that calls the store instead of its `tx` waits for the
+ * connection its own transaction holds, which without a bound hung for ever.
  */
 export class PGlitePool implements PostgresPool {
   readonly #db: PGlite;
   readonly #onEnd: () => Promise<void>;
+  readonly #timeoutMs: number;
   #queue: Promise<void> = Promise.resolve();
   #ended: Promise<void> | undefined;
 
   /** `onEnd` runs once the database is closed (it releases the directory's lock). */
-  constructor(db: PGlite, onEnd: () => Promise<void> = async () => {}) {
+  constructor(db: PGlite, onEnd: () => Promise<void> = async () => {}, connectionTimeoutMs = 0) {
     this.#db = db;
     this.#onEnd = onEnd;
+    this.#timeoutMs = connectionTimeoutMs;
   }
 
   async connect(): Promise<PostgresPoolClient> {
@@ -50,7 +65,7 @@ export class PGlitePool implements PostgresPool {
     const released = new Promise<void>((resolve) => (release = resolve));
     const previous = this.#queue;
     this.#queue = previous.then(() => released);
-    await previous;
+    await this.#turn(previous, release);
     const db = this.#db;
     let done = false;
     const client = {
@@ -106,6 +121,22 @@ export class PGlitePool implements PostgresPool {
         await this.#onEnd();
       }
     })());
+  }
+
+  /**
+   * Waits for `previous` (the callers ahead) for the timeout at most. A caller that gives
+   * up keeps its place in the queue but passes its turn on at once (`release`), so the
+   * callers behind it are not held up.
+   */
+  async #turn(previous: Promise<void>, release: () => void): Promise<void> {
+    if (this.#timeoutMs === 0) return previous;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), this.#timeoutMs)));
+    const late = await Promise.race([previous.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (!late) return;
+    void previous.then(release);
+    throw new Error(poolTimeoutMessage);
   }
 
   /** Runs `work` on the connection while no other caller holds it. */
