@@ -180,72 +180,140 @@ function formatPath(prefix: string, path: readonly PropertyKey[]): string {
 }
 
 /**
+ * Deepest nesting of arrays and objects allowed in an event's `data`, and separately in
+ * its `metadata`, each counted from its own root: `{}` and `[]` are 1 deep, `{ a: [1] }`
+ * is 2, a string or number 0. Deeper values are refused with a {@link ValidationError}.
+ *
+ * Why 512: Postgres refuses jsonb nested deeper than its `max_stack_depth` allows; at the
+ * smallest setting it accepts (100kB) an appended object still goes ~619 levels deep (at
+ * the default 2MB, ~13,000; PGlite, ~6,600). Code that later handles a stored event
+ * recurses too: V8's JSON.stringify stops at ~4,000 levels, util.isDeepStrictEqual (an
+ * idempotent retry) and zod's z.lazy from ~1,200 (Node 20, on a fresh stack). 512 leaves
+ * every one of them room, and real event data rarely nests more than a dozen levels.
+ *
+ * @example
+ * ```ts
+ * // events[0].data: is nested more than 512 levels deep (arrays and objects within one another), past the limit
+ * await store.appendToStream('post-1', [{ type: 'Deep', data: JSON.parse('['.repeat(513) + ']'.repeat(513)) }]);
+ * ```
+ */
+export const maxJsonDepth = 512;
+
+/** One value waiting to be checked, and where it sits. */
+interface Step {
+  node: unknown;
+  /** The step of the array or object holding `node`; none for the field itself. */
+  parent: Step | undefined;
+  /** `node`'s index or key in its parent. */
+  key: string | number | undefined;
+  /** How many arrays and objects hold `node` within the field. */
+  depth: number;
+}
+
+/**
  * Finds what in `value` would not survive a round trip through Postgres jsonb unchanged:
  * functions, symbols, bigints, non-finite numbers, class instances (a Date would come back
- * as a string), cycles, NUL characters and unpaired surrogates (jsonb rejects both).
+ * as a string), cycles, NUL characters and unpaired surrogates (jsonb rejects both), and
+ * nesting deeper than {@link maxJsonDepth}.
  * `undefined` object properties are allowed and dropped, as JSON.stringify does.
+ *
+ * The walk keeps its own stack instead of recursing: a recursive walk threw a raw
+ * RangeError (call stack exceeded) on arrays 2,000 deep, a 4 KB payload (issue 11). It
+ * stops at the limit, so the cost does not grow with how deep the input goes, and paths
+ * are built only for the values that have an issue.
  */
 function jsonIssues(value: unknown, field: string, mustBeObject: boolean): ValidationIssue[] {
-  const issues: ValidationIssue[] = [];
   if (mustBeObject && (typeof value !== 'object' || value === null || Array.isArray(value))) {
     return [{ field, reason: 'must be a plain object' }];
   }
+  const issues: ValidationIssue[] = [];
+  const at = (step: Step): string => {
+    const keys: (string | number)[] = [];
+    for (let current: Step | undefined = step; current?.key !== undefined; current = current.parent) keys.push(current.key);
+    return formatPath(field, keys.reverse());
+  };
+  // Pre-order, depth first, as JSON.stringify visits: children are pushed last to first.
+  const pending: Step[] = [{ node: value, parent: undefined, key: undefined, depth: 0 }];
+  // The arrays and objects that hold the step being checked, outermost first (for cycles).
+  const open: object[] = [];
   const ancestors = new Set<object>();
-  const visit = (node: unknown, path: string): void => {
-    if (issues.length >= 20) return;
+  while (pending.length > 0 && issues.length < 20) {
+    const step = pending.pop()!;
+    // Everything pushed after this step has been checked: close the containers it left.
+    while (open.length > step.depth) ancestors.delete(open.pop()!);
+    const { node, key } = step;
+    if (typeof key === 'string') {
+      if (!isStorableString(key)) {
+        issues.push({ field: at(step), reason: 'key contains a NUL character or an unpaired surrogate' });
+        continue;
+      }
+      if (node === undefined) continue;
+    }
     switch (typeof node) {
       case 'string':
         if (!isStorableString(node)) {
-          issues.push({ field: path, reason: 'contains a NUL character or an unpaired surrogate, which jsonb cannot store' });
+          issues.push({ field: at(step), reason: 'contains a NUL character or an unpaired surrogate, which jsonb cannot store' });
         }
-        return;
+        continue;
       case 'boolean':
-        return;
+        continue;
       case 'number':
-        if (!Number.isFinite(node)) issues.push({ field: path, reason: `is ${node}, which is not JSON` });
-        return;
+        if (!Number.isFinite(node)) issues.push({ field: at(step), reason: `is ${node}, which is not JSON` });
+        continue;
       case 'bigint':
-        issues.push({ field: path, reason: 'is a bigint, which is not JSON; store it as a string' });
-        return;
+        issues.push({ field: at(step), reason: 'is a bigint, which is not JSON; store it as a string' });
+        continue;
       case 'undefined':
-        issues.push({ field: path, reason: 'is undefined, which is not JSON' });
-        return;
+        issues.push({ field: at(step), reason: 'is undefined, which is not JSON' });
+        continue;
       case 'function':
       case 'symbol':
-        issues.push({ field: path, reason: `is a ${typeof node}, which is not JSON` });
-        return;
+        issues.push({ field: at(step), reason: `is a ${typeof node}, which is not JSON` });
+        continue;
     }
-    if (node === null) return;
+    if (node === null) continue;
     const object = node as object;
     if (ancestors.has(object)) {
-      issues.push({ field: path, reason: 'refers back to itself (a cycle), which is not JSON' });
-      return;
+      issues.push({ field: at(step), reason: 'refers back to itself (a cycle), which is not JSON' });
+      continue;
+    }
+    if (step.depth >= maxJsonDepth) {
+      // The field, not the path: that would be hundreds of segments long.
+      issues.push({
+        field,
+        reason: `is nested more than ${maxJsonDepth} levels deep (arrays and objects within one another), past the limit`,
+      });
+      return issues;
+    }
+    const depth = step.depth + 1;
+    if (Array.isArray(object)) {
+      ancestors.add(object);
+      open.push(object);
+      for (let index = object.length - 1; index >= 0; index--) {
+        const item: unknown = object[index];
+        // A hole in a sparse array: skipped, as before (JSON.stringify writes null).
+        if (item === undefined && !(index in object)) continue;
+        pending.push({ node: item, parent: step, key: index, depth });
+      }
+      continue;
+    }
+    const prototype = Object.getPrototypeOf(object);
+    if (prototype !== Object.prototype && prototype !== null) {
+      const name = (object as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+      issues.push({
+        field: at(step),
+        reason: `is a ${name} instance, not plain data; convert it (a Date with toISOString(), say)`,
+      });
+      continue;
     }
     ancestors.add(object);
-    if (Array.isArray(object)) {
-      object.forEach((item, index) => visit(item, `${path}[${index}]`));
-    } else {
-      const prototype = Object.getPrototypeOf(object);
-      if (prototype !== Object.prototype && prototype !== null) {
-        const name = (object as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-        issues.push({
-          field: path,
-          reason: `is a ${name} instance, not plain data; convert it (a Date with toISOString(), say)`,
-        });
-      } else {
-        for (const [key, child] of Object.entries(object)) {
-          const childPath = /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
-          if (!isStorableString(key)) {
-            issues.push({ field: childPath, reason: 'key contains a NUL character or an unpaired surrogate' });
-          } else if (child !== undefined) {
-            visit(child, childPath);
-          }
-        }
-      }
+    open.push(object);
+    const keys = Object.keys(object);
+    for (let index = keys.length - 1; index >= 0; index--) {
+      const childKey = keys[index]!;
+      pending.push({ node: (object as Record<string, unknown>)[childKey], parent: step, key: childKey, depth });
     }
-    ancestors.delete(object);
-  };
-  visit(value, field);
+  }
   return issues;
 }
 
