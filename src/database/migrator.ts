@@ -11,7 +11,13 @@ const migrationsFolder = new URL('../../migrations/', import.meta.url);
 export interface Migration {
   version: number;
   name: string;
+  /** sha256 of the file's text with LF line endings. */
   checksum: string;
+  /**
+   * sha256 of the same text with CRLF line endings: what was recorded for a database
+   * migrated from a Windows checkout before line endings were made LF. Accepted too.
+   */
+  crlfChecksum?: string;
   sql: string;
 }
 
@@ -25,16 +31,26 @@ export interface MigrationResult {
   logOffset?: { previous: bigint; current: bigint };
 }
 
-/** Reads `migrations/NNNN_name.sql`, ordered by number. */
+/**
+ * Reads `migrations/NNNN_name.sql`, ordered by number.
+ *
+ * Line endings are made LF (CRLF and lone CR) before the checksum is taken and the SQL
+ * run: a Windows checkout (git's autocrlf) of the same files then verifies against a
+ * database migrated from LF files, and the other way round. LF files are unchanged by
+ * this, so their checksums, and those recorded by databases already migrated, stay as
+ * they were; a database migrated from a CRLF checkout before this recorded the CRLF
+ * text's checksum, which `crlfChecksum` keeps accepted.
+ */
 export async function loadMigrations(folder: URL = migrationsFolder): Promise<Migration[]> {
   const files = (await readdir(folder)).filter((file) => /^\d{4}_[\w-]+\.sql$/.test(file)).sort();
   return Promise.all(
     files.map(async (file) => {
-      const text = await readFile(new URL(file, folder), 'utf8');
+      const text = (await readFile(new URL(file, folder), 'utf8')).replace(/\r\n?/g, '\n');
       return {
         version: Number.parseInt(file.slice(0, 4), 10),
         name: file.replace(/\.sql$/, ''),
-        checksum: createHash('sha256').update(text).digest('hex'),
+        checksum: sha256(text),
+        crlfChecksum: sha256(text.replaceAll('\n', '\r\n')),
         sql: text,
       };
     }),
@@ -93,7 +109,7 @@ export async function migrateWith(
     for (const migration of all) {
       const previous = byVersion.get(migration.version);
       if (previous) {
-        if (previous.checksum !== migration.checksum) {
+        if (previous.checksum !== migration.checksum && previous.checksum !== migration.crlfChecksum) {
           throw new MigrationError(
             migration.name,
             `was applied with checksum ${previous.checksum}, but the file now has ${migration.checksum}; migrations are forward-only, add a new one instead`,
@@ -115,4 +131,8 @@ export async function migrateWith(
     }
     return { applied, ...(await after(trx)) };
   });
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
