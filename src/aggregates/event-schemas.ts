@@ -120,7 +120,8 @@ export class EventCodec<Events extends EventSchemas> {
   /**
    * A stored event in its current shape.
    * @throws EventSchemaError when its type is unknown, its version is newer than this
-   *   code knows, or its data does not fit once upcast.
+   *   code knows, its data does not fit once upcast, or an upcaster (or a schema's
+   *   transform) throws: the original error is its `cause`.
    */
   decode(event: RecordedEvent): DomainEvent<Events> {
     const entry = this.#entries.get(event.type);
@@ -131,17 +132,35 @@ export class EventCodec<Events extends EventSchemas> {
     let data: unknown = event.data;
     for (let version = event.schemaVersion; version < entry.version; version++) {
       const step = entry.upcasters[version - 1]!;
-      const old = step.schema.safeParse(data);
+      const old = guarded(event, `reading schema version ${version}`, () => step.schema.safeParse(data));
       if (!old.success) {
         throw new EventSchemaError(event, `data does not fit schema version ${version}`, toIssues(old.error, 'data'));
       }
-      data = step.upcast(old.data as never);
+      data = guarded(event, `upcasting from schema version ${version}`, () => step.upcast(old.data as never));
     }
-    const current = entry.schema.safeParse(data);
+    const current = guarded(event, `reading schema version ${entry.version}`, () => entry.schema.safeParse(data));
     if (!current.success) {
       throw new EventSchemaError(event, `data does not fit schema version ${entry.version}`, toIssues(current.error, 'data'));
     }
     return { type: event.type, data: current.data } as DomainEvent<Events>;
+  }
+}
+
+/**
+ * `work`'s result, or an EventSchemaError naming the event when it throws. An upcaster
+ * written for the payloads its author had in mind meets every payload ever stored; a bare
+ * TypeError from it named neither the event nor its stream, and projection workers, which
+ * dead-letter an EventSchemaError at once, retried it in vain (issue 11).
+ */
+function guarded<T>(event: RecordedEvent, step: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof EventSchemaError) throw error;
+    const wrapped = new EventSchemaError(event, `${step} threw: ${String(error)}`);
+    // As `new Error(message, { cause })` would set it (EventSchemaError takes no options).
+    Object.defineProperty(wrapped, 'cause', { value: error, writable: true, configurable: true, enumerable: false });
+    throw wrapped;
   }
 }
 
