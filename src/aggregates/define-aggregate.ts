@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkSnapshotPolicy, type SnapshotCounts } from './snapshots.js';
 import type { StateCachePolicy } from './state-cache.js';
 import { EventCodec, type DomainEvent, type DomainEventInput, type EventSchemas } from './event-schemas.js';
 
@@ -31,7 +32,11 @@ export interface SnapshotPolicy<State> {
   version: number;
   /** State to JSON data (default: the state itself, which must then be JSON data). */
   toSnapshot?: (state: State) => unknown;
-  /** JSON data back to state (default: the data itself). */
+  /**
+   * JSON data back to state (default: the data itself). `fromSnapshot(toSnapshot(state))`,
+   * through JSON, must equal `state`: checked on `initialState()` by `defineAggregate`,
+   * and on each state before it is saved (one that fails is not saved; see handleCommand).
+   */
   fromSnapshot?: (snapshot: unknown) => State;
 }
 
@@ -68,6 +73,12 @@ export interface Aggregate<State, Events extends EventSchemas, Commands extends 
   readonly eventCodec: EventCodec<Events>;
   readonly commandSchema: z.ZodType<Command<Commands>>;
   streamId(id: string): string;
+  /**
+   * Snapshots of this aggregate saved by this process, and those it could not save (each
+   * also reported to handleCommand's `logger`): a growing `failed` means loads replay more
+   * and more events.
+   */
+  readonly snapshotCounts: Readonly<SnapshotCounts>;
 }
 
 // Any aggregate, whatever its types: for functions that accept every aggregate.
@@ -85,6 +96,9 @@ export type CommandsOf<A> = A extends Aggregate<any, any, infer C> ? C : never;
  * Defines an aggregate as pure `decide` and `evolve` functions over zod-typed commands
  * and events. Types flow from the schemas: a wrong event type or field in `decide` or
  * `evolve` is a compile error.
+ *
+ * @throws ValidationError naming `aggregate.<category>.snapshots` when `initialState()`
+ *   does not survive a snapshot (a bigint or a Set without `toSnapshot`, say).
  *
  * @example
  * ```ts
@@ -109,6 +123,7 @@ export function defineAggregate<State, Events extends EventSchemas, Commands ext
     const { every, version } = definition.snapshots;
     if (!Number.isInteger(every) || every < 1) throw new TypeError('snapshots.every must be a whole number >= 1');
     if (!Number.isInteger(version) || version < 1) throw new TypeError('snapshots.version must be a whole number >= 1');
+    checkSnapshotPolicy(definition.category, definition.snapshots, definition.initialState);
   }
   if (definition.cache) {
     const { maxStreams } = definition.cache;
@@ -137,5 +152,7 @@ export function defineAggregate<State, Events extends EventSchemas, Commands ext
     eventCodec: new EventCodec(definition.events),
     commandSchema: commandSchema as unknown as z.ZodType<Command<Commands>>,
     streamId: (id: string) => `${definition.category}-${id}`,
+    // After the definition: an aggregate spread into another definition gets counts of its own.
+    snapshotCounts: { written: 0, failed: 0 },
   };
 }

@@ -1,12 +1,15 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { ConcurrencyError, DomainError, IdempotencyConflictError, StreamDeletedError } from '../errors.js';
 import type { EventStoreSession, NewEvent, RecordedEvent } from '../event-store/event-store.js';
 import { parseInput } from '../event-store/validation.js';
 import { z } from 'zod';
-import type { AnyAggregate, CommandInput, CommandsOf, EventsOf, StateOf } from './define-aggregate.js';
+import { commandFingerprint } from './command-fingerprint.js';
+import type { AnyAggregate, Command, CommandInput, CommandsOf, EventsOf, StateOf } from './define-aggregate.js';
+import { eventIdFor, findEarlierResult } from './earlier-attempt.js';
 import type { DomainEvent, DomainEventInput } from './event-schemas.js';
 import { loadAggregate } from './load-aggregate.js';
-import { stateCacheFor, type StateCache } from './state-cache.js';
+import { saveSnapshot, type CommandLogger } from './snapshots.js';
+import { privateCopy, stateCacheFor, type StateCache } from './state-cache.js';
 
 export interface HandleCommandOptions {
   /** How many times to reload and decide again after a ConcurrencyError (default 10). */
@@ -19,6 +22,11 @@ export interface HandleCommandOptions {
   causationId?: string;
   /** More metadata for every event: user, tenant, trace id… */
   metadata?: Record<string, unknown>;
+  /**
+   * Where to report a snapshot that could not be saved (the command still succeeds);
+   * pino's logger fits. Default: a process warning (`AnnalsSnapshotWarning`).
+   */
+  logger?: CommandLogger;
 }
 
 export interface CommandResult<A extends AnyAggregate> {
@@ -42,6 +50,11 @@ const optionsSchema = z
     correlationId: z.string().min(1).optional(),
     causationId: z.string().min(1).optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
+    logger: z
+      .custom<CommandLogger>((value) => typeof (value as Partial<CommandLogger> | null)?.warn === 'function', {
+        error: 'must have a warn(details, message) method',
+      })
+      .optional(),
   })
   .optional();
 
@@ -66,6 +79,9 @@ const commandEnvelopeSchema = z.object(
  * the retry arrives after later commands changed the state.
  *
  * Works on the store or inside `store.withTransaction` (pass `tx`).
+ *
+ * Once its events are appended, a command succeeds: a snapshot that cannot be saved is
+ * reported to `options.logger` and counted in `aggregate.snapshotCounts`, never thrown.
  *
  * @throws ValidationError for a malformed command (fields like `command.data.amount`).
  * @throws DomainError subclasses from `decide`, unchanged; nothing is written.
@@ -101,28 +117,36 @@ export async function handleCommand<A extends AnyAggregate>(
     causationId,
     // With the command id, a fingerprint of the command itself: a retry must be the same
     // command, and an id reused for a different one is refused, not answered as a retry.
-    ...(commandId === undefined ? {} : { commandId, commandHash: fingerprint(command) }),
+    ...(commandId === undefined ? {} : { commandId, commandHash: commandFingerprint(command) }),
   };
 
   const cache = stateCacheFor<StateOf<A>>(aggregate, aggregate.cache, session);
-  const handle = () => decideAndAppend(session, aggregate, id, streamId, command, commandId, metadata, { retries, delay }, cache);
+  const run: CommandRun<A> = { session, aggregate, id, streamId, command, commandId, metadata, retries, delay, cache, logger: checked.logger };
+  const handle = () => decideAndAppend(run);
   return cache ? cache.serialize(streamId, handle) : handle();
 }
 
-async function decideAndAppend<A extends AnyAggregate>(
-  session: EventStoreSession,
-  aggregate: A,
-  id: string,
-  streamId: string,
-  command: Parameters<A['decide']>[0],
-  commandId: string | undefined,
-  metadata: Record<string, unknown> & { commandHash?: string },
-  { retries, delay }: { retries: number; delay: { min: number; max: number } },
-  cache: StateCache<StateOf<A>> | undefined,
-): Promise<CommandResult<A>> {
+/** One call of handleCommand, checked. */
+interface CommandRun<A extends AnyAggregate> {
+  session: EventStoreSession;
+  aggregate: A;
+  id: string;
+  streamId: string;
+  command: Command<CommandsOf<A>>;
+  commandId: string | undefined;
+  metadata: Record<string, unknown>;
+  retries: number;
+  delay: { min: number; max: number };
+  cache: StateCache<StateOf<A>> | undefined;
+  logger: CommandLogger | undefined;
+}
+
+async function decideAndAppend<A extends AnyAggregate>(run: CommandRun<A>): Promise<CommandResult<A>> {
+  const { session, aggregate, id, streamId, command, commandId, metadata, retries, delay, cache } = run;
+  const earlierResult = (state: StateOf<A>) => findEarlierResult(session, aggregate, streamId, commandId!, command, state);
   // A command with an id always loads: a retry must be answered as the log has it
   // (findEarlierResult), which a cached state from before the first attempt is not.
-  let cached = commandId === undefined ? cache?.get(streamId) : undefined;
+  let cached = commandId === undefined ? cache?.take(streamId) : undefined;
   for (let attempt = 0; ; ) {
     // A cached state is a guess (state-cache.ts): only an append guarded by its version
     // is answered from it. Any other outcome is decided again on a fresh load, which is
@@ -130,6 +154,11 @@ async function decideAndAppend<A extends AnyAggregate>(
     const fromCache = cached !== undefined;
     const loaded = cached ?? (await loadAggregate(session, aggregate, id));
     cached = undefined;
+    // What the cache will hold is built from a copy taken before decide and evolve see the
+    // state: an evolve that changes it in place would otherwise apply this command's events
+    // to the cached state twice (issue 11), and a caller changing the state it is answered
+    // with would change the next command's.
+    const base = cache ? privateCopy(loaded.state) : undefined;
     const reloadInstead = () => {
       cache?.delete(streamId);
       return fromCache;
@@ -143,14 +172,14 @@ async function decideAndAppend<A extends AnyAggregate>(
       // A retried command whose first attempt succeeded may now break a rule ("already
       // liked"): answer with what the first attempt did instead.
       if (error instanceof DomainError && commandId !== undefined) {
-        const earlier = await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
+        const earlier = await earlierResult(loaded.state);
         if (earlier) return earlier;
       }
       throw error;
     }
     if (decided.length === 0) {
       if (reloadInstead()) continue;
-      const earlier = commandId === undefined ? null : await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
+      const earlier = commandId === undefined ? null : await earlierResult(loaded.state);
       return earlier ?? { events: [], nextExpectedVersion: loaded.version, globalPosition: null, state: loaded.state };
     }
 
@@ -167,49 +196,9 @@ async function decideAndAppend<A extends AnyAggregate>(
       if (reloadInstead()) continue;
       throw error;
     }
+    let appended: Awaited<ReturnType<typeof session.appendToStream>>;
     try {
-      const appended = await session.appendToStream(streamId, events, { expectedVersion: loaded.version });
-      const replayed = commandId !== undefined && appended.nextExpectedVersion !== loaded.version + events.length;
-      if (replayed) {
-        // The store recognized the event ids: an earlier attempt of this command appended
-        // them before the version we loaded, so `loaded.state` already includes them.
-        // Answer with that attempt rather than applying its events a second time.
-        cache?.delete(streamId);
-        const earlier = await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
-        if (earlier) return earlier;
-      }
-      // `events` hold the data as parsed by the current schemas (defaults applied): the
-      // shape evolve gets when the events are read back.
-      const state = events.reduce(
-        (current, event) => aggregate.evolve(current, { type: event.type, data: event.data } as DomainEvent<EventsOf<A>>),
-        loaded.state,
-      );
-      if (cache) {
-        // Cached: the state a load would rebuild, from the events as read back from JSON,
-        // so the next command decides on exactly that. The answer above stays the same as
-        // without a cache.
-        const readBack = replayed ? undefined : decodedAsStored(aggregate, events);
-        if (readBack) {
-          const cachedState = readBack.reduce((current, event) => aggregate.evolve(current, event), loaded.state);
-          cache.set(streamId, { state: cachedState, version: appended.nextExpectedVersion });
-        } else {
-          cache.delete(streamId);
-        }
-      }
-      await maybeSnapshot(session, aggregate, streamId, loaded.version, appended.nextExpectedVersion, state);
-      const firstVersion = appended.nextExpectedVersion - events.length + 1;
-      return {
-        events: events.map((event, index) => ({
-          type: event.type,
-          data: event.data,
-          id: appended.eventIds[index]!,
-          version: firstVersion + index,
-          metadata: (event.metadata ?? {}) as Record<string, unknown>,
-        })) as CommandResult<A>['events'],
-        nextExpectedVersion: appended.nextExpectedVersion,
-        globalPosition: appended.lastGlobalPosition,
-        state,
-      };
+      appended = await session.appendToStream(streamId, events, { expectedVersion: loaded.version });
     } catch (error) {
       // Inside the caller's transaction, which Postgres has aborted: only retrying the
       // whole transaction helps (a plain append already retried it by itself).
@@ -217,103 +206,76 @@ async function decideAndAppend<A extends AnyAggregate>(
       // Another writer moved the stream on (or deleted it) since the state was cached.
       if ((error instanceof ConcurrencyError || error instanceof StreamDeletedError) && reloadInstead()) continue;
       if (error instanceof IdempotencyConflictError && commandId !== undefined) {
-        const earlier = await findEarlierResult(session, aggregate, streamId, commandId, metadata.commandHash, loaded.state);
+        const earlier = await earlierResult(loaded.state);
         if (earlier) return earlier;
       }
       if (!(error instanceof ConcurrencyError) || attempt >= retries) throw error;
       await sleep(jitteredDelay(attempt, delay));
       attempt++;
+      continue;
     }
+
+    // The events are appended (committed, or in the caller's transaction): from here on,
+    // nothing of Annals' own may report the command as failed, or a caller retrying it
+    // without a command id would apply it twice (issue 11).
+    const replayed = commandId !== undefined && appended.nextExpectedVersion !== loaded.version + events.length;
+    if (replayed) {
+      // The store recognized the event ids: an earlier attempt of this command appended
+      // them before the version we loaded, so `loaded.state` already includes them.
+      // Answer with that attempt rather than applying its events a second time.
+      cache?.delete(streamId);
+      const earlier = await earlierResult(loaded.state);
+      if (earlier) return earlier;
+    }
+    // `events` hold the data as parsed by the current schemas (defaults applied): the
+    // shape evolve gets when the events are read back.
+    const state = events.reduce(
+      (current, event) => aggregate.evolve(current, { type: event.type, data: event.data } as DomainEvent<EventsOf<A>>),
+      loaded.state,
+    );
+    if (cache) {
+      // Cached: the state a load would rebuild, from the events as read back from JSON,
+      // so the next command decides on exactly that. The answer above stays the same as
+      // without a cache.
+      const cachedState = replayed || !base ? undefined : stateAsLoaded(aggregate, events, base.state);
+      if (cachedState) cache.set(streamId, { state: cachedState.state, version: appended.nextExpectedVersion });
+      else cache.delete(streamId);
+    }
+    await saveSnapshot(session, aggregate, { streamId, before: loaded.version, after: appended.nextExpectedVersion }, state, run.logger);
+    const firstVersion = appended.nextExpectedVersion - events.length + 1;
+    return {
+      events: events.map((event, index) => ({
+        type: event.type,
+        data: event.data,
+        id: appended.eventIds[index]!,
+        version: firstVersion + index,
+        metadata: (event.metadata ?? {}) as Record<string, unknown>,
+      })) as CommandResult<A>['events'],
+      nextExpectedVersion: appended.nextExpectedVersion,
+      globalPosition: appended.lastGlobalPosition,
+      state,
+    };
   }
 }
 
 /**
- * `events` turned into JSON and decoded as a load decodes them; none when one does not
- * survive the trip (a schema that refuses its own output): its state is not cached.
+ * `base` with `events` applied as a load would apply them: turned into JSON and decoded
+ * again. None when an event does not survive the trip (a schema that refuses its own
+ * output) or evolve throws on it: the stream is then not cached, and the next load says.
  */
-function decodedAsStored<A extends AnyAggregate>(aggregate: A, events: readonly NewEvent[]): DomainEvent<EventsOf<A>>[] | undefined {
+function stateAsLoaded<A extends AnyAggregate>(aggregate: A, events: readonly NewEvent[], base: StateOf<A>): { state: StateOf<A> } | undefined {
   try {
-    return events.map((event) =>
+    const decoded = events.map((event) =>
       aggregate.eventCodec.decode({
         type: event.type,
         schemaVersion: event.schemaVersion ?? 1,
         data: JSON.parse(JSON.stringify(event.data)) as unknown,
       } as RecordedEvent),
     );
+    return { state: decoded.reduce((current, event) => aggregate.evolve(current, event), base) };
   } catch {
     return undefined;
   }
-}
-
-/**
- * The event id of the `index`-th event a command appends: a UUID (version 5 layout) from
- * a SHA-1 of stream, command id and index, so retries of a command reproduce its ids.
- */
-export function eventIdFor(streamId: string, commandId: string, index: number): string {
-  const bytes = createHash('sha1').update(`annals\u0000${streamId}\u0000${commandId}\u0000${index}`).digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/** What an earlier attempt of this command appended, as a result; `null` if none. */
-async function findEarlierResult<A extends AnyAggregate>(
-  session: EventStoreSession,
-  aggregate: A,
-  streamId: string,
-  commandId: string,
-  commandHash: string | undefined,
-  state: StateOf<A>,
-): Promise<CommandResult<A> | null> {
-  const found = [];
-  // A command appends its events in one batch with ids 0, 1, 2…: fetch them in pages.
-  for (let start = 0; ; start += 64) {
-    const ids = Array.from({ length: 64 }, (_, i) => eventIdFor(streamId, commandId, start + i));
-    const page = await session.readEventsById(ids);
-    found.push(...page);
-    if (page.length < 64) break;
-  }
-  if (found.length === 0) return null;
-  const earlierHash = found[0]!.metadata.commandHash;
-  if (earlierHash !== undefined && earlierHash !== commandHash) {
-    throw new IdempotencyConflictError(streamId, found[0]!.id, `command id '${commandId}' was used before for a different command`);
-  }
-  const last = found.at(-1)!;
-  return {
-    events: found.map((event) => ({
-      ...aggregate.eventCodec.decode(event),
-      id: event.id,
-      version: event.version,
-      metadata: event.metadata,
-    })) as CommandResult<A>['events'],
-    nextExpectedVersion: last.version,
-    globalPosition: last.globalPosition,
-    state,
-  };
-}
-
-/** Saves a snapshot when the append crossed a multiple of `snapshots.every`. */
-async function maybeSnapshot<A extends AnyAggregate>(
-  session: EventStoreSession,
-  aggregate: A,
-  streamId: string,
-  before: number,
-  after: number,
-  state: StateOf<A>,
-): Promise<void> {
-  const policy = aggregate.snapshots;
-  if (!policy || Math.floor(after / policy.every) === Math.floor(before / policy.every)) return;
-  await session.writeSnapshot(streamId, {
-    snapshotVersion: policy.version,
-    streamVersion: after,
-    state: policy.toSnapshot ? policy.toSnapshot(state) : state,
-  });
-}
-
-/** A stable digest of a parsed command (zod returns keys in schema order). */
-function fingerprint(command: { type: string; data: unknown }): string {
-  return createHash('sha1').update(JSON.stringify([command.type, command.data])).digest('base64url');
 }
 
 /**
