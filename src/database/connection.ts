@@ -199,7 +199,8 @@ function fromPool(source: PoolSource): Connection {
  */
 function poolTimeoutError(error: unknown, kind: Connection['kind'], limits: { size: number; timeoutMs: number }): ValidationError | undefined {
   if (!(error instanceof Error) || error.message !== poolTimeoutMessage) return undefined;
-  const held = kind === 'pglite' ? 'PGlite\'s one connection was' : `all ${limits.size} connections of the pool were`;
+  const held =
+    kind === 'pglite' ? "PGlite's one connection was" : limits.size === 1 ? "the pool's one connection was" : `all ${limits.size} connections of the pool were`;
   const validation = new ValidationError([
     {
       field: 'connection.connectionTimeoutMs',
