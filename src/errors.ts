@@ -197,10 +197,12 @@ export class EventSchemaError extends AnnalsError {
     event: { streamId: string; version: number; id: string; type: string; schemaVersion: number },
     reason: string,
     issues: readonly ValidationIssue[] = [],
+    options?: { cause?: unknown },
   ) {
     super(
       ErrorCodes.eventSchema,
       `event ${event.id} (${event.type} v${event.schemaVersion}) at version ${event.version} of stream '${event.streamId}' cannot be read: ${reason}${describeIssues(issues)}`,
+      options,
     );
     this.streamId = event.streamId;
     this.version = event.version;

@@ -45,6 +45,7 @@ export {
   type VersionedEvent,
 } from './aggregates/event-schemas.js';
 export { handleCommand, type CommandResult, type HandleCommandOptions } from './aggregates/handle-command.js';
+export type { CommandLogger, SnapshotCounts } from './aggregates/snapshots.js';
 export type { StateCachePolicy } from './aggregates/state-cache.js';
 export {
   aggregateStream,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ValidationError } from '../errors.js';
 
 interface ParsedCommand {
   type: string;
@@ -13,7 +14,12 @@ interface ParsedCommand {
  * them, and a retry may send them in another (issue 11).
  */
 export function commandFingerprint(command: ParsedCommand): string {
-  return digest(canonicalJson([command.type, command.data]));
+  try {
+    return digest(canonicalJson([command.type, command.data]));
+  } catch (error) {
+    // JSON.stringify recurses: data nested thousands deep ends in a RangeError.
+    throw new ValidationError([{ field: 'command.data', reason: `cannot be serialised to JSON: ${String(error)}` }]);
+  }
 }
 
 /**
@@ -27,7 +33,15 @@ export function commandFingerprint(command: ParsedCommand): string {
  * before the change can be retried any more.
  */
 export function isFingerprintOf(stored: unknown, command: ParsedCommand): boolean {
-  return stored === commandFingerprint(command) || stored === digest(JSON.stringify([command.type, command.data]));
+  return stored === commandFingerprint(command) || stored === legacyFingerprint(command);
+}
+
+function legacyFingerprint(command: ParsedCommand): string | undefined {
+  try {
+    return digest(JSON.stringify([command.type, command.data]));
+  } catch {
+    return undefined; // data JSON cannot hold (a bigint) had no fingerprint before
+  }
 }
 
 function digest(text: string): string {
@@ -39,6 +53,8 @@ function canonicalJson(value: unknown): string {
   // The replacer sees each value after toJSON, before it is written: plain data only.
   // (Integer-like keys still come first, as in any object: the same order every time.)
   return JSON.stringify(value, (_key, item: unknown) => {
+    // A bigint (z.bigint() in a command schema) has no JSON form; tagged so 1n and '1' differ.
+    if (typeof item === 'bigint') return { $bigint: item.toString() };
     if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
     const record = item as Record<string, unknown>;
     return Object.fromEntries(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ValidationError } from '../errors.js';
 import { checkSnapshotPolicy, type SnapshotCounts } from './snapshots.js';
 import type { StateCachePolicy } from './state-cache.js';
 import { EventCodec, type DomainEvent, type DomainEventInput, type EventSchemas } from './event-schemas.js';
@@ -115,19 +116,22 @@ export type CommandsOf<A> = A extends Aggregate<any, any, infer C> ? C : never;
 export function defineAggregate<State, Events extends EventSchemas, Commands extends CommandSchemas>(
   definition: AggregateDefinition<State, Events, Commands>,
 ): Aggregate<State, Events, Commands> {
-  if (!/^[A-Za-z0-9_]+$/.test(definition.category)) {
-    // A '-' would break the category-id convention; be strict so ids stay readable.
-    throw new TypeError(`aggregate category '${definition.category}' must be letters, digits and _ only`);
+  const refuse = (field: string, reason: string): never => {
+    throw new ValidationError([{ field: `aggregate.${field}`, reason }]);
+  };
+  // A '-' would break the category-id convention; be strict so ids stay readable.
+  if (typeof definition.category !== 'string' || !/^[A-Za-z0-9_]+$/.test(definition.category)) {
+    refuse('category', `'${String(definition.category)}' must be letters, digits and _ only`);
   }
   if (definition.snapshots) {
     const { every, version } = definition.snapshots;
-    if (!Number.isInteger(every) || every < 1) throw new TypeError('snapshots.every must be a whole number >= 1');
-    if (!Number.isInteger(version) || version < 1) throw new TypeError('snapshots.version must be a whole number >= 1');
+    if (!Number.isInteger(every) || every < 1) refuse('snapshots.every', 'must be a whole number >= 1');
+    if (!Number.isInteger(version) || version < 1) refuse('snapshots.version', 'must be a whole number >= 1');
     checkSnapshotPolicy(definition.category, definition.snapshots, definition.initialState);
   }
   if (definition.cache) {
     const { maxStreams } = definition.cache;
-    if (!Number.isInteger(maxStreams) || maxStreams < 1) throw new TypeError('cache.maxStreams must be a whole number >= 1');
+    if (!Number.isInteger(maxStreams) || maxStreams < 1) refuse('cache.maxStreams', 'must be a whole number >= 1');
   }
   const commandTypes = Object.keys(definition.commands);
   const commandSchema = z

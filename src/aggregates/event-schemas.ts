@@ -157,10 +157,7 @@ function guarded<T>(event: RecordedEvent, step: string, work: () => T): T {
     return work();
   } catch (error) {
     if (error instanceof EventSchemaError) throw error;
-    const wrapped = new EventSchemaError(event, `${step} threw: ${String(error)}`);
-    // As `new Error(message, { cause })` would set it (EventSchemaError takes no options).
-    Object.defineProperty(wrapped, 'cause', { value: error, writable: true, configurable: true, enumerable: false });
-    throw wrapped;
+    throw new EventSchemaError(event, `${step} threw: ${String(error)}`, [], { cause: error });
   }
 }
 

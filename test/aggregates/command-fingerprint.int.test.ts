@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { defineAggregate, handleCommand, IdempotencyConflictError, type EventStore } from 'annals';
+import { defineAggregate, handleCommand, IdempotencyConflictError, ValidationError, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { eventIdFor } from '../../src/aggregates/earlier-attempt.js';
@@ -65,5 +65,31 @@ describe('a retried command is recognised whatever the order of its keys', () =>
     expect(retried.events).toMatchObject([{ type: 'Labelled', data, metadata: { commandHash: legacyHash } }]);
     expect(await store.readStream(streamId)).toHaveLength(1);
     await expect(label(id, { ...data, extra: { z: 2, a: 2 } }, 'request-9')).rejects.toBeInstanceOf(IdempotencyConflictError);
+  });
+});
+
+describe('data JSON cannot hold as it is', () => {
+  const ledger = defineAggregate({
+    category: 'ledger',
+    initialState: () => ({ total: 0 }),
+    events: { Booked: z.object({ cents: z.string(), note: z.unknown().optional() }) },
+    commands: { Book: z.object({ cents: z.bigint(), note: z.unknown().optional() }) },
+    evolve: (state, event) => ({ total: state.total + Number(event.data.cents) }),
+    decide: (command) => ({ type: 'Booked', data: { cents: command.data.cents.toString() } }),
+  });
+
+  it('a bigint in a command is fingerprinted, and told apart from another amount', async () => {
+    const id = randomUUID();
+    const first = await handleCommand(store, ledger, id, { type: 'Book', data: { cents: 12n }, id: 'book-1' });
+    expect((await handleCommand(store, ledger, id, { type: 'Book', data: { cents: 12n }, id: 'book-1' })).events).toEqual(first.events);
+    await expect(handleCommand(store, ledger, id, { type: 'Book', data: { cents: 13n }, id: 'book-1' })).rejects.toBeInstanceOf(IdempotencyConflictError);
+  });
+
+  it('data nested too deep for JSON is a ValidationError on command.data, not a RangeError', async () => {
+    let note: unknown = 'bottom';
+    for (let depth = 0; depth < 20_000; depth++) note = [note];
+    const error = await handleCommand(store, ledger, randomUUID(), { type: 'Book', data: { cents: 1n, note }, id: 'deep' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe('command.data');
   });
 });

@@ -220,7 +220,7 @@ describe('a state cache', () => {
 
   it('refuses a bad policy, naming it', () => {
     for (const maxStreams of [0, -1, 1.5, Number.NaN]) {
-      expect(() => defineAggregate({ ...definition, cache: { maxStreams } })).toThrow('cache.maxStreams must be a whole number >= 1');
+      expect(() => defineAggregate({ ...definition, cache: { maxStreams } })).toThrow('aggregate.cache.maxStreams: must be a whole number >= 1');
     }
   });
 });
