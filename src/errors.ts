@@ -31,6 +31,7 @@ export const ErrorCodes = {
   logAhead: 'ANNALS_LOG_AHEAD',
   storeLocked: 'ANNALS_STORE_LOCKED',
   schemaConflict: 'ANNALS_SCHEMA_CONFLICT',
+  connectionTimeout: 'ANNALS_CONNECTION_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -422,5 +423,32 @@ export class SchemaConflictError extends AnnalsError {
     this.schema = where.schema;
     this.relation = where.relation;
     this.owner = where.owner;
+  }
+}
+
+/**
+ * No database connection came free within `connectionTimeoutMs` (default 30 s): every
+ * connection of the pool (PGlite's one) was held the whole time. The usual cause is a
+ * `withTransaction` callback that calls the store instead of its `tx`: it needs a second
+ * connection while holding one, and enough such callbacks at once wait for each other
+ * for ever. Use `tx` inside transactions, or raise `maxConnections` (or
+ * `connectionTimeoutMs`, if the calls are only slow). Projection workers retry it.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ConnectionTimeoutError) console.log(error.timeoutMs, error.poolSize, error.backend);
+ * ```
+ */
+export class ConnectionTimeoutError extends AnnalsError {
+  readonly timeoutMs: number;
+  /** Connections in the pool (1 for PGlite). */
+  readonly poolSize: number;
+  readonly backend: 'postgres' | 'pglite';
+
+  constructor(message: string, where: { timeoutMs: number; poolSize: number; backend: 'postgres' | 'pglite' }, options?: { cause?: unknown }) {
+    super(ErrorCodes.connectionTimeout, message, options);
+    this.timeoutMs = where.timeoutMs;
+    this.poolSize = where.poolSize;
+    this.backend = where.backend;
   }
 }

@@ -94,6 +94,7 @@ export {
   StoreClosedError,
   StoreLockedError,
   SchemaConflictError,
+  ConnectionTimeoutError,
   StreamDeletedError,
   StreamTruncatedError,
   TransactionTooLargeError,

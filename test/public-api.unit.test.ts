@@ -6,6 +6,7 @@ it('exports exactly the public API', () => {
   expect(Object.keys(annals).sort()).toEqual([
     'AnnalsError',
     'ConcurrencyError',
+    'ConnectionTimeoutError',
     'DeadLetterError',
     'DomainError',
     'ErrorCodes',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
-import { StoreClosedError, ValidationError } from '../errors.js';
+import { ConnectionTimeoutError, StoreClosedError, ValidationError } from '../errors.js';
 import type { EventStoreTables } from './tables.js';
 import { openPGlitePool, poolTimeoutMessage, type PGlitePool } from './pglite-pool.js';
 import { quoteIdent } from './quote-ident.js';
@@ -194,25 +194,20 @@ function fromPool(source: PoolSource): Connection {
  * typed error that says what to do (PGlitePool throws the same). pg-pool gives it no
  * code, only this message. A new connection that could not be established in time
  * ("Connection terminated due to connection timeout") is a database fault, left as is.
- *
- * A ValidationError naming the setting until errors.ts has a class of its own for it.
  */
-function poolTimeoutError(error: unknown, kind: Connection['kind'], limits: { size: number; timeoutMs: number }): ValidationError | undefined {
+function poolTimeoutError(error: unknown, kind: Connection['kind'], limits: { size: number; timeoutMs: number }): ConnectionTimeoutError | undefined {
   if (!(error instanceof Error) || error.message !== poolTimeoutMessage) return undefined;
   const held =
     kind === 'pglite' ? "PGlite's one connection was" : limits.size === 1 ? "the pool's one connection was" : `all ${limits.size} connections of the pool were`;
-  const validation = new ValidationError([
-    {
-      field: 'connection.connectionTimeoutMs',
-      reason:
-        `no connection came free within ${limits.timeoutMs} ms: ${held} held the whole time. ` +
-        'A withTransaction callback that calls the store instead of its tx needs a second connection while it holds one, ' +
-        'and enough of them at once wait for each other for ever: use tx inside transactions' +
-        (kind === 'pglite' ? '' : ', or raise maxConnections') +
-        ' (or connectionTimeoutMs, if the calls are only slow)',
-    },
-  ]);
-  return Object.assign(validation, { cause: error });
+  return new ConnectionTimeoutError(
+    `no connection came free within ${limits.timeoutMs} ms: ${held} held the whole time. ` +
+      'A withTransaction callback that calls the store instead of its tx needs a second connection while it holds one, ' +
+      'and enough of them at once wait for each other for ever: use tx inside transactions' +
+      (kind === 'pglite' ? '' : ', or raise maxConnections') +
+      ' (or connectionTimeoutMs, if the calls are only slow)',
+    { timeoutMs: limits.timeoutMs, poolSize: kind === 'pglite' ? 1 : limits.size, backend: kind },
+    { cause: error },
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { EventSchemaError } from '../errors.js';
+import { ConnectionTimeoutError, EventSchemaError } from '../errors.js';
 
 /**
  * How the workers tell failures apart. A handler's own failure is retried a few times and
@@ -23,6 +23,8 @@ const transientSocketCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ET
 
 export function isTransientDatabaseError(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    // Every connection held for connectionTimeoutMs: a busy moment, over when they come free.
+    if (current instanceof ConnectionTimeoutError) return true;
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && (transientStates.has(code) || transientSocketCodes.has(code))) return true;
     // pg reports a connection that ended under a query with a plain Error and no code.

@@ -6,7 +6,7 @@ import { parseInput } from '../event-store/validation.js';
 import { AnnalsError } from '../errors.js';
 import type { AnyProjection } from './define-projection.js';
 import { applyPendingInline } from './inline-pending.js';
-import { describe, isRetryable } from './failures.js';
+import { describe, isRetryable, isTransientDatabaseError } from './failures.js';
 import * as leases from './partition-leases.js';
 import { processBatch, type BatchOutcome, type BatchSettings, type Unit } from './projection-batch.js';
 import { setupProjection, switchToRebuild } from './rebuild.js';
@@ -90,7 +90,8 @@ class Runner implements ProjectionRunner {
   /**
    * Sets the projections up and runs the first membership round, retrying with backoff
    * while the database cannot be reached (a service often boots before its database).
-   * What no retry cures (an AnnalsError: an invalid definition, a closed store) rejects.
+   * What no retry cures (an AnnalsError: an invalid definition, a closed store) rejects;
+   * a pool that stayed busy past connectionTimeoutMs (ConnectionTimeoutError) is waited out.
    */
   async #start(): Promise<void> {
     for (let attempt = 1; !this.#stopping; attempt++) {
@@ -101,7 +102,7 @@ class Runner implements ProjectionRunner {
         await this.#tick();
         break;
       } catch (error) {
-        if (error instanceof AnnalsError) throw error;
+        if (error instanceof AnnalsError && !isTransientDatabaseError(error)) throw error;
         this.#log.warn({ err: error, worker: this.workerId, attempt }, 'projection runner could not start; retrying');
         await this.#sleep(this.#backoff(attempt));
       }

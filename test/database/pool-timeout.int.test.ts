@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AnnalsError, createEventStore, ValidationError, type EventStore } from '../../src/index.js';
+import { ConnectionTimeoutError, createEventStore, type EventStore } from '../../src/index.js';
 import { testDatabaseUrl, useTestSchema } from '../setup/database.js';
 
 // Issue 11, item 7: with fewer connections than withTransaction callers that also use the
@@ -25,10 +25,8 @@ async function deadlock(store: EventStore): Promise<{ error: unknown; ms: number
 }
 
 function expectPoolTimeout(error: unknown, timeoutMs: number): void {
-  expect(error).toBeInstanceOf(AnnalsError);
-  // Until errors.ts has a class of its own for it (see docs/event-store.md, "Connections").
-  expect(error).toBeInstanceOf(ValidationError);
-  expect(error).toMatchObject({ code: 'ANNALS_VALIDATION', field: 'connection.connectionTimeoutMs' });
+  expect(error).toBeInstanceOf(ConnectionTimeoutError);
+  expect(error).toMatchObject({ code: 'ANNALS_CONNECTION_TIMEOUT', timeoutMs });
   expect((error as Error).message).toMatch(new RegExp(`within ${timeoutMs} ms`));
   expect((error as Error).message).toMatch(/use tx/);
 }

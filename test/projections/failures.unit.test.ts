@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConnectionTimeoutError } from '../../src/index.js';
 import { isTransientDatabaseError } from '../../src/projections/failures.js';
 
 const withCode = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
@@ -10,6 +11,8 @@ describe('isTransientDatabaseError', () => {
     }
     expect(isTransientDatabaseError(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(isTransientDatabaseError(new Error('wrapped', { cause: withCode('40P01') }))).toBe(true);
+    // A pool busy past connectionTimeoutMs: over when its connections come free.
+    expect(isTransientDatabaseError(new ConnectionTimeoutError('busy', { timeoutMs: 1, poolSize: 1, backend: 'postgres' }))).toBe(true);
   });
 
   it('does not hold for what fails again each time: a handler would never be isolated nor dead-lettered', () => {
