@@ -113,6 +113,8 @@ export function openConnection(config: ConnectionConfig): Connection {
   if ('connectionString' in config && typeof config.connectionString === 'string') {
     const connectionTimeoutMs = checkedTimeout(config.connectionTimeoutMs);
     const max = config.maxConnections ?? 10;
+    // 0 or less would leave every call waiting for a connection that can never open.
+    if (!Number.isInteger(max) || max < 1) throw new ValidationError([{ field: 'connection.maxConnections', reason: 'must be a whole number >= 1' }]);
     // connectionTimeoutMillis bounds both the wait for a free pooled connection and the
     // connecting of a new one; pg's default (0) waits for ever.
     const pool = new pg.Pool({ connectionString: config.connectionString, max, connectionTimeoutMillis: connectionTimeoutMs });
@@ -132,7 +134,7 @@ export function openConnection(config: ConnectionConfig): Connection {
       listen: (channel, onNotify, onLost) => listenOn(clientConfig, channel, onNotify, onLost),
     });
   }
-  throw new TypeError('connection: give one of connectionString, pool or pglite');
+  throw new ValidationError([{ field: 'connection', reason: 'give one of connectionString (a string), pool (a pg.Pool) or pglite (a directory or memory://)' }]);
 }
 
 function checkedTimeout(value: unknown): number {

@@ -1,4 +1,6 @@
 import type { EventStore } from '../event-store/event-store.js';
+import { globalPositionSchema } from '../event-store/read-options.js';
+import { parseInput } from '../event-store/validation.js';
 import { ProjectionStoppedError, ProjectionTimeoutError, ValidationError } from '../errors.js';
 import type { AnyProjection } from './define-projection.js';
 import { table } from './generations.js';
@@ -35,9 +37,7 @@ export interface CatchUpOptions extends RunProjectionsOptions {
  */
 export async function catchUpProjections(store: EventStore, projections: readonly AnyProjection[], options: CatchUpOptions = {}): Promise<void> {
   const { timeoutMs = 60_000, until, ...runOptions } = options;
-  if (until !== undefined && (typeof until !== 'bigint' || until < 0n)) {
-    throw new ValidationError([{ field: 'options.until', reason: 'must be a bigint global position >= 0n' }]);
-  }
+  if (until !== undefined) parseInput(globalPositionSchema, until, 'options.until');
   const committed = await store.lastCommittedPosition();
   const target = until !== undefined && until > committed ? until : committed;
   const runner = runProjections(store, projections, { pollIntervalMs: 50, ...runOptions });

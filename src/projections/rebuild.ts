@@ -1,4 +1,6 @@
 import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
+import { globalPositionSchema } from '../event-store/read-options.js';
+import { parseInput } from '../event-store/validation.js';
 import { ValidationError } from '../errors.js';
 import { readSchemaOf, type AnyProjection } from './define-projection.js';
 import { createGeneration, dropRetired, lockProjection, readGenerations, retire, table, type Generation } from './generations.js';
@@ -58,9 +60,7 @@ export interface StartRebuildOptions {
  * version is resumed, not restarted.
  */
 export async function startRebuild(store: EventStore, projection: AnyProjection, options: StartRebuildOptions = {}): Promise<Generation> {
-  if (options.from !== undefined && (typeof options.from !== 'bigint' || options.from < 0n)) {
-    throw new ValidationError([{ field: 'options.from', reason: 'must be a bigint global position >= 0n' }]);
-  }
+  if (options.from !== undefined) parseInput(globalPositionSchema, options.from, 'options.from');
   return store.withTransaction(async (tx) => {
     await lockProjection(tx, projection.name, 'exclusive');
     const existing = await readGenerations(tx, projection.name);

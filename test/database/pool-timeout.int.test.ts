@@ -91,3 +91,13 @@ describe('a store whose connections are all held', () => {
     );
   });
 });
+
+describe('other connection settings', () => {
+  it.each([
+    ['no pool at all', { maxConnections: 0, connectionString: testDatabaseUrl }, 'connection.maxConnections'],
+    ['a fractional pool', { maxConnections: 1.5, connectionString: testDatabaseUrl }, 'connection.maxConnections'],
+    ['no way to connect', { databaseUrl: testDatabaseUrl }, 'connection'],
+  ])('rejects %s with a ValidationError naming the field', (_name, config, field) => {
+    expect(() => createEventStore(config as never, { schema })).toThrow(expect.objectContaining({ code: 'ANNALS_VALIDATION', field }));
+  });
+});
