@@ -55,6 +55,10 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, item: unknown) => {
     // A bigint (z.bigint() in a command schema) has no JSON form; tagged so 1n and '1' differ.
     if (typeof item === 'bigint') return { $bigint: item.toString() };
+    // JSON.stringify writes a Map or Set as {}: two commands differing only there (z.map,
+    // z.set) would share a fingerprint. Entries keep their order, as arrays do.
+    if (item instanceof Map) return { $map: [...item.entries()] };
+    if (item instanceof Set) return { $set: [...item.values()] };
     if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
     const record = item as Record<string, unknown>;
     return Object.fromEntries(

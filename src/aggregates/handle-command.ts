@@ -196,6 +196,23 @@ async function decideAndAppend<A extends AnyAggregate>(run: CommandRun<A>): Prom
       if (reloadInstead()) continue;
       throw error;
     }
+    // The state the command answers with, before anything is written: an evolve that
+    // throws on the new events fails the command with nothing appended, where after the
+    // append it would report a committed command as failed (issue 11). `events` hold the
+    // data as parsed by the current schemas (defaults applied), the shape evolve gets
+    // when the events are read back. An evolve may change `loaded.state` in place from
+    // here on: the paths below that answer with an earlier attempt load afresh.
+    let state: StateOf<A>;
+    try {
+      state = events.reduce(
+        (current, event) => aggregate.evolve(current, { type: event.type, data: event.data } as DomainEvent<EventsOf<A>>),
+        loaded.state,
+      );
+    } catch (error) {
+      if (reloadInstead()) continue;
+      throw error;
+    }
+    const freshState = async () => (await loadAggregate(session, aggregate, id)).state;
     let appended: Awaited<ReturnType<typeof session.appendToStream>>;
     try {
       appended = await session.appendToStream(streamId, events, { expectedVersion: loaded.version });
@@ -206,7 +223,7 @@ async function decideAndAppend<A extends AnyAggregate>(run: CommandRun<A>): Prom
       // Another writer moved the stream on (or deleted it) since the state was cached.
       if ((error instanceof ConcurrencyError || error instanceof StreamDeletedError) && reloadInstead()) continue;
       if (error instanceof IdempotencyConflictError && commandId !== undefined) {
-        const earlier = await earlierResult(loaded.state);
+        const earlier = await earlierResult(await freshState());
         if (earlier) return earlier;
       }
       if (!(error instanceof ConcurrencyError) || attempt >= retries) throw error;
@@ -221,18 +238,12 @@ async function decideAndAppend<A extends AnyAggregate>(run: CommandRun<A>): Prom
     const replayed = commandId !== undefined && appended.nextExpectedVersion !== loaded.version + events.length;
     if (replayed) {
       // The store recognized the event ids: an earlier attempt of this command appended
-      // them before the version we loaded, so `loaded.state` already includes them.
+      // them before the version we loaded, so the log's state already includes them.
       // Answer with that attempt rather than applying its events a second time.
       cache?.delete(streamId);
-      const earlier = await earlierResult(loaded.state);
+      const earlier = await earlierResult(await freshState());
       if (earlier) return earlier;
     }
-    // `events` hold the data as parsed by the current schemas (defaults applied): the
-    // shape evolve gets when the events are read back.
-    const state = events.reduce(
-      (current, event) => aggregate.evolve(current, { type: event.type, data: event.data } as DomainEvent<EventsOf<A>>),
-      loaded.state,
-    );
     if (cache) {
       // Cached: the state a load would rebuild, from the events as read back from JSON,
       // so the next command decides on exactly that. The answer above stays the same as

@@ -13,11 +13,19 @@ export const identifierBytes = (name: string): number => Buffer.byteLength(name,
 // An unpaired surrogate is sent as U+FFFD: two names differing only there would be one.
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** A store's schema name: 1 to 63 bytes of UTF-8, no NUL, no unpaired surrogate. */
+/**
+ * A store's schema name: 1 to 63 bytes of UTF-8, no NUL, no unpaired surrogate, and no
+ * `:` or `#`: those mark the schemas Annals derives for read models (`<store>:<name>`,
+ * `…#g<n>`), so a store can never be given one of them (and have its tables dropped with
+ * a retired generation).
+ */
 export const schemaNameSchema = z
   .string({ error: 'must be a string' })
   .min(1, { error: 'must not be empty' })
   .refine((name) => !name.includes('\0') && !loneSurrogate.test(name), { error: 'must not contain a NUL character or an unpaired surrogate' })
+  .refine((name) => !name.includes(':') && !name.includes('#'), {
+    error: "must not contain ':' or '#' (they name the schemas of projections' read models)",
+  })
   .refine((name) => identifierBytes(name) <= maxIdentifierBytes, {
     error: (issue) =>
       `must be at most ${maxIdentifierBytes} bytes of UTF-8 (a Postgres identifier; longer names are cut and would ` +

@@ -40,7 +40,7 @@ import { appenderKey, logAheadError, logHoldbackText, readBound, registerAppende
 import { schemaNameSchema } from '../database/schema-name.js';
 import { raiseLogOffset } from './log-offset.js';
 import { expectedVersionSchema, type ExpectedVersion } from './expected-version.js';
-import { parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, defaultAppendLimits } from './validation.js';
+import { jsonIssues, parseInput, prepareAppend, streamIdSchema, type AppendLimits, type PreparedAppend, defaultAppendLimits } from './validation.js';
 import { eventIdsSchema, globalPositionSchema, readAllOptionsSchema } from './read-options.js';
 
 
@@ -383,8 +383,12 @@ class Session implements EventStoreSession {
     this.#assertOpen();
     const id = parseInput(streamIdSchema, streamId, 'streamId');
     const checked = parseInput(snapshotSchema, snapshot, 'snapshot');
+    // The checks an event's data gets (no bigint, no lone surrogate, nesting within
+    // maxJsonDepth), so a bad state is a ValidationError, not a raw TypeError, 22P02 or
+    // RangeError from JSON.stringify.
+    const issues = checked.state === undefined ? [{ field: 'snapshot.state', reason: 'must be JSON data' }] : jsonIssues(checked.state, 'snapshot.state', false);
+    if (issues.length > 0) throw new ValidationError(issues);
     const state = JSON.stringify(checked.state);
-    if (state === undefined) throw new ValidationError([{ field: 'snapshot.state', reason: 'must be JSON data' }]);
     // Only for a live stream that has reached that version. handleCommand writes its
     // snapshot after its append, in another round trip: a delete in between must not
     // leave a snapshot behind for the recreated stream to start from. FOR SHARE waits

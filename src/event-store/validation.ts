@@ -222,7 +222,7 @@ interface Step {
  * stops at the limit, so the cost does not grow with how deep the input goes, and paths
  * are built only for the values that have an issue.
  */
-function jsonIssues(value: unknown, field: string, mustBeObject: boolean): ValidationIssue[] {
+export function jsonIssues(value: unknown, field: string, mustBeObject: boolean): ValidationIssue[] {
   if (mustBeObject && (typeof value !== 'object' || value === null || Array.isArray(value))) {
     return [{ field, reason: 'must be a plain object' }];
   }

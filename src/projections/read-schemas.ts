@@ -29,12 +29,23 @@ async function schemaComment(tx: EventStoreTransaction, schema: string): Promise
 }
 
 /**
+ * Serializes the check-then-create of one schema name across stores: two stores' setups
+ * that both find a name free would otherwise both create it, and one would fail with a
+ * raw duplicate-key error instead of a SchemaConflictError.
+ */
+async function lockSchemaName(tx: EventStoreTransaction, schema: string): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('annals.schema'), hashtext($1))`, [schema]);
+}
+
+/**
  * Creates a generation's schema, tagged with its owner. A schema of that name left by
  * this projection (a store recreated from scratch leaves its old generations behind) is
- * dropped first; one that is not this projection's is refused, never dropped.
+ * dropped first, unless a view of someone else's reads it; one that is not this
+ * projection's is refused, never dropped.
  */
 export async function createGenerationSchema(tx: EventStoreTransaction, projection: string, schema: string): Promise<void> {
   const owner = ownerTag(tx.schema, projection);
+  await lockSchemaName(tx, schema);
   const found = await schemaComment(tx, schema);
   if (found.exists) {
     if (found.comment !== owner) {
@@ -43,6 +54,14 @@ export async function createGenerationSchema(tx: EventStoreTransaction, projecti
           (found.comment ? ` (its comment names ${found.comment})` : ' (it has no Annals comment)') +
           '; nothing was dropped: give the projection another readSchema, or drop that schema yourself',
         { schema, ...(found.comment ? { owner: found.comment } : {}) },
+      );
+    }
+    const reader = await foreignReader(tx, projection, schema);
+    if (reader !== undefined) {
+      throw new SchemaConflictError(
+        `schema ${quoteIdent(schema)}, left by an earlier life of projection '${projection}', is read by ${reader}, which is not ` +
+          "Annals'; nothing was dropped: drop or move that view, then set the projection up again",
+        { schema, relation: reader },
       );
     }
     await tx.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
@@ -59,12 +78,21 @@ export async function createGenerationSchema(tx: EventStoreTransaction, projecti
  * still reads the old tables is theirs to drop or move first.
  */
 export async function dropGenerationSchema(tx: EventStoreTransaction, projection: string, schema: string): Promise<boolean> {
-  const owner = ownerTag(tx.schema, projection);
   const found = await schemaComment(tx, schema);
-  if (!found.exists || (found.comment !== undefined && found.comment !== owner)) return false;
-  // CASCADE would take along every view that reads these tables, directly or through
-  // others: only this projection's own read views may go with them.
-  const [foreign] = await tx.query<{ name: string }>(
+  if (!found.exists || (found.comment !== undefined && found.comment !== ownerTag(tx.schema, projection))) return false;
+  if ((await foreignReader(tx, projection, schema)) !== undefined) return false;
+  await tx.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
+  return true;
+}
+
+/**
+ * A view outside `schema` that reads its tables, directly or through other views, and is
+ * not one of this projection's read views (which go with the tables): DROP … CASCADE
+ * would take it along. Read views made before views were tagged count as the
+ * projection's only in a read schema its generations recorded.
+ */
+async function foreignReader(tx: EventStoreTransaction, projection: string, schema: string): Promise<string | undefined> {
+  const [row] = await tx.query<{ name: string }>(
     `WITH RECURSIVE readers AS (
        SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1
        UNION
@@ -74,17 +102,28 @@ export async function dropGenerationSchema(tx: EventStoreTransaction, projection
      SELECT c.oid::regclass::text AS name FROM readers
        JOIN pg_class c ON c.oid = readers.oid JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname <> $1 AND obj_description(c.oid, 'pg_class') IS DISTINCT FROM $2
-        AND NOT (obj_description(c.oid, 'pg_class') IS NULL AND EXISTS (
-          SELECT 1 FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-            JOIN pg_class t ON t.oid = d.refobjid AND t.relname = c.relname
-            JOIN pg_namespace tn ON tn.oid = t.relnamespace AND tn.nspname = $1
-           WHERE r.ev_class = c.oid))
+        AND NOT (obj_description(c.oid, 'pg_class') IS NULL AND ${legacyReadView(tx.schema, 'c', 'n', '$3')}
+                 AND EXISTS (SELECT 1 FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                               JOIN pg_class t ON t.oid = d.refobjid AND t.relname = c.relname
+                               JOIN pg_namespace tn ON tn.oid = t.relnamespace AND tn.nspname = $1
+                              WHERE r.ev_class = c.oid))
       LIMIT 1`,
-    [schema, owner],
+    [schema, ownerTag(tx.schema, projection), projection],
   );
-  if (foreign) return false;
-  await tx.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
-  return true;
+  return row?.name;
+}
+
+/**
+ * SQL: relation `c` in namespace `n` sits in a read schema this projection's generations
+ * recorded (the projection's name in the given parameter), where an untagged view of a table's
+ * name over one of its generation schemas can only be Annals' own from before views were
+ * tagged.
+ */
+function legacyReadView(storeSchema: string, c: string, n: string, projectionParameter: string): string {
+  return (
+    `${c}.relkind = 'v' AND ${n}.nspname IN ` +
+    `(SELECT read_schema FROM ${table(storeSchema, 'projection_generations')} WHERE projection = ${projectionParameter})`
+  );
 }
 
 interface Relation {
@@ -93,6 +132,36 @@ interface Relation {
   comment: string | null;
   /** A view made before views were tagged: reads the table of its name in one of this projection's generation schemas. */
   legacy: boolean;
+}
+
+/** The relations of `readSchema`, each told whether it is an untagged read view of this projection. */
+async function relationsIn(tx: EventStoreTransaction, projection: string, readSchema: string): Promise<Relation[]> {
+  return tx.query<Relation>(
+    `SELECT c.relname AS name, c.relkind::text AS kind, obj_description(c.oid, 'pg_class') AS comment,
+            obj_description(c.oid, 'pg_class') IS NULL AND ${legacyReadView(tx.schema, 'c', 'n', '$2')} AND EXISTS (
+              SELECT 1 FROM pg_rewrite r
+                JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                JOIN pg_class t ON t.oid = d.refobjid AND t.relname = c.relname
+                JOIN pg_namespace tn ON tn.oid = t.relnamespace
+               WHERE r.ev_class = c.oid
+                 AND tn.nspname IN (SELECT schema_name FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $2)) AS legacy
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')`,
+    [readSchema, projection],
+  );
+}
+
+/**
+ * Tags the read views an earlier release left untagged in `readSchema` as this
+ * projection's, while the generations still record that schema: when the read schema
+ * moves, they stay behind (readers on the old name keep working) and go with their
+ * generation's tables when it retires.
+ */
+export async function adoptReadViews(tx: EventStoreTransaction, projection: string, readSchema: string): Promise<void> {
+  const owner = ownerTag(tx.schema, projection);
+  for (const relation of await relationsIn(tx, projection, readSchema)) {
+    if (relation.legacy) await tx.query(`COMMENT ON VIEW ${table(readSchema, relation.name)} IS ${quoteLiteral(owner)}`);
+  }
 }
 
 /**
@@ -105,23 +174,9 @@ interface Relation {
  */
 export async function pointViewsAt(tx: EventStoreTransaction, projection: string, readSchema: string, generationSchema: string): Promise<void> {
   const owner = ownerTag(tx.schema, projection);
+  await lockSchemaName(tx, readSchema);
   await tx.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(readSchema)}`);
-  const generations = await tx.query<{ schema_name: string }>(
-    `SELECT schema_name FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1`,
-    [projection],
-  );
-  const relations = await tx.query<Relation>(
-    `SELECT c.relname AS name, c.relkind::text AS kind, obj_description(c.oid, 'pg_class') AS comment,
-            c.relkind = 'v' AND obj_description(c.oid, 'pg_class') IS NULL AND EXISTS (
-              SELECT 1 FROM pg_rewrite r
-                JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-                JOIN pg_class t ON t.oid = d.refobjid AND t.relname = c.relname
-                JOIN pg_namespace tn ON tn.oid = t.relnamespace
-               WHERE r.ev_class = c.oid AND tn.nspname = ANY($2::text[])) AS legacy
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')`,
-    [readSchema, generations.map((g) => g.schema_name)],
-  );
+  const relations = await relationsIn(tx, projection, readSchema);
   const ours = new Set(relations.filter((r) => r.kind === 'v' && (r.comment === owner || r.legacy)).map((r) => r.name));
   const others = new Map(relations.filter((r) => !ours.has(r.name)).map((r) => [r.name, r]));
   const tables = await tx.query<{ name: string }>(`SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 ORDER BY tablename`, [

@@ -4,7 +4,7 @@ import { parseInput } from '../event-store/validation.js';
 import { ValidationError } from '../errors.js';
 import { readSchemaOf, type AnyProjection } from './define-projection.js';
 import { createGeneration, dropRetired, lockProjection, readGenerations, retire, table, type Generation } from './generations.js';
-import { pointViewsAt } from './read-schemas.js';
+import { adoptReadViews, pointViewsAt } from './read-schemas.js';
 import { forgetOwed } from './inline-pending.js';
 import { drainInline, drainToLive, lockPartitions } from './switch-drain.js';
 
@@ -82,6 +82,7 @@ export async function startRebuild(store: EventStore, projection: AnyProjection,
 async function moveReadSchema(tx: EventStoreTransaction, projection: AnyProjection, live?: Generation, building?: Generation): Promise<void> {
   const readSchema = readSchemaOf(tx.schema, projection);
   if ((live?.readSchema ?? readSchema) === readSchema && (building?.readSchema ?? readSchema) === readSchema) return;
+  for (const old of new Set([live?.readSchema, building?.readSchema])) if (old && old !== readSchema) await adoptReadViews(tx, projection.name, old);
   if (live) await pointViewsAt(tx, projection.name, readSchema, live.schemaName);
   await tx.query(
     `UPDATE ${table(tx.schema, 'projection_generations')} SET read_schema = $2 WHERE projection = $1 AND status <> 'retired'`,

@@ -192,3 +192,34 @@ describe('an evolve that changes the state in place gets the same answers with a
     expect(first.state.balance).toBe(1_000_000);
   });
 });
+
+describe('the state a command answers with', () => {
+  it('an evolve that throws on the new events fails the command before anything is written', async () => {
+    // Review of issue 11: the answer's state was evolved after the append, outside any
+    // guard, so the command threw while its event stayed committed.
+    const fragile = defineAggregate({
+      ...definition,
+      evolve: (state: BankAccountState, event): BankAccountState => {
+        if (event.type === 'MoneyWithdrawn') throw new TypeError('evolve cannot handle withdrawals yet');
+        return definition.evolve(state, event);
+      },
+    });
+    const id = randomUUID();
+    await handleCommand(store, fragile, id, { type: 'OpenAccount', data: { accountId: id, owner: 'ada' } });
+    await handleCommand(store, fragile, id, { type: 'DepositMoney', data: { amount: 100 } });
+    await expect(handleCommand(store, fragile, id, { type: 'WithdrawMoney', data: { amount: 10 } })).rejects.toThrow(/cannot handle withdrawals/);
+    expect((await store.readStream(fragile.streamId(id))).map((event) => event.type)).toEqual(['AccountOpened', 'MoneyDeposited']);
+  });
+
+  it('a retried command with an id is answered with the log’s state, even when evolve changes states in place', async () => {
+    const account = mutatingAccount(false);
+    const id = randomUUID();
+    await handleCommand(store, account, id, { type: 'OpenAccount', data: { accountId: id, owner: 'ada' } });
+    const first = await handleCommand(store, account, id, { type: 'DepositMoney', data: { amount: 100 }, id: 'deposit-1' });
+    const retried = await handleCommand(store, account, id, { type: 'DepositMoney', data: { amount: 100 }, id: 'deposit-1' });
+    expect(first.state.balance).toBe(100);
+    expect(retried.state.balance).toBe(100);
+    expect(retried.events).toEqual(first.events);
+    expect((await loadAggregate(store, account, id)).state.balance).toBe(100);
+  });
+});

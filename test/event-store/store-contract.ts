@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConcurrencyError, StreamDeletedError, type EventStore } from '../../src/index.js';
+import { ConcurrencyError, StreamDeletedError, ValidationError, type EventStore } from '../../src/index.js';
 import { eventually } from '../setup/database.js';
 
 /**
@@ -288,6 +288,22 @@ export function describeEventStoreContract(name: string, getStore: () => EventSt
 
       await store.deleteStream(id);
       await expect(store.readStreamFromSnapshot(id, { snapshotVersion: 1 })).rejects.toBeInstanceOf(StreamDeletedError);
+    });
+
+    it('refuses a snapshot state JSON or jsonb cannot hold with a ValidationError on snapshot.state', async () => {
+      // Review of issue 11: a bigint was a raw TypeError, a lone surrogate a 22P02 and
+      // deep nesting a RangeError.
+      const store = getStore();
+      const id = stream('account');
+      await store.appendToStream(id, [like('a')]);
+      let deep: unknown = 0;
+      for (let depth = 0; depth < 10_000; depth++) deep = [deep];
+      for (const state of [{ n: 1n }, { name: '\uD83D' }, deep, undefined]) {
+        const error = await store.writeSnapshot(id, { snapshotVersion: 1, streamVersion: 1, state }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).field).toMatch(/^snapshot\.state/);
+      }
+      expect((await store.readStreamFromSnapshot(id, { snapshotVersion: 1 })).snapshot).toBeNull();
     });
 
     it('treats a retried append with the same event ids as done', async () => {

@@ -70,3 +70,13 @@ describe('store schema names', () => {
     await expect(loadConfig(file)).rejects.toThrow(/schema.*63 bytes/);
   });
 });
+
+describe('store schema names and read-model schemas', () => {
+  it("refuse ':' and '#', which only the schemas of projections' read models hold", () => {
+    // Review of issue 11: a store named like another store's generation schema migrated
+    // into it, and that projection's next rebuild dropped the store's tables.
+    expect(refusal(`${prefix}a:p#g1`).reason).toMatch(/':' or '#'/);
+    expect(refusal(`${prefix}a:p`).field).toBe('options.schema');
+    expect(refusal(`${prefix}a#g1`).field).toBe('options.schema');
+  });
+});

@@ -167,6 +167,58 @@ describe('ownership', () => {
   });
 });
 
+describe('ownership, found in review', () => {
+  it('keeps a view of the user’s named like a table it reads in a generation schema', async () => {
+    // An untagged view of a table's name over a generation table was taken for a read
+    // view of an earlier release, wherever it was, and dropped with the generation.
+    const store = await openStore(`${base}_same`);
+    const v1 = notes('same');
+    const readSchema = readSchemaOf(store.schema, v1);
+    await write(store, '1', 'mine');
+    await catchUpProjections(store, [v1]);
+    await client.query(`CREATE SCHEMA "${base}_same_user"; CREATE VIEW "${base}_same_user".notes AS SELECT id FROM "${readSchema}#g1".notes`);
+    const v2 = notes('same', { version: 2 });
+    await startRebuild(store, v2);
+    await catchUpProjections(store, [v2]);
+    await setupProjection(store, v2);
+    expect((await client.query(`SELECT id FROM "${base}_same_user".notes`)).rows).toEqual([{ id: '1' }]);
+    expect(await schemaExists(`${readSchema}#g1`)).toBe(true);
+  });
+
+  it('refuses to replace a generation of a store made again while a view of the user’s reads it', async () => {
+    const schema = `${base}_reborn`;
+    const projection = notes('reborn');
+    const first = await openStore(schema);
+    await write(first, '1', 'old life');
+    await catchUpProjections(first, [projection]);
+    await client.query(`CREATE SCHEMA "${base}_reborn_user"; CREATE VIEW "${base}_reborn_user".report AS SELECT body FROM "${readSchemaOf(schema, projection)}".notes`);
+    await client.query(`DROP SCHEMA "${schema}" CASCADE`);
+    const second = await openStore(schema);
+    const error = await setupProjection(second, projection).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SchemaConflictError);
+    expect((error as SchemaConflictError).relation).toBe(`${base}_reborn_user.report`);
+    expect((await client.query(`SELECT body FROM "${base}_reborn_user".report`)).rows).toEqual([{ body: 'old life' }]);
+  });
+
+  it('gives one of two stores setting up the same readSchema at once a SchemaConflictError, not a raw duplicate key', async () => {
+    const readSchema = `${base}_race`;
+    const slow = (name: string) => {
+      const projection = notes(name, { readSchema });
+      const schema = projection.definition.schema;
+      const slowSchema = async (db: Parameters<typeof schema>[0]) => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await schema(db);
+      };
+      return defineProjection({ ...projection.definition, schema: slowSchema });
+    };
+    const [a, b] = await Promise.all([openStore(`${base}_race_a`), openStore(`${base}_race_b`)]);
+    const outcomes = await Promise.allSettled([setupProjection(a, slow('race')), setupProjection(b, slow('race'))]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const [refused] = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(refused!.reason).toBeInstanceOf(SchemaConflictError);
+  });
+});
+
 describe('a readSchema of the user’s own', () => {
   it('keeps the user’s views there through setup and a rebuild, and refuses to replace one', async () => {
     const store = await openStore(`${base}_user`);
