@@ -3,7 +3,8 @@
  * caller at a time: the per-event cost of the client and of the insert itself dominate.
  * Run alone: `npx tsx bench/append-batch.ts`.
  */
-import { appendFigure, runIfMain, type FigureResult } from './figures.js';
+import { appendFigure, runIfMain } from './figures.js';
+import type { FigureResult } from './results.js';
 
 export const eventsPerBatch = 100;
 

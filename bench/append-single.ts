@@ -3,7 +3,8 @@
  * 1 (the latency of one append, round trips and commit included) and 16 (throughput
  * under load, here CPU-bound on a small machine). Run alone: `npx tsx bench/append-single.ts`.
  */
-import { appendFigure, runIfMain, type FigureResult } from './figures.js';
+import { appendFigure, runIfMain } from './figures.js';
+import type { FigureResult } from './results.js';
 
 export async function runSingleAppends(): Promise<FigureResult[]> {
   return [

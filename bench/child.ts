@@ -6,7 +6,8 @@
  * Protocol: the child sends { id: 0 } once the session is open; the parent sends
  * { id, op: 'step' | 'close', args } and gets { id, ok, result | error } back.
  */
-import { openSession, type Session, type Task } from './tasks.js';
+import type { Session } from './session.js';
+import { openSession, type Task } from './tasks.js';
 
 type Request = { id: number; op: 'step' | 'close'; args?: unknown };
 type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };

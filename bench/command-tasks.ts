@@ -5,9 +5,9 @@
  */
 import { openBankContestant, type BankContestantName } from './contestants/bank.js';
 import { commandAmount, openAccount, type BankCommand, type BankContestant } from './contestants/bank-contestant.js';
-import { median } from './figures.js';
 import { collectGarbage, now, type Target } from './harness.js';
-import type { AppendWindow, Session } from './tasks.js';
+import { median } from './median.js';
+import type { AppendWindow, Session } from './session.js';
 
 /** Commands handled back to back by `concurrency` callers; each step is one measured window. */
 export interface CommandTask {

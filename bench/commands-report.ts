@@ -1,14 +1,8 @@
 /** Turns the command and load-time figures into the "Commands" section of docs/benchmarks.md. */
-import type { CommandFigureResult } from './commands.js';
 import { bankContestantLabels, type BankContestantName } from './contestants/bank.js';
 import { commandsMethodology, limits } from './commands-text.js';
 import { formatMs, formatRate, formatTimes as times, markdownTable, settings } from './harness.js';
-import type { LoadTimeFigure } from './load-time.js';
-
-export interface CommandResults {
-  figures: CommandFigureResult[];
-  loadTime?: LoadTimeFigure;
-}
+import type { CommandFigureResult, CommandResults, LoadTimeFigure } from './results.js';
 
 /** The ratio the target is about, and the bar it must clear. */
 const target = 1.5;

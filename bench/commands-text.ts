@@ -3,9 +3,9 @@
  * figures, and from measurements taken while writing this suite) and how the figures
  * are measured.
  */
-import type { CommandResults } from './commands-report.js';
 import { commandAmount, openingDeposit } from './contestants/bank-contestant.js';
 import { commandConcurrency, formatRate, formatTimes as times, settings } from './harness.js';
+import type { CommandResults } from './results.js';
 
 /** What the figures (and measurements taken while writing this suite) say about Annals' limits. */
 export function limits(results: CommandResults): string {

@@ -8,30 +8,13 @@
  */
 import { renderCommandsSummary } from './commands-report.js';
 import { bankContestantLabels, bankTargetKind, type BankContestantName } from './contestants/bank.js';
-import { inInterleavedRounds, isMain, median } from './figures.js';
+import { inInterleavedRounds } from './figures.js';
 import { commandConcurrency, createTarget, dropTarget, formatRate, freshName, settings, type Target } from './harness.js';
 import { IsolatedProcess } from './isolated-process.js';
+import { isMain } from './is-main.js';
+import { median } from './median.js';
+import type { CommandFigureId, CommandFigureResult } from './results.js';
 import type { CommandTask } from './command-tasks.js';
-
-export type CommandFigureId = 'commands-hot' | 'commands-many';
-
-export interface CommandFigureResult {
-  id: CommandFigureId;
-  title: string;
-  /** Contestants that took part, in table order. */
-  contestants: BankContestantName[];
-  /** Commands per second by contestant (the median window); a contestant that failed is absent. */
-  commandsPerSecond: Partial<Record<BankContestantName, number>>;
-  /** Every measured window's commands per second. */
-  samples: Partial<Record<BankContestantName, number[]>>;
-  /** Commands that completed, over all measured windows. */
-  succeeded: Partial<Record<BankContestantName, number>>;
-  /** Commands that failed after the handler's retries, over all measured windows, by kind. */
-  failed: Partial<Record<BankContestantName, Record<string, number>>>;
-  /** Longest stream the hot account reached by the end of a window (hot figure). */
-  streamLength: Partial<Record<BankContestantName, number>>;
-  notes: string[];
-}
 
 export async function runCommands(): Promise<CommandFigureResult[]> {
   return [

@@ -1,29 +1,12 @@
-/** What a figure script produces, and the measuring loop the append figures share. */
-import { pathToFileURL } from 'node:url';
+/** The measuring loop the append figures share, and how a figure script runs alone. */
 import { contestantLabels, contestantNames, targetKind, type ContestantName } from './contestants/index.js';
 import { createTarget, dropTarget, formatRate, freshName, settings, type Target } from './harness.js';
 import { IsolatedProcess } from './isolated-process.js';
+import { isMain } from './is-main.js';
+import { median } from './median.js';
 import { renderSummary } from './report.js';
+import type { FigureId, FigureResult } from './results.js';
 import type { AppendTask } from './tasks.js';
-
-export type FigureId = 'append-single-c1' | 'append-single-c16' | 'append-batch' | 'read-all';
-
-export interface FigureResult {
-  id: FigureId;
-  title: string;
-  /** Events per second by contestant (the median window); a contestant that failed is absent. */
-  eventsPerSecond: Partial<Record<ContestantName, number>>;
-  /** Every measured window's events per second (append figures). */
-  samples?: Partial<Record<ContestantName, number[]>>;
-  /** Peak RSS of the reading process (read figure only). */
-  peakRssBytes?: Partial<Record<ContestantName, number>>;
-  /** RSS just before the measured read, after warm-up and a GC (read figure only). */
-  baselineRssBytes?: Partial<Record<ContestantName, number>>;
-  /** Peak V8 heap in use during the read (read figure only). */
-  peakHeapBytes?: Partial<Record<ContestantName, number>>;
-  /** Anything a reader of the numbers must know (a reader stopped early, a failure). */
-  notes: string[];
-}
 
 export function freshTarget(contestant: ContestantName): Target {
   const name = freshName(contestant);
@@ -136,17 +119,6 @@ export async function inInterleavedRounds<K>(
       });
     }
   }
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-/** True when the module at `moduleUrl` is the script node started (not an import). */
-export function isMain(moduleUrl: string): boolean {
-  return process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === moduleUrl;
 }
 
 /** Runs `figure` and prints its table when the calling module is the script node started. */

@@ -7,21 +7,11 @@
 import { renderLoadTimeSummary } from './commands-report.js';
 import type { LoadTimeResult, LoadTimeTask } from './command-tasks.js';
 import { bankContestantLabels, type BankContestantName } from './contestants/bank.js';
-import { isMain, median } from './figures.js';
 import { adminQuery, databaseUrl, freshName, quoteIdent, settings, urlForDatabase, withTarget, type Target } from './harness.js';
 import { IsolatedProcess, runIsolated } from './isolated-process.js';
-
-export interface LoadTimeFigure {
-  lengths: number[];
-  contestants: BankContestantName[];
-  /** Median load time (ms) by contestant, one entry per length; undefined when not measured. */
-  ms: Partial<Record<BankContestantName, (number | undefined)[]>>;
-  /** Every measured step's time (ms), per length. */
-  samples: Partial<Record<BankContestantName, number[][]>>;
-  /** Lengths whose first load took longer than settings.loadMaxMs: measured once only. */
-  capped: Partial<Record<BankContestantName, number[]>>;
-  notes: string[];
-}
+import { isMain } from './is-main.js';
+import { median } from './median.js';
+import type { LoadTimeFigure } from './results.js';
 
 const contestants: BankContestantName[] = ['annals', 'annals-no-snapshots', 'emmett'];
 

@@ -6,7 +6,7 @@
  * Run alone: `npx tsx bench/read-all.ts`.
  */
 import { contestantLabels, contestantNames, type ContestantName } from './contestants/index.js';
-import { freshTarget, median, runIfMain, type FigureResult } from './figures.js';
+import { freshTarget, runIfMain } from './figures.js';
 import pg from 'pg';
 import {
   adminQuery,
@@ -20,6 +20,8 @@ import {
   type Target,
 } from './harness.js';
 import { runIsolated } from './isolated-process.js';
+import { median } from './median.js';
+import type { FigureResult } from './results.js';
 
 /** Events per append while filling the logs (not measured). */
 const loadBatch = 1_000;

@@ -1,9 +1,9 @@
 /** Turns the figures into docs/benchmarks.md (and the table printed to stdout). */
-import { renderCommandsSection, type CommandResults } from './commands-report.js';
+import { renderCommandsSection } from './commands-report.js';
 import { renderProjectionsSection, type ProjectionFigures } from './projections/figures.js';
 import { contestantLabels, type ContestantName } from './contestants/index.js';
-import type { FigureId, FigureResult } from './figures.js';
 import { formatMiB, formatRate, formatRatio, markdownTable, settings, type MachineDetails, type Surroundings } from './harness.js';
+import type { CommandResults, FigureId, FigureResult } from './results.js';
 
 export interface RunInfo {
   date: Date;

@@ -6,15 +6,15 @@ import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { runBatchedAppends } from './append-batch.js';
 import { runSingleAppends } from './append-single.js';
-import { runCommands, type CommandFigureResult } from './commands.js';
+import { runCommands } from './commands.js';
 import { keptSections } from './compare/doc-section.js';
 import { renderCommandsSummary, renderLoadTimeSummary } from './commands-report.js';
 import { machineDetails, now, watchSurroundings, type Surroundings } from './harness.js';
-import { runLoadTime, type LoadTimeFigure } from './load-time.js';
+import { runLoadTime } from './load-time.js';
 import { runReadAll } from './read-all.js';
 import { renderProjectionsSummary, runProjectionFigures, type ProjectionFigures } from './projections/figures.js';
 import { renderReport, renderSummary } from './report.js';
-import type { FigureResult } from './figures.js';
+import type { CommandFigureResult, FigureResult, LoadTimeFigure } from './results.js';
 
 const reportFile = new URL('../docs/benchmarks.md', import.meta.url);
 

@@ -17,6 +17,7 @@ import {
 import { openContestant, type ContestantName } from './contestants/index.js';
 import { likeEvent, type Contestant, type LikeEvent } from './contestants/contestant.js';
 import { collectGarbage, now, PeakMemory, runWorkers, type Target, type Throughput } from './harness.js';
+import type { AppendWindow, Session } from './session.js';
 
 /**
  * Appends to a fresh target. Each step is one measured window, so the parent can
@@ -63,12 +64,6 @@ export interface ReadTask {
 
 export type Task = AppendTask | LoadTask | ReadTask | CommandTask | FillTask | LoadTimeTask;
 
-/** One measured window of an append session, after `warmupMs` of unmeasured appends. */
-export interface AppendWindow {
-  warmupMs: number;
-  measureMs: number;
-}
-
 export interface ReadResult extends Throughput {
   baselineRssBytes: number;
   peakRssBytes: number;
@@ -83,12 +78,6 @@ export interface StepTypes {
   commands: { args: AppendWindow; result: CommandWindowResult };
   fill: { args: undefined; result: { seconds: number } };
   'load-time': { args: LoadTimeArgs; result: LoadTimeResult };
-}
-
-/** A task opened in the child process; the parent types its steps with StepTypes. */
-export interface Session {
-  step(args: unknown): Promise<unknown>;
-  close(): Promise<void>;
 }
 
 export async function openSession(task: Task): Promise<Session> {

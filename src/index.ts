@@ -2,7 +2,7 @@
  * Annals' public API. Everything importable from 'annals' is listed here by name;
  * test/public-api.unit.test.ts keeps the list from growing by accident.
  */
-export { createEventStore, type EventStoreOptions } from './event-store/postgres-event-store.js';
+export { createEventStore, type EventStoreOptions } from './event-store/postgres/create-event-store.js';
 export type {
   AppendOptions,
   AppendResult,

@@ -6,9 +6,10 @@
  * both sides, as a yardstick of the machine's noise.
  */
 import type { ContestantName } from '../contestants/index.js';
-import { freshTarget, interleavedAppends, median, type AppendEntrant } from '../figures.js';
+import { freshTarget, interleavedAppends, type AppendEntrant } from '../figures.js';
 import { formatRate, settings, withTarget, type Target } from '../harness.js';
 import { runIsolated } from '../isolated-process.js';
+import { median } from '../median.js';
 import { settle } from '../read-all.js';
 
 export type Side = 'previous' | 'current' | 'raw-pg';

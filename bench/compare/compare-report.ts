@@ -1,6 +1,6 @@
 /** Turns a comparison's figures into the generated part of its docs/benchmarks.md section. */
-import { median } from '../figures.js';
 import { formatRate, markdownTable, settings, type MachineDetails, type Surroundings } from '../harness.js';
+import { median } from '../median.js';
 import { rawPgLabel, type CompareFigure, type Versions } from './compare-figures.js';
 
 export interface CompareRun {

@@ -11,7 +11,7 @@ import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createEventStore } from 'annals';
 import { freshName, createTarget, databaseUrl, dropTarget, formatMs } from '../harness.js';
-import { isMain } from '../figures.js';
+import { isMain } from '../is-main.js';
 
 export interface LatencyFigure {
   eventsPerSecond: number;

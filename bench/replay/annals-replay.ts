@@ -11,8 +11,8 @@
  */
 import { catchUpProjections, createEventStore, defineProjection, readSchemaOf } from '../../src/index.js';
 import { likeCounts } from '../../projections/like-counts/like-counts.projection.js';
-import { isMain } from '../figures.js';
 import { adminQuery, databaseUrl, formatRate, freshName, now, quoteIdent, type Throughput } from '../harness.js';
+import { isMain } from '../is-main.js';
 import { defaultWorkload, expectedLikeCounts, verifyLikeCounts, type LikeWorkloadOptions } from './events.js';
 
 /** Version 2 of the example projection: the same code, bumped as after a fix. */

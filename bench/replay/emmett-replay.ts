@@ -41,8 +41,8 @@ import type { Event } from '@event-driven-io/emmett';
 import { postgreSQLRawBatchSQLProjection, rebuildPostgreSQLProjections } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 import { openEmmettStore } from '../contestants/emmett.js';
-import { isMain } from '../figures.js';
 import { adminQuery, formatRate, freshName, now, urlForDatabase, withTarget, type Throughput } from '../harness.js';
+import { isMain } from '../is-main.js';
 import { defaultWorkload, expectedLikeCounts, likeSegments, loadSegments, verifyLikeCounts, type LikeWorkloadOptions } from './events.js';
 
 type EmmettLikeEvent =

@@ -15,8 +15,9 @@
  */
 import pg from 'pg';
 import { createEventStore } from '../../src/index.js';
-import { isMain, median } from '../figures.js';
 import { adminQuery, databaseUrl, formatRate, freshName, now, quoteIdent, withTarget, type Throughput } from '../harness.js';
+import { isMain } from '../is-main.js';
+import { median } from '../median.js';
 import {
   defaultWorkload,
   expectedLikeCounts,

@@ -7,7 +7,7 @@ export const defaultDataDir = '.annals-data';
 /**
  * The database the command-line entry points use: `DATABASE_URL` when set, otherwise an
  * embedded PGlite persisted in `ANNALS_DATA_DIR` (default `./.annals-data`), so the
- * demo runs with nothing installed.
+ * commands run with nothing installed (examples/demo/connection.ts makes the same choice).
  */
 export function connectionFromEnvironment(env: NodeJS.ProcessEnv = process.env): {
   config: ConnectionConfig;

@@ -1,7 +1,7 @@
 import type { AppendOptions, AppendResult, EventStore, EventStoreTransaction, NewEvent, TransactionOptions } from '../event-store/event-store.js';
 import { categoryOf } from '../event-store/stream-name.js';
 import { ConcurrencyError } from '../errors.js';
-import { positionBits } from '../event-store/append-statement.js';
+import { positionBits } from '../event-store/postgres/append-statement.js';
 import { applyEvents } from './apply.js';
 import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
 import { lockProjections, table } from './generations.js';

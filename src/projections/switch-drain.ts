@@ -1,5 +1,5 @@
 import type { EventStoreTransaction } from '../event-store/event-store.js';
-import { toRecordedEvent, type EventRow } from '../event-store/read-statements.js';
+import { toRecordedEvent, type EventRow } from '../event-store/postgres/read-statements.js';
 import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
 import { applyInLogOrder } from './apply-in-log-order.js';
 import { table, type Generation } from './generations.js';

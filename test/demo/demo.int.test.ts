@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +8,9 @@ import { testDatabaseUrl, useTestSchema } from '../setup/database.js';
 
 const run = promisify(execFile);
 const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+// The script `npm start` runs, read from package.json so that the two cannot drift apart.
+const { scripts } = JSON.parse(await readFile('package.json', 'utf8')) as { scripts: { start: string } };
+const demo = /^tsx (\S+)$/.exec(scripts.start)![1]!;
 const { schema } = useTestSchema('demo');
 
 // `npm start` as a user runs it: a real child process, on both kinds of database.
@@ -16,13 +19,13 @@ describe('npm start (the demo)', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'annals-demo-'));
     try {
       const env = { ...process.env, DATABASE_URL: '', ANNALS_DATA_DIR: dataDir };
-      const first = await run(tsx, ['src/demo/main.ts'], { env });
+      const first = await run(tsx, [demo], { env });
       expect(first.stdout).toContain(`embedded PGlite in ${dataDir}`);
       expect(first.stdout).toMatch(/migrated: 0001_event_store, 0002_snapshots, 0003_checkpoints/);
       expect(first.stdout).toContain('nothing written twice');
       expect(first.stdout).toMatch(/like count by replay: 1 \(grace\)/);
       expect(first.stdout).toContain('like count from the like-counts projection: 1');
-      const second = await run(tsx, ['src/demo/main.ts'], { env });
+      const second = await run(tsx, [demo], { env });
       expect(second.stdout).toContain('schema up to date');
       expect(second.stdout).toMatch(/global log since the demo started: 3 events of post-/);
     } finally {
@@ -32,7 +35,7 @@ describe('npm start (the demo)', () => {
 
   it('runs on the Postgres in DATABASE_URL', async () => {
     const env = { ...process.env, DATABASE_URL: testDatabaseUrl, ANNALS_SCHEMA: schema };
-    const { stdout } = await run(tsx, ['src/demo/main.ts'], { env });
+    const { stdout } = await run(tsx, [demo], { env });
     expect(stdout).toContain('Annals demo on PostgreSQL at ');
     expect(stdout).toContain('stale writer refused');
     expect(stdout).toContain('like count from the like-counts projection: 1');

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventStore, type AppendResult, type EventStore, type MigrationResult, type RecordedEvent } from '../../src/index.js';
 // Not exported from 'annals' (yet): the class is what callers would branch on.
 import { LogAheadError } from '../../src/errors.js';
-import { appenderKey, appenderLockClass } from '../../src/event-store/log-bound.js';
+import { appenderKey, appenderLockClass } from '../../src/event-store/postgres/log-bound.js';
 import { createTestStore, testDatabaseUrl, useTestSchema } from '../setup/database.js';
 import { findPostgresBinDir, startPrivateCluster, type PrivateCluster } from '../setup/private-cluster.js';
 

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readSchemaOf, runProjections, ValidationError, type EventStore } from '../../src/index.js';
 import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
-import { appenderKey } from '../../src/event-store/log-bound.js';
+import { appenderKey } from '../../src/event-store/postgres/log-bound.js';
 import { likeCountsProjection } from '../projections/support/like-counts.js';
 
 const store: EventStore = await createTestStore('unrelated_tx');

@@ -1,5 +1,5 @@
 import { sql, type Transaction } from 'kysely';
-import type { EventStoreTables } from '../database/tables.js';
+import type { EventStoreTables } from '../../database/tables.js';
 import { positionBits } from './append-statement.js';
 import { appenderKey, appenderLockClass } from './log-bound.js';
 

@@ -1,7 +1,7 @@
 import { CompiledQuery } from 'kysely';
-import type { ExpectedVersion } from './expected-version.js';
-import type { PreparedAppend, PreparedEvent } from './validation.js';
-import { quoteIdent } from '../database/quote-ident.js';
+import type { ExpectedVersion } from '../expected-version.js';
+import type { PreparedAppend, PreparedEvent } from '../validation.js';
+import { quoteIdent } from '../../database/quote-ident.js';
 import { appenderKey, appenderLockClass } from './log-bound.js';
 
 /** Low bits of a global position that number the events of one transaction. */

@@ -1,6 +1,6 @@
-import type { RecordedEvent } from './event-store.js';
+import type { RecordedEvent } from '../event-store.js';
 import { CompiledQuery } from 'kysely';
-import { quoteIdent } from '../database/quote-ident.js';
+import { quoteIdent } from '../../database/quote-ident.js';
 
 /**
  * Stream reads and snapshot reads are on the path of every command (loading an

@@ -3,11 +3,14 @@
  * PGlite when it is not set. It appends likes to a post, shows optimistic concurrency
  * and an idempotent retry at work, and reads the stream and the global log back.
  * (A later issue replaces this with the GraphQL service.)
+ *
+ * An application, not part of the package: it imports the library from 'annals', as a
+ * user's code does.
  */
 import { randomUUID } from 'node:crypto';
-import { catchUpProjections, ConcurrencyError, createEventStore, readSchemaOf } from '../index.js';
+import { catchUpProjections, ConcurrencyError, createEventStore, readSchemaOf } from 'annals';
 import { likeCounts } from '../../projections/like-counts/like-counts.projection.js';
-import { connectionFromEnvironment } from '../cli/environment.js';
+import { connectionFromEnvironment } from './connection.js';
 
 const { config, description } = connectionFromEnvironment();
 const store = createEventStore(config, { schema: process.env.ANNALS_SCHEMA ?? 'annals' });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type RawBuilder } from 'kysely';
-import { quoteIdent } from '../database/quote-ident.js';
-import { LogAheadError } from '../errors.js';
+import { quoteIdent } from '../../database/quote-ident.js';
+import { LogAheadError } from '../../errors.js';
 
 /**
  * How appenders and readers of one store agree on what a reader may return

@@ -1,0 +1,176 @@
+import { CompiledQuery } from 'kysely';
+import { z } from 'zod';
+import { StreamDeletedError } from '../../errors.js';
+import type {
+  LogHoldback,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamInfo,
+} from '../event-store.js';
+import { eventIdsSchema, readAllOptionsSchema } from '../read-options.js';
+import { parseInput, streamIdSchema } from '../validation.js';
+import { appenderKey, logAheadError, logHoldbackText, readBound } from './log-bound.js';
+import { readStreamQuery, toRecordedEvent, type EventRow } from './read-statements.js';
+import { anyOf, type Executor, type SessionContext } from './session-context.js';
+
+export const versionSchema = z.number().int({ error: 'must be a whole number' }).min(0, { error: 'must be >= 0' });
+const readStreamOptionsSchema = z
+  .object({
+    fromVersion: versionSchema.optional(),
+    toVersion: versionSchema.optional(),
+    direction: z.enum(['forward', 'backward']).optional(),
+    limit: z.number().int().positive({ error: 'must be a positive whole number' }).optional(),
+  })
+  .optional();
+
+/**
+ * The columns an event is read with, named rather than `*`: reads run as prepared
+ * statements, and Postgres refuses to run one whose result columns changed ("cached plan
+ * must not change result type"), as they would when a later migration adds a column.
+ */
+const eventColumns = [
+  'global_position',
+  'stream_id',
+  'stream_version',
+  'event_id',
+  'type',
+  'schema_version',
+  'data',
+  'metadata',
+  'recorded_at',
+] as const;
+
+/** Runs a hot-path query as a prepared statement (see Connection.prepare). */
+async function runPrepared<Row>(session: SessionContext, query: { compile(executor: Executor): CompiledQuery<Row> }): Promise<Row[]> {
+  const compiled = query.compile(session.executor);
+  session.prepare(compiled.sql);
+  return (await session.executor.executeQuery(compiled)).rows;
+}
+
+export async function readStream<E extends RecordedEvent = RecordedEvent>(
+  session: SessionContext,
+  streamId: string,
+  options?: ReadStreamOptions,
+): Promise<E[]> {
+  session.assertOpen();
+  const id = parseInput(streamIdSchema, streamId, 'streamId');
+  const { fromVersion = 1, toVersion, direction = 'forward', limit } = parseInput(readStreamOptionsSchema, options, 'options') ?? {};
+  const query = readStreamQuery(session.schema, id, { fromVersion, toVersion, direction, limit });
+  session.prepare(query.sql);
+  const { rows } = await session.executor.executeQuery(query);
+  if (rows.length === 0) return [];
+  if (rows[0]!.deleted_at !== null) throw new StreamDeletedError(id);
+  if (rows[0]!.global_position === null) return [];
+  return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+}
+
+export async function readAll<E extends RecordedEvent = RecordedEvent>(session: SessionContext, options?: ReadAllOptions): Promise<E[]> {
+  session.assertOpen();
+  const { after = 0n, limit, types, categories } = parseInput(readAllOptionsSchema, options, 'options') ?? {};
+  const rows = await readingLog(() => runPrepared(session, session.executor
+    .withSchema(session.schema)
+    .selectFrom('events')
+    .select(eventColumns)
+    .where('global_position', '>', after.toString())
+    .where('global_position', '<', readBound(session.schema))
+    // One array parameter per list, whatever its length (read-options.ts); an empty
+    // one matches nothing.
+    .$if(types !== undefined, (q) => q.where('type', '=', anyOf(types!, 'text')))
+    .$if(categories !== undefined, (q) => q.where('category', '=', anyOf(categories!, 'text')))
+    .orderBy('global_position')
+    .$if(limit !== undefined, (q) => q.limit(limit!))));
+  return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+}
+
+/** Runs a bounded read of the log, with AN003 (a moved store) as a LogAheadError. */
+async function readingLog<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw logAheadError(error) ?? error;
+  }
+}
+
+export async function getStreamInfo(session: SessionContext, streamId: string): Promise<StreamInfo | null> {
+  session.assertOpen();
+  const id = parseInput(streamIdSchema, streamId, 'streamId');
+  const row = await session.executor
+    .withSchema(session.schema)
+    .selectFrom('streams')
+    .selectAll()
+    .where('stream_id', '=', id)
+    .executeTakeFirst();
+  if (!row) return null;
+  return {
+    streamId: row.stream_id,
+    category: row.category,
+    version: Number(row.version),
+    truncateBefore: Number(row.truncate_before),
+    historyStart: Number(row.history_start),
+    deleted: row.deleted_at !== null,
+    deletedAt: row.deleted_at === null ? null : new Date(row.deleted_at),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+export async function readEventsById<E extends RecordedEvent = RecordedEvent>(session: SessionContext, eventIds: readonly string[]): Promise<E[]> {
+  session.assertOpen();
+  const ids = parseInput(eventIdsSchema, eventIds, 'eventIds');
+  if (ids.length === 0) return [];
+  const rows = await session.executor
+    .withSchema(session.schema)
+    .selectFrom('events')
+    .select(eventColumns)
+    .where('event_id', '=', anyOf(ids, 'uuid'))
+    .orderBy('global_position')
+    .execute();
+  return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+}
+
+export async function headPosition(session: SessionContext): Promise<bigint> {
+  session.assertOpen();
+  const row = await readingLog(() => session.executor
+    .withSchema(session.schema)
+    .selectFrom('events')
+    .select((eb) => eb.fn.max('global_position').as('head'))
+    .where('global_position', '<', readBound(session.schema))
+    .executeTakeFirst());
+  return row?.head === null || row?.head === undefined ? 0n : BigInt(row.head);
+}
+
+export async function lastCommittedPosition(session: SessionContext): Promise<bigint> {
+  session.assertOpen();
+  // No bound: every committed row is visible to a fresh statement, whatever is open.
+  const row = await session.executor
+    .withSchema(session.schema)
+    .selectFrom('events')
+    .select((eb) => eb.fn.max('global_position').as('last'))
+    .executeTakeFirst();
+  return row?.last === null || row?.last === undefined ? 0n : BigInt(row.last);
+}
+
+export async function logHoldback(session: SessionContext): Promise<LogHoldback | null> {
+  session.assertOpen();
+  const { rows } = await session.executor.executeQuery(
+    CompiledQuery.raw(logHoldbackText(), [appenderKey(session.schema)]) as CompiledQuery<{
+      pid: number;
+      application_name: string;
+      xact_start: Date | string;
+      state: string;
+      query: string;
+      age_ms: number;
+    }>,
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    pid: row.pid,
+    applicationName: row.application_name,
+    transactionStartedAt: new Date(row.xact_start),
+    ageMs: Math.round(row.age_ms),
+    state: row.state,
+    query: row.query,
+  };
+}
