@@ -20,13 +20,23 @@ export function eventIdFor(streamId: string, commandId: string, index: number): 
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** What an earlier attempt of this command appended, as a result; `null` if none. */
+/** A command with an id, and where it runs: what finding its earlier attempt needs. */
+export interface IdentifiedCommand<A extends AnyAggregate> {
+  session: EventStoreSession;
+  aggregate: A;
+  streamId: string;
+  commandId: string;
+  command: Command<CommandsOf<A>>;
+}
+
+/**
+ * What an earlier attempt of this command appended, as a result answering with `state`;
+ * `null` if none.
+ *
+ * @throws IdempotencyConflictError when the command id was used for a different command.
+ */
 export async function findEarlierResult<A extends AnyAggregate>(
-  session: EventStoreSession,
-  aggregate: A,
-  streamId: string,
-  commandId: string,
-  command: Command<CommandsOf<A>>,
+  { session, aggregate, streamId, commandId, command }: IdentifiedCommand<A>,
   state: StateOf<A>,
 ): Promise<CommandResult<A> | null> {
   const found = [];

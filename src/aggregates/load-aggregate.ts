@@ -22,7 +22,7 @@ export async function loadAggregate<A extends AnyAggregate>(
 ): Promise<LoadedAggregate<StateOf<A>>> {
   const streamId = aggregate.streamId(id);
   const policy = aggregate.snapshots;
-  if (!policy) return replay(session, aggregate, streamId, { state: aggregate.initialState(), version: 0 });
+  if (!policy) return replay(session, aggregate, { streamId, from: { state: aggregate.initialState(), version: 0 } });
   // Snapshot and the events after it in one round trip: loading is on every command's path.
   const { snapshot, events, stream } = await session.readStreamFromSnapshot(streamId, { snapshotVersion: policy.version, limit: pageSize });
   const from = snapshot
@@ -31,7 +31,7 @@ export async function loadAggregate<A extends AnyAggregate>(
   // The stream row came with the page, so a gap after the snapshot is checked here
   // without another round trip.
   if (events[0]?.version !== from.version + 1) refuseTruncatedHistory(streamId, from.version, stream);
-  return replay(session, aggregate, streamId, from, {}, events);
+  return replay(session, aggregate, { streamId, from, firstPage: events });
 }
 
 export interface AggregateStreamOptions {
@@ -56,16 +56,24 @@ export async function aggregateStream<A extends AnyAggregate>(
   id: string,
   options: AggregateStreamOptions = {},
 ): Promise<LoadedAggregate<StateOf<A>>> {
-  return replay(session, aggregate, aggregate.streamId(id), { state: aggregate.initialState(), version: 0 }, options);
+  return replay(session, aggregate, { streamId: aggregate.streamId(id), from: { state: aggregate.initialState(), version: 0 }, until: options });
+}
+
+/** What {@link replay} replays: a stream from a state, up to a bound. */
+interface Replay<State> {
+  streamId: string;
+  /** The state to apply the stream's later events to (a snapshot's, or the initial one). */
+  from: LoadedAggregate<State>;
+  /** Where to stop (default: the stream's end). */
+  until?: AggregateStreamOptions;
+  /** The events after `from`, already read with the snapshot. */
+  firstPage?: RecordedEvent[];
 }
 
 async function replay<A extends AnyAggregate>(
   session: EventStoreSession,
   aggregate: A,
-  streamId: string,
-  from: LoadedAggregate<StateOf<A>>,
-  until: AggregateStreamOptions = {},
-  firstPage?: RecordedEvent[],
+  { streamId, from, until = {}, firstPage }: Replay<StateOf<A>>,
 ): Promise<LoadedAggregate<StateOf<A>>> {
   let { state, version } = from;
   for (let first = true; ; first = false) {

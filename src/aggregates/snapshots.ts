@@ -73,6 +73,19 @@ export function snapshotDataOf<State>(category: string, policy: SnapshotPolicy<S
   return data;
 }
 
+/** Where a command left a stream, for {@link saveSnapshot}. */
+export interface SnapshotPoint<A extends AnyAggregate> {
+  streamId: string;
+  /** The stream's version before the command's append. */
+  before: number;
+  /** The stream's version after it. */
+  after: number;
+  /** The state at `after`. */
+  state: StateOf<A>;
+  /** Where a snapshot that cannot be saved is reported (handleCommand's `logger`). */
+  logger: CommandLogger | undefined;
+}
+
 /**
  * Saves a snapshot when an append crossed a multiple of `snapshots.every`. Never throws
  * for the snapshot's sake: the command's events are committed (or, in a transaction, will
@@ -80,13 +93,8 @@ export function snapshotDataOf<State>(category: string, policy: SnapshotPolicy<S
  * twice (issue 11). A snapshot that cannot be saved is logged and counted
  * (`aggregate.snapshotCounts.failed`); the next load replays a few more events.
  */
-export async function saveSnapshot<A extends AnyAggregate>(
-  session: EventStoreSession,
-  aggregate: A,
-  at: { streamId: string; before: number; after: number },
-  state: StateOf<A>,
-  logger: CommandLogger | undefined,
-): Promise<void> {
+export async function saveSnapshot<A extends AnyAggregate>(session: EventStoreSession, aggregate: A, at: SnapshotPoint<A>): Promise<void> {
+  const { state, logger } = at;
   const policy = aggregate.snapshots;
   if (!policy || Math.floor(at.after / policy.every) === Math.floor(at.before / policy.every)) return;
   const counts = aggregate.snapshotCounts as SnapshotCounts;

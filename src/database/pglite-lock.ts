@@ -2,6 +2,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readFile, realpath, rm, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { sleep } from '../backoff.js';
 import { StoreLockedError, type StoreLockHolder } from '../errors.js';
 
 /**
@@ -192,8 +193,6 @@ function ignoreMissing(error: unknown): undefined {
   if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
   throw error;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A process that exits without closing its stores leaves no lock behind (best effort: a

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { ExpectedVersion } from './expected-version.js';
 import type { EventInput } from './validation.js';
 import type { MigrationResult } from '../database/migrator.js';
+import type { StoreLocals, storeLocals } from './store-locals.js';
 
 /** An event as stored in the log and returned by every read. */
 export interface RecordedEvent<
@@ -280,6 +281,15 @@ export interface EventStoreTransaction extends EventStoreSession {
 export interface EventStore extends EventStoreSession {
   /** The schema holding this store's tables. */
   readonly schema: string;
+  /**
+   * What other layers keep for this store: the aggregate states `handleCommand` caches
+   * (`cache` in `defineAggregate`). Only the store holds them, never a transaction, whose
+   * appends may still roll back. Optional, so that a store of your own (a test double)
+   * need not.
+   *
+   * @internal
+   */
+  readonly [storeLocals]?: StoreLocals;
   /** Creates or upgrades the store's tables; safe to call from many processes at once. */
   migrate(): Promise<MigrationResult>;
   /**

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Connection } from '../../database/connection.js';
 import { migrateWith, type MigrationResult } from '../../database/migrator.js';
 import { StoreClosedError } from '../../errors.js';
+import { storeLocals, type StoreLocals } from '../store-locals.js';
 import type {
   EventStore,
   EventStoreTransaction,
@@ -33,7 +34,8 @@ function appendChannel(schema: string): string {
 
 /**
  * The store: a session on the pool, plus what only the store does (migrations,
- * transactions, paging iterators, deleting and truncating streams, notifications, close).
+ * transactions, paging iterators, deleting and truncating streams, notifications, close)
+ * and holds (its aggregates' state caches).
  */
 export class PostgresEventStore extends Session implements EventStore {
   readonly #connection: Connection;
@@ -41,6 +43,8 @@ export class PostgresEventStore extends Session implements EventStore {
   readonly #notifier: AppendNotifier;
   readonly #lifecycle: StreamLifecycleContext;
   #closed = false;
+  /** @internal What other layers keep per store: the aggregates' state caches (state-cache.ts). */
+  readonly [storeLocals]: StoreLocals = new WeakMap();
 
   constructor(connection: Connection, schema: string, limits: AppendLimits) {
     const assertOpen = () => {
