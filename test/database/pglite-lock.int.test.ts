@@ -44,13 +44,14 @@ interface HolderLine {
 async function startHolder(dir: string, env: Record<string, string> = {}): Promise<{ process: ScriptProcess; line: HolderLine }> {
   let line: HolderLine | undefined;
   const child = startScript(holderScript, { ANNALS_DATA_DIR: dir, ...env }, (text) => (line ??= JSON.parse(text) as HolderLine));
-  await child.waitUntil(() => line !== undefined, 30_000, (why) => `the holder ${why} before a line: ${child.stderr()}`);
+  // Generous: the holder boots PGlite (WebAssembly), slow on a loaded 2-core machine.
+  await child.waitUntil(() => line !== undefined, 150_000, (why) => `the holder ${why} before a line: ${child.stderr()}`);
   return { process: child, line: line! };
 }
 
 const streamTypes = async (store: EventStore) => (await store.readStream('lock-1')).map((event) => event.type);
 
-describe('one PGlite data directory, one store', () => {
+describe('one PGlite data directory, one store', { timeout: 240_000 }, () => {
   it('refuses a store while another process holds the directory, naming the directory and that process', async () => {
     const dir = await dataDir();
     const { process: holder, line } = await startHolder(dir);

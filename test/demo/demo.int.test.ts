@@ -15,7 +15,9 @@ const { schema } = useTestSchema('demo');
 
 // `npm start` as a user runs it: a real child process, on both kinds of database.
 describe('npm start (the demo)', () => {
-  it('runs on an embedded PGlite when DATABASE_URL is not set, and again on the same data', async () => {
+  // Two runs of a child process that boots PGlite (WebAssembly) and migrates: minutes, not
+  // seconds, on a loaded 2-core machine.
+  it('runs on an embedded PGlite when DATABASE_URL is not set, and again on the same data', { timeout: 240_000 }, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'annals-demo-'));
     try {
       const env = { ...process.env, DATABASE_URL: '', ANNALS_DATA_DIR: dataDir };
@@ -33,7 +35,7 @@ describe('npm start (the demo)', () => {
     }
   });
 
-  it('runs on the Postgres in DATABASE_URL', async () => {
+  it('runs on the Postgres in DATABASE_URL', { timeout: 120_000 }, async () => {
     const env = { ...process.env, DATABASE_URL: testDatabaseUrl, ANNALS_SCHEMA: schema };
     const { stdout } = await run(tsx, [demo], { env });
     expect(stdout).toContain('Annals demo on PostgreSQL at ');

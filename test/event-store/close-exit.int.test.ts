@@ -12,15 +12,17 @@ const script = fileURLToPath(new URL('./support/close-then-exit.ts', import.meta
 afterEach(() => killAllScripts());
 
 describe.each(['postgres', 'pglite'])('a process on %s', (backend) => {
-  it.each(['close-first', 'stop-first'])('exits on its own once it has released the store (%s)', async (order) => {
+  it.each(['close-first', 'stop-first'])('exits on its own once it has released the store (%s)', { timeout: 180_000 }, async (order) => {
     let releasedAt = 0;
     const child = startScript(script, { BACKEND: backend, ORDER: order, DATABASE_URL: testDatabaseUrl, ANNALS_SCHEMA: schema }, (line) => {
       if (line === 'released') releasedAt = Date.now();
     });
-    await child.waitUntil(() => releasedAt > 0, 30_000, (why) => `the script ${why} before releasing the store: ${child.stderr()}`);
-    const timeout = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 3_000).unref());
+    // Generous: a PGlite child compiles its WebAssembly and migrates first, which takes
+    // tens of seconds on a loaded 2-core machine. What is tested is the exit after release.
+    await child.waitUntil(() => releasedAt > 0, 150_000, (why) => `the script ${why} before releasing the store: ${child.stderr()}`);
+    const timeout = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 10_000).unref());
     const outcome = await Promise.race([child.exited, timeout]);
     expect(outcome, child.stderr()).toEqual({ code: 0, signal: null });
-    expect(Date.now() - releasedAt).toBeLessThan(3_000);
+    expect(Date.now() - releasedAt).toBeLessThan(10_000);
   });
 });
