@@ -79,7 +79,7 @@ async function whatIsBehind(store: EventStore, projections: readonly AnyProjecti
     tx.query<{ projection: string; generation: number; status: string; version: number; partition: number; position: string | bigint; stopped_error: string | null }>(
       `SELECT g.projection, g.generation, g.status, g.version, p.partition, p.position, p.stopped_error
          FROM ${table(tx.schema, 'projection_generations')} g
-         JOIN ${table(tx.schema, 'projection_partitions')} p USING (projection, generation)
+         JOIN ${table(tx.schema, 'consumer_partitions')} p ON p.consumer = g.projection AND p.generation = g.generation
         WHERE g.projection = ANY($1::text[]) AND g.status <> 'retired'`,
       [projections.map((p) => p.name)],
     ),

@@ -23,9 +23,10 @@ export interface DeadLetter {
   resolvedAt: Date | null;
 }
 
+/** A row of consumer_dead_letters: a projection's dead letters are keyed by its name as the consumer. */
 interface DeadLetterRow {
   id: string | bigint;
-  projection: string;
+  consumer: string;
   generation: number;
   partition: number;
   global_position: string | bigint;
@@ -43,7 +44,7 @@ interface DeadLetterRow {
 
 const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
   id: String(row.id),
-  projection: row.projection,
+  projection: row.consumer,
   generation: row.generation,
   partition: row.partition,
   globalPosition: BigInt(row.global_position),
@@ -74,8 +75,8 @@ export async function listDeadLetters(
   const status = options.status ?? 'pending';
   const rows = await store.withTransaction((tx) =>
     tx.query<DeadLetterRow>(
-      `SELECT * FROM ${table(tx.schema, 'projection_dead_letters')}
-        WHERE ($1::text IS NULL OR projection = $1) AND ($2::text = 'all' OR status = $2)
+      `SELECT * FROM ${table(tx.schema, 'consumer_dead_letters')}
+        WHERE ($1::text IS NULL OR consumer = $1) AND ($2::text = 'all' OR status = $2)
         ORDER BY id LIMIT $3`,
       [options.projection ?? null, status, options.limit ?? 1000],
     ),
@@ -98,18 +99,18 @@ export async function retryDeadLetter(store: EventStore, projections: readonly A
   return store.withTransaction(async (tx) => {
     const [row] = await tx.query<DeadLetterRow & { schema_name: string; generation_status: string }>(
       `SELECT d.*, g.schema_name, g.status AS generation_status
-         FROM ${table(tx.schema, 'projection_dead_letters')} d
-         JOIN ${table(tx.schema, 'projection_generations')} g USING (projection, generation)
+         FROM ${table(tx.schema, 'consumer_dead_letters')} d
+         JOIN ${table(tx.schema, 'projection_generations')} g ON g.projection = d.consumer AND g.generation = d.generation
         WHERE d.id = $1 FOR UPDATE OF d`,
       [checkedId],
     );
     if (!row) throw new DeadLetterError(checkedId, 'no such dead letter');
     if (row.status !== 'pending') throw new DeadLetterError(checkedId, `it is already ${row.status}`);
     if (row.generation_status === 'retired') {
-      throw new DeadLetterError(checkedId, `generation ${row.generation} of '${row.projection}' was replaced by a rebuild; skip it`);
+      throw new DeadLetterError(checkedId, `generation ${row.generation} of '${row.consumer}' was replaced by a rebuild; skip it`);
     }
-    const projection = projections.find((p) => p.name === row.projection);
-    if (!projection) throw new UnknownProjectionError(row.projection, projections.map((p) => p.name));
+    const projection = projections.find((p) => p.name === row.consumer);
+    if (!projection) throw new UnknownProjectionError(row.consumer, projections.map((p) => p.name));
     const [event] = await tx.readEventsById([row.event_id]);
     if (!event) throw new DeadLetterError(checkedId, `event ${row.event_id} is no longer in the log`);
     const context = await projectionContext(tx, row.schema_name, {
@@ -123,7 +124,7 @@ export async function retryDeadLetter(store: EventStore, projections: readonly A
       throw new DeadLetterError(checkedId, `the handler failed again: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     const [updated] = await tx.query<DeadLetterRow>(
-      `UPDATE ${table(tx.schema, 'projection_dead_letters')} SET status = 'retried', resolved_at = now() WHERE id = $1 RETURNING *`,
+      `UPDATE ${table(tx.schema, 'consumer_dead_letters')} SET status = 'retried', resolved_at = now() WHERE id = $1 RETURNING *`,
       [checkedId],
     );
     return toDeadLetter(updated!);
@@ -139,12 +140,12 @@ export async function skipDeadLetter(store: EventStore, id: string): Promise<Dea
   const checkedId = checkId(id);
   return store.withTransaction(async (tx) => {
     const [row] = await tx.query<DeadLetterRow>(
-      `UPDATE ${table(tx.schema, 'projection_dead_letters')} SET status = 'skipped', resolved_at = now()
+      `UPDATE ${table(tx.schema, 'consumer_dead_letters')} SET status = 'skipped', resolved_at = now()
         WHERE id = $1 AND status = 'pending' RETURNING *`,
       [checkedId],
     );
     if (row) return toDeadLetter(row);
-    const [existing] = await tx.query<DeadLetterRow>(`SELECT * FROM ${table(tx.schema, 'projection_dead_letters')} WHERE id = $1`, [checkedId]);
+    const [existing] = await tx.query<DeadLetterRow>(`SELECT * FROM ${table(tx.schema, 'consumer_dead_letters')} WHERE id = $1`, [checkedId]);
     throw new DeadLetterError(checkedId, existing ? `it is already ${existing.status}` : 'no such dead letter');
   });
 }
@@ -156,8 +157,8 @@ export async function skipDeadLetter(store: EventStore, id: string): Promise<Dea
 export async function resumeProjection(store: EventStore, projection: string): Promise<number> {
   const rows = await store.withTransaction((tx) =>
     tx.query(
-      `UPDATE ${table(tx.schema, 'projection_partitions')} SET stopped_error = NULL, updated_at = now()
-        WHERE projection = $1 AND stopped_error IS NOT NULL RETURNING 1`,
+      `UPDATE ${table(tx.schema, 'consumer_partitions')} SET stopped_error = NULL, updated_at = now()
+        WHERE consumer = $1 AND stopped_error IS NOT NULL RETURNING 1`,
       [projection],
     ),
   );

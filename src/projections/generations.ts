@@ -124,7 +124,7 @@ export async function createGeneration(
     ],
   );
   await tx.query(
-    `INSERT INTO ${table(tx.schema, 'projection_partitions')} (projection, generation, partition, position)
+    `INSERT INTO ${table(tx.schema, 'consumer_partitions')} (consumer, generation, partition, position)
      SELECT $1, $2, p, $3 FROM generate_series(0, $4::integer - 1) AS p`,
     [projection.name, generation, from.toString(), projection.partitions],
   );

@@ -29,15 +29,15 @@ export async function registerWorker(
   host: string,
 ): Promise<void> {
   await tx.query(
-    `INSERT INTO ${table(tx.schema, 'projection_workers')} (worker_id, projections, versions, host, pid)
+    `INSERT INTO ${table(tx.schema, 'consumer_workers')} (worker_id, consumers, versions, host, pid)
      VALUES ($1, $2, $3::jsonb, $4, $5)
-     ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now(), projections = excluded.projections, versions = excluded.versions`,
+     ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now(), consumers = excluded.consumers, versions = excluded.versions`,
     [workerId, projections.map((p) => p.name), JSON.stringify(Object.fromEntries(projections.map((p) => [p.name, p.version]))), host, process.pid],
   );
 }
 
 export async function deregisterWorker(tx: EventStoreTransaction, workerId: string): Promise<void> {
-  await tx.query(`DELETE FROM ${table(tx.schema, 'projection_workers')} WHERE worker_id = $1`, [workerId]);
+  await tx.query(`DELETE FROM ${table(tx.schema, 'consumer_workers')} WHERE worker_id = $1`, [workerId]);
 }
 
 /**
@@ -52,16 +52,16 @@ export async function deregisterWorker(tx: EventStoreTransaction, workerId: stri
 export async function renewLeases(tx: EventStoreTransaction, workerId: string, ttlMs: number): Promise<HeldPartition[]> {
   const rows = await tx.query<{ projection: string; generation: number; partition: number; schema_name: string; status: HeldPartition['status'] }>(
     `WITH lockable AS (
-       SELECT projection, generation, partition FROM ${table(tx.schema, 'projection_partitions')}
+       SELECT consumer, generation, partition FROM ${table(tx.schema, 'consumer_partitions')}
         WHERE owner = $1 FOR UPDATE SKIP LOCKED),
      renewed AS (
-       UPDATE ${table(tx.schema, 'projection_partitions')} p
+       UPDATE ${table(tx.schema, 'consumer_partitions')} p
           SET lease_expires_at = now() + ${ttl('$2')}, heartbeat_at = now()
          FROM lockable l
-        WHERE p.projection = l.projection AND p.generation = l.generation AND p.partition = l.partition AND p.owner = $1)
-     SELECT p.projection, p.generation, p.partition, g.schema_name, g.status
-       FROM ${table(tx.schema, 'projection_partitions')} p
-       JOIN ${table(tx.schema, 'projection_generations')} g USING (projection, generation)
+        WHERE p.consumer = l.consumer AND p.generation = l.generation AND p.partition = l.partition AND p.owner = $1)
+     SELECT p.consumer AS projection, p.generation, p.partition, g.schema_name, g.status
+       FROM ${table(tx.schema, 'consumer_partitions')} p
+       JOIN ${table(tx.schema, 'projection_generations')} g ON g.projection = p.consumer AND g.generation = p.generation
       WHERE p.owner = $1`,
     [workerId, ttlMs],
   );
@@ -82,12 +82,12 @@ export async function shareOf(
 ): Promise<{ units: number; workers: number }> {
   const [counts] = await tx.query<{ units: number; workers: number }>(
     `SELECT
-       (SELECT count(*)::int FROM ${table(tx.schema, 'projection_partitions')} p
-          JOIN ${table(tx.schema, 'projection_generations')} g USING (projection, generation)
-         WHERE p.projection = $1 AND g.version = $2 AND p.stopped_error IS NULL
+       (SELECT count(*)::int FROM ${table(tx.schema, 'consumer_partitions')} p
+          JOIN ${table(tx.schema, 'projection_generations')} g ON g.projection = p.consumer AND g.generation = p.generation
+         WHERE p.consumer = $1 AND g.version = $2 AND p.stopped_error IS NULL
            AND (g.status = 'building' OR (g.status = 'live' AND NOT $3::boolean))) AS units,
-       (SELECT count(*)::int FROM ${table(tx.schema, 'projection_workers')}
-         WHERE $1 = ANY(projections) AND (versions ->> $1)::integer = $2
+       (SELECT count(*)::int FROM ${table(tx.schema, 'consumer_workers')}
+         WHERE $1 = ANY(consumers) AND (versions ->> $1)::integer = $2
            AND heartbeat_at > now() - ${ttl('$4')}) AS workers`,
     [projection.name, projection.version, inline, ttlMs],
   );
@@ -102,20 +102,20 @@ export async function claimPartitions(
 ): Promise<HeldPartition[]> {
   const rows = await tx.query<{ generation: number; partition: number; schema_name: string; status: HeldPartition['status'] }>(
     `WITH free AS (
-       SELECT p.projection, p.generation, p.partition
-         FROM ${table(tx.schema, 'projection_partitions')} p
-         JOIN ${table(tx.schema, 'projection_generations')} g USING (projection, generation)
-        WHERE p.projection = $1 AND g.version = $2 AND p.stopped_error IS NULL
+       SELECT p.consumer, p.generation, p.partition
+         FROM ${table(tx.schema, 'consumer_partitions')} p
+         JOIN ${table(tx.schema, 'projection_generations')} g ON g.projection = p.consumer AND g.generation = p.generation
+        WHERE p.consumer = $1 AND g.version = $2 AND p.stopped_error IS NULL
           AND (g.status = 'building' OR (g.status = 'live' AND NOT $3::boolean))
           AND (p.owner IS NULL OR (p.lease_expires_at <= now() AND p.owner <> $5))
         ORDER BY g.status = 'live' DESC, p.generation, p.partition
         LIMIT $4
         FOR UPDATE OF p SKIP LOCKED)
-     UPDATE ${table(tx.schema, 'projection_partitions')} p
+     UPDATE ${table(tx.schema, 'consumer_partitions')} p
         SET owner = $5, lease_expires_at = now() + ${ttl('$6')}, heartbeat_at = now()
        FROM free, ${table(tx.schema, 'projection_generations')} g
-      WHERE p.projection = free.projection AND p.generation = free.generation AND p.partition = free.partition
-        AND g.projection = p.projection AND g.generation = p.generation
+      WHERE p.consumer = free.consumer AND p.generation = free.generation AND p.partition = free.partition
+        AND g.projection = p.consumer AND g.generation = p.generation
       RETURNING p.generation, p.partition, g.schema_name, g.status`,
     [projection.name, projection.version, options.inline, options.limit, options.workerId, options.ttlMs],
   );
@@ -133,8 +133,8 @@ export async function activeGenerations(tx: EventStoreTransaction, projection: s
 
 export async function releaseLease(tx: EventStoreTransaction, key: PartitionKey, workerId: string): Promise<void> {
   await tx.query(
-    `UPDATE ${table(tx.schema, 'projection_partitions')} SET owner = NULL, lease_expires_at = NULL, throughput = 0, updated_at = now()
-      WHERE projection = $1 AND generation = $2 AND partition = $3 AND owner = $4`,
+    `UPDATE ${table(tx.schema, 'consumer_partitions')} SET owner = NULL, lease_expires_at = NULL, throughput = 0, updated_at = now()
+      WHERE consumer = $1 AND generation = $2 AND partition = $3 AND owner = $4`,
     [key.projection, key.generation, key.partition, workerId],
   );
 }
@@ -164,15 +164,15 @@ export async function readBatchState(tx: EventStoreTransaction, key: PartitionKe
     live_categories: string[] | null;
   }>(
     `SELECT p.position, p.owner IS NOT DISTINCT FROM $4 AS mine, g.status, p.stopped_error IS NOT NULL AS stopped, g.replay_until,
-            (SELECT min(lp.position) FROM ${table(tx.schema, 'projection_partitions')} lp
-               JOIN ${table(tx.schema, 'projection_generations')} lg USING (projection, generation)
-              WHERE lg.projection = p.projection AND lg.status = 'live' AND lg.generation <> p.generation) AS live_position,
+            (SELECT min(lp.position) FROM ${table(tx.schema, 'consumer_partitions')} lp
+               JOIN ${table(tx.schema, 'projection_generations')} lg ON lg.projection = lp.consumer AND lg.generation = lp.generation
+              WHERE lg.projection = p.consumer AND lg.status = 'live' AND lg.generation <> p.generation) AS live_position,
             live.event_types AS live_types, live.categories AS live_categories
-       FROM ${table(tx.schema, 'projection_partitions')} p
-       JOIN ${table(tx.schema, 'projection_generations')} g USING (projection, generation)
+       FROM ${table(tx.schema, 'consumer_partitions')} p
+       JOIN ${table(tx.schema, 'projection_generations')} g ON g.projection = p.consumer AND g.generation = p.generation
        LEFT JOIN ${table(tx.schema, 'projection_generations')} live
-         ON live.projection = p.projection AND live.status = 'live' AND live.generation <> p.generation
-      WHERE p.projection = $1 AND p.generation = $2 AND p.partition = $3`,
+         ON live.projection = p.consumer AND live.status = 'live' AND live.generation <> p.generation
+      WHERE p.consumer = $1 AND p.generation = $2 AND p.partition = $3`,
     [key.projection, key.generation, key.partition, workerId],
   );
   if (!row) return undefined;
@@ -201,10 +201,10 @@ export async function moveCheckpoint(
   update: { workerId: string; ttlMs: number; from: bigint; to: bigint; events: number; caughtUp: boolean; throughput: number },
 ): Promise<boolean> {
   const rows = await tx.query(
-    `UPDATE ${table(tx.schema, 'projection_partitions')}
+    `UPDATE ${table(tx.schema, 'consumer_partitions')}
         SET position = $5, events_processed = events_processed + $6, caught_up = $7, throughput = $8,
             heartbeat_at = now(), updated_at = now(), lease_expires_at = greatest(lease_expires_at, now() + ${ttl('$10')})
-      WHERE projection = $1 AND generation = $2 AND partition = $3 AND owner = $4 AND position = $9
+      WHERE consumer = $1 AND generation = $2 AND partition = $3 AND owner = $4 AND position = $9
       RETURNING 1`,
     [
       key.projection,
@@ -224,8 +224,8 @@ export async function moveCheckpoint(
 
 export async function countRetry(tx: EventStoreTransaction, key: PartitionKey, workerId: string): Promise<void> {
   await tx.query(
-    `UPDATE ${table(tx.schema, 'projection_partitions')} SET retries = retries + 1, updated_at = now()
-      WHERE projection = $1 AND generation = $2 AND partition = $3 AND owner = $4`,
+    `UPDATE ${table(tx.schema, 'consumer_partitions')} SET retries = retries + 1, updated_at = now()
+      WHERE consumer = $1 AND generation = $2 AND partition = $3 AND owner = $4`,
     [key.projection, key.generation, key.partition, workerId],
   );
 }
@@ -237,8 +237,8 @@ export async function countRetry(tx: EventStoreTransaction, key: PartitionKey, w
  */
 export async function stopPartition(tx: EventStoreTransaction, key: PartitionKey, fence: { workerId: string; from: bigint }, reason: string): Promise<boolean> {
   const rows = await tx.query(
-    `UPDATE ${table(tx.schema, 'projection_partitions')} SET stopped_error = $6, owner = NULL, lease_expires_at = NULL, updated_at = now()
-      WHERE projection = $1 AND generation = $2 AND partition = $3 AND owner = $4 AND position = $5
+    `UPDATE ${table(tx.schema, 'consumer_partitions')} SET stopped_error = $6, owner = NULL, lease_expires_at = NULL, updated_at = now()
+      WHERE consumer = $1 AND generation = $2 AND partition = $3 AND owner = $4 AND position = $5
       RETURNING 1`,
     [key.projection, key.generation, key.partition, fence.workerId, fence.from.toString(), reason],
   );
@@ -259,9 +259,9 @@ export interface DeadLetter {
 /** Records a dead letter and moves the checkpoint past it, together; fenced like moveCheckpoint. */
 export async function deadLetter(tx: EventStoreTransaction, key: PartitionKey, fence: { workerId: string; from: bigint }, event: DeadLetter): Promise<boolean> {
   const moved = await tx.query(
-    `UPDATE ${table(tx.schema, 'projection_partitions')}
+    `UPDATE ${table(tx.schema, 'consumer_partitions')}
         SET position = $5, dead_lettered = dead_lettered + 1, updated_at = now()
-      WHERE projection = $1 AND generation = $2 AND partition = $3 AND owner = $4 AND position = $6
+      WHERE consumer = $1 AND generation = $2 AND partition = $3 AND owner = $4 AND position = $6
       RETURNING 1`,
     [key.projection, key.generation, key.partition, fence.workerId, event.globalPosition.toString(), fence.from.toString()],
   );
@@ -277,11 +277,11 @@ export async function deadLetter(tx: EventStoreTransaction, key: PartitionKey, f
  */
 export async function recordDeadLetter(tx: EventStoreTransaction, key: PartitionKey, event: DeadLetter): Promise<void> {
   await tx.query(
-    `INSERT INTO ${table(tx.schema, 'projection_dead_letters')}
-       (projection, generation, partition, global_position, event_id, stream_id, stream_version, event_type,
+    `INSERT INTO ${table(tx.schema, 'consumer_dead_letters')}
+       (consumer, generation, partition, global_position, event_id, stream_id, stream_version, event_type,
         error_message, error_stack, attempts)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-     ON CONFLICT (projection, generation, global_position) DO NOTHING`,
+     ON CONFLICT (consumer, generation, global_position) DO NOTHING`,
     [
       key.projection,
       key.generation,

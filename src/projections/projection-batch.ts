@@ -121,7 +121,7 @@ export async function processBatch(unit: Unit, settings: BatchSettings, fixedLim
         await lockProjection(tx, projection.name, 'shared');
         const [still] = await tx.query<{ status: string; position: string | bigint }>(
           `SELECT g.status, p.position FROM ${table(tx.schema, 'projection_generations')} g
-             JOIN ${table(tx.schema, 'projection_partitions')} p USING (projection, generation)
+             JOIN ${table(tx.schema, 'consumer_partitions')} p ON p.consumer = g.projection AND p.generation = g.generation
             WHERE g.projection = $1 AND g.generation = $2 AND p.partition = $3`,
           [projection.name, unit.generation, unit.partition],
         );

@@ -154,7 +154,7 @@ export async function switchToRebuild(store: EventStore, projection: AnyProjecti
     const building = (await readGenerations(tx, projection.name)).find((g) => g.status === 'building' && g.version === projection.version);
     if (!building) return false;
     const partitions = await tx.query<{ caught_up: boolean }>(
-      `SELECT caught_up FROM ${table(tx.schema, 'projection_partitions')} WHERE projection = $1 AND generation = $2`,
+      `SELECT caught_up FROM ${table(tx.schema, 'consumer_partitions')} WHERE consumer = $1 AND generation = $2`,
       [projection.name, building.generation],
     );
     return partitions.length > 0 && partitions.every((p) => p.caught_up);

@@ -130,7 +130,7 @@ export async function projectionStatus(store: EventStore, projections: readonly 
                     AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[]))
                   ORDER BY e.global_position LIMIT 1) AS oldest
            FROM ${table(tx.schema, 'projection_generations')} g
-           JOIN ${table(tx.schema, 'projection_partitions')} p USING (projection, generation)
+           JOIN ${table(tx.schema, 'consumer_partitions')} p ON p.consumer = g.projection AND p.generation = g.generation
           WHERE g.projection = $1 AND g.status <> 'retired'
           ORDER BY g.generation, p.partition`,
         [projection.name, head.toString(), [...projection.eventTypes], categories],
@@ -172,7 +172,7 @@ export async function projectionStatus(store: EventStore, projections: readonly 
         });
       }
       const [dead] = await tx.query<{ pending: number }>(
-        `SELECT count(*)::int AS pending FROM ${table(tx.schema, 'projection_dead_letters')} WHERE projection = $1 AND status = 'pending'`,
+        `SELECT count(*)::int AS pending FROM ${table(tx.schema, 'consumer_dead_letters')} WHERE consumer = $1 AND status = 'pending'`,
         [projection.name],
       );
       const live = rows.filter((row) => row.status === 'live').map((row) => Number(row.events_processed));
@@ -180,8 +180,8 @@ export async function projectionStatus(store: EventStore, projections: readonly 
       // A worker heartbeats every third of its lease (5 s by default); one not seen for a
       // minute is gone, whatever lease it ran with.
       const idle = await tx.query<{ worker_id: string; version: number }>(
-        `SELECT w.worker_id, (w.versions ->> $1)::integer AS version FROM ${table(tx.schema, 'projection_workers')} w
-          WHERE $1 = ANY(w.projections) AND w.heartbeat_at > now() - interval '1 minute'
+        `SELECT w.worker_id, (w.versions ->> $1)::integer AS version FROM ${table(tx.schema, 'consumer_workers')} w
+          WHERE $1 = ANY(w.consumers) AND w.heartbeat_at > now() - interval '1 minute'
             AND NOT EXISTS (SELECT 1 FROM ${table(tx.schema, 'projection_generations')} g
                              WHERE g.projection = $1 AND g.status IN ('live', 'building')
                                AND g.version = (w.versions ->> $1)::integer)

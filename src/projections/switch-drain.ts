@@ -26,8 +26,8 @@ export interface PartitionCheckpoint {
  */
 export async function lockPartitions(tx: EventStoreTransaction, generation: Generation, mode: 'update' | 'share'): Promise<PartitionCheckpoint[]> {
   const rows = await tx.query<{ partition: number; position: string | bigint; caught_up: boolean }>(
-    `SELECT partition, position, caught_up FROM ${table(tx.schema, 'projection_partitions')}
-      WHERE projection = $1 AND generation = $2 ORDER BY partition FOR ${mode === 'update' ? 'UPDATE' : 'SHARE'}`,
+    `SELECT partition, position, caught_up FROM ${table(tx.schema, 'consumer_partitions')}
+      WHERE consumer = $1 AND generation = $2 ORDER BY partition FOR ${mode === 'update' ? 'UPDATE' : 'SHARE'}`,
     [generation.projection, generation.generation],
   );
   return rows.map((row) => ({ partition: row.partition, position: BigInt(row.position), caughtUp: row.caught_up }));
@@ -123,8 +123,8 @@ async function drain(
   }
   const to = options.until ?? after;
   await tx.query(
-    `UPDATE ${table(tx.schema, 'projection_partitions')} SET position = greatest(position, $3), updated_at = now()
-      WHERE projection = $1 AND generation = $2`,
+    `UPDATE ${table(tx.schema, 'consumer_partitions')} SET position = greatest(position, $3), updated_at = now()
+      WHERE consumer = $1 AND generation = $2`,
     [projection.name, building.generation, to.toString()],
   );
 }

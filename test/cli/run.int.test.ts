@@ -11,7 +11,7 @@ const tally = tallyProjection({ partitions: 3 });
 const partitions = () =>
   store.withTransaction((tx) =>
     tx.query<{ projection: string; partition: number; owner: string | null }>(
-      `SELECT projection, partition, owner FROM "${store.schema}".projection_partitions ORDER BY projection, partition`,
+      `SELECT consumer AS projection, partition, owner FROM "${store.schema}".consumer_partitions ORDER BY consumer, partition`,
     ),
   );
 
@@ -44,7 +44,7 @@ describe('annals projections run', () => {
         .map((line) => JSON.parse(line) as { msg: string; level: number });
       expect(logs.map((log) => log.msg)).toEqual(expect.arrayContaining(['projection runner started', 'stopping: finishing the batches in flight', 'projection runner stopped; leases released']));
       expect(await partitions()).toEqual([0, 1, 2].map((partition) => ({ projection: 'tally', partition, owner: null })));
-      const workers = await store.withTransaction((tx) => tx.query(`SELECT worker_id FROM "${store.schema}".projection_workers`));
+      const workers = await store.withTransaction((tx) => tx.query(`SELECT worker_id FROM "${store.schema}".consumer_workers`));
       expect(workers).toEqual([]);
     });
   }

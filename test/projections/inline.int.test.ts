@@ -49,7 +49,7 @@ async function waitUntilCaughtUp(name: string, partition: number): Promise<void>
   await eventually(async () => {
     const rows = await store.withTransaction((tx) =>
       tx.query<{ caught_up: boolean }>(
-        `SELECT caught_up FROM "${store.schema}".projection_partitions WHERE projection = $1 AND partition = $2`,
+        `SELECT caught_up FROM "${store.schema}".consumer_partitions WHERE consumer = $1 AND partition = $2`,
         [name, partition],
       ),
     );

@@ -45,7 +45,7 @@ describe('the switch to a rebuild', () => {
     await tx((t) => leases.claimPartitions(t, other, { inline: false, limit: 1, workerId: worker, ttlMs: 60_000 }));
     await tx((t) => leases.claimPartitions(t, v1, { inline: false, limit: 1, workerId: worker, ttlMs: 60_000 }));
     await startRebuild(store, v1);
-    await tx((t) => t.query(`UPDATE "${store.schema}".projection_partitions SET caught_up = true WHERE projection = $1`, [name]));
+    await tx((t) => t.query(`UPDATE "${store.schema}".consumer_partitions SET caught_up = true WHERE consumer = $1`, [name]));
     const reader = new pg.Client({ connectionString: testDatabaseUrl });
     await reader.connect();
     try {

@@ -64,8 +64,9 @@ async function partitions(version: number): Promise<{ partition: number; positio
   const rows = await store.withTransaction((tx) =>
     tx.query<{ partition: number; position: string; caught_up: boolean; status: string }>(
       `SELECT p.partition, p.position::text AS position, p.caught_up, g.status
-         FROM "${store.schema}".projection_partitions p JOIN "${store.schema}".projection_generations g USING (projection, generation)
-        WHERE p.projection = $1 AND g.version = $2 ORDER BY p.partition`,
+         FROM "${store.schema}".consumer_partitions p
+         JOIN "${store.schema}".projection_generations g ON g.projection = p.consumer AND g.generation = p.generation
+        WHERE p.consumer = $1 AND g.version = $2 ORDER BY p.partition`,
       [name, version],
     ),
   );

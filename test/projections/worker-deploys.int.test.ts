@@ -57,7 +57,7 @@ describe('a rolling deploy (old and new code side by side)', () => {
     await eventually(async () => {
       const owners = await store.withTransaction((tx) =>
         tx.query<{ generation: number; owner: string | null }>(
-          `SELECT generation, owner FROM "${tx.schema}".projection_partitions WHERE projection = $1 ORDER BY generation, partition`,
+          `SELECT generation, owner FROM "${tx.schema}".consumer_partitions WHERE consumer = $1 ORDER BY generation, partition`,
           [name],
         ),
       );
@@ -126,8 +126,8 @@ describe('a worker that lost its partition while a handler was failing', () => {
         if (++calls === 2) {
           await store.withTransaction((tx) =>
             tx.query(
-              `UPDATE "${tx.schema}".projection_partitions SET owner = 'other-worker', lease_expires_at = now() + interval '1 hour'
-                WHERE projection = $1`,
+              `UPDATE "${tx.schema}".consumer_partitions SET owner = 'other-worker', lease_expires_at = now() + interval '1 hour'
+                WHERE consumer = $1`,
               [projection.name],
             ),
           );
@@ -142,7 +142,7 @@ describe('a worker that lost its partition while a handler was failing', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const partitions = await store.withTransaction((tx) =>
       tx.query<{ owner: string | null; stopped_error: string | null }>(
-        `SELECT owner, stopped_error FROM "${tx.schema}".projection_partitions WHERE projection = $1`,
+        `SELECT owner, stopped_error FROM "${tx.schema}".consumer_partitions WHERE consumer = $1`,
         [projection.name],
       ),
     );

@@ -114,8 +114,8 @@ describe('a projection worker', () => {
     await runner.stop();
     await new Promise((resolve) => setTimeout(resolve, 800));
     const rows = await store.withTransaction(async (tx) => ({
-      workers: await tx.query(`SELECT 1 FROM "${store.schema}".projection_workers WHERE worker_id = $1`, [runner.workerId]),
-      leases: await tx.query(`SELECT 1 FROM "${store.schema}".projection_partitions WHERE owner = $1`, [runner.workerId]),
+      workers: await tx.query(`SELECT 1 FROM "${store.schema}".consumer_workers WHERE worker_id = $1`, [runner.workerId]),
+      leases: await tx.query(`SELECT 1 FROM "${store.schema}".consumer_partitions WHERE owner = $1`, [runner.workerId]),
     }));
     expect(rows).toEqual({ workers: [], leases: [] });
   });

@@ -11,13 +11,13 @@ afterEach(() => killAllWorkers());
 
 async function leases(name: string): Promise<{ partition: number; owner: string | null; lease_expires_at: Date | null }[]> {
   return store.withTransaction((tx) =>
-    tx.query(`SELECT partition, owner, lease_expires_at FROM "${tx.schema}".projection_partitions WHERE projection = $1 ORDER BY partition`, [name]),
+    tx.query(`SELECT partition, owner, lease_expires_at FROM "${tx.schema}".consumer_partitions WHERE consumer = $1 ORDER BY partition`, [name]),
   );
 }
 
 async function registeredWorkers(workerId: string): Promise<number> {
   const [row] = await store.withTransaction((tx) =>
-    tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${tx.schema}".projection_workers WHERE worker_id = $1`, [workerId]),
+    tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${tx.schema}".consumer_workers WHERE worker_id = $1`, [workerId]),
   );
   return row!.n;
 }

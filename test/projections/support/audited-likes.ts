@@ -68,11 +68,11 @@ export async function auditedState(store: EventStore, projection: AuditedLikes):
     const counts = await tx.query<{ post_id: string; likes: number }>(`SELECT post_id, likes FROM "${schema}".like_counts`);
     const [applied] = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".applied`);
     const [dead] = await tx.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM "${tx.schema}".projection_dead_letters WHERE projection = $1`,
+      `SELECT count(*)::int AS n FROM "${tx.schema}".consumer_dead_letters WHERE consumer = $1`,
       [projection.name],
     );
     const stopped = await tx.query<{ stopped_error: string }>(
-      `SELECT stopped_error FROM "${tx.schema}".projection_partitions WHERE projection = $1 AND stopped_error IS NOT NULL`,
+      `SELECT stopped_error FROM "${tx.schema}".consumer_partitions WHERE consumer = $1 AND stopped_error IS NOT NULL`,
       [projection.name],
     );
     return {

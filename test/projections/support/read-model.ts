@@ -69,9 +69,9 @@ export async function partitionsOf(store: EventStore, name: string): Promise<Par
   const rows = await store.withTransaction((tx) =>
     tx.query<{ generation: number; partition: number; position: string; owner: string | null; status: string; version: number }>(
       `SELECT p.generation, p.partition, p.position::text AS position, p.owner, g.status, g.version
-         FROM "${tx.schema}".projection_partitions p
-         JOIN "${tx.schema}".projection_generations g USING (projection, generation)
-        WHERE p.projection = $1 ORDER BY p.generation, p.partition`,
+         FROM "${tx.schema}".consumer_partitions p
+         JOIN "${tx.schema}".projection_generations g ON g.projection = p.consumer AND g.generation = p.generation
+        WHERE p.consumer = $1 ORDER BY p.generation, p.partition`,
       [name],
     ),
   );

@@ -147,9 +147,9 @@ async function deadOwner(store: EventStore, name: string, owner: string): Promis
       `SELECT p.partition,
               floor(extract(epoch FROM p.lease_expires_at) * 1000)::bigint::text AS expires_at,
               (extract(epoch FROM greatest(p.lease_expires_at, w.heartbeat_at + make_interval(secs => $3::double precision / 1000))) * 1000000)::bigint::text AS free_at
-         FROM "${tx.schema}".projection_partitions p
-         LEFT JOIN "${tx.schema}".projection_workers w ON w.worker_id = p.owner
-        WHERE p.projection = $1 AND p.owner = $2`,
+         FROM "${tx.schema}".consumer_partitions p
+         LEFT JOIN "${tx.schema}".consumer_workers w ON w.worker_id = p.owner
+        WHERE p.consumer = $1 AND p.owner = $2`,
       [name, owner, leaseTtlMs],
     ),
   );
@@ -167,7 +167,7 @@ async function roundFinishedAfter(store: EventStore, workers: readonly RunningWo
     const rows = await store.withTransaction((tx) =>
       tx.query<{ worker_id: string; at: string }>(
         `SELECT worker_id, (extract(epoch FROM heartbeat_at) * 1000000)::bigint::text AS at
-           FROM "${tx.schema}".projection_workers WHERE worker_id = ANY($1)`,
+           FROM "${tx.schema}".consumer_workers WHERE worker_id = ANY($1)`,
         [workers.map((worker) => worker.workerId)],
       ),
     );
