@@ -32,6 +32,8 @@ export const ErrorCodes = {
   storeLocked: 'ANNALS_STORE_LOCKED',
   schemaConflict: 'ANNALS_SCHEMA_CONFLICT',
   connectionTimeout: 'ANNALS_CONNECTION_TIMEOUT',
+  consumerStopped: 'ANNALS_CONSUMER_STOPPED',
+  consumerTimeout: 'ANNALS_CONSUMER_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -366,6 +368,30 @@ export class ProjectionStoppedError extends AnnalsError {
     this.projection = projection;
     this.partition = partition;
     this.reason = reason;
+  }
+}
+
+/** A consumer's partition stopped after its handler kept failing (onFailure: 'stop'). */
+export class ConsumerStoppedError extends AnnalsError {
+  readonly consumer: string;
+  readonly partition: number;
+  readonly reason: string;
+
+  constructor(consumer: string, partition: number, reason: string) {
+    super(ErrorCodes.consumerStopped, `consumer '${consumer}' partition ${partition} is stopped: ${reason}`);
+    this.consumer = consumer;
+    this.partition = partition;
+    this.reason = reason;
+  }
+}
+
+/** `catchUpConsumers` did not reach what was committed before the call in time. */
+export class ConsumerTimeoutError extends AnnalsError {
+  readonly consumers: readonly string[];
+
+  constructor(consumers: readonly string[], timeoutMs: number, detail: string) {
+    super(ErrorCodes.consumerTimeout, `consumers ${consumers.join(', ')} did not catch up within ${timeoutMs} ms: ${detail}`);
+    this.consumers = consumers;
   }
 }
 

@@ -56,7 +56,6 @@ export {
 export { categoryOf } from './event-store/stream-name.js';
 export {
   defineProjection,
-  partitionOfKey,
   readSchemaOf,
   type AnyProjection,
   type ProjectedEvent,
@@ -72,12 +71,23 @@ export {
   type RunProjectionsOptions,
 } from './projections/projection-worker.js';
 export { catchUpProjections, type CatchUpOptions } from './projections/catch-up.js';
-export { setupProjection, startRebuild, switchIfCaughtUp, type SetupOptions, type StartRebuildOptions } from './projections/rebuild.js';
+export { startRebuild, type StartRebuildOptions } from './projections/rebuild.js';
+// Workers set projections up themselves; a deploy step may do it first, so that the read
+// views exist before the service that queries them starts.
+export { setupProjection, type SetupOptions } from './projections/rebuild.js';
 export { withInlineProjections } from './projections/inline.js';
 export { projectionStatus, type PartitionStatus, type ProjectionStatus, type ProjectionSummary } from './projections/status.js';
 export { listDeadLetters, resumeProjection, retryDeadLetter, skipDeadLetter, type DeadLetter } from './projections/dead-letters.js';
+export { defineConsumer, type Consumer, type ConsumerContext, type ConsumerDefinition, type ConsumerMode } from './consumers/define-consumer.js';
+export { runConsumers, type ConsumerRunner, type RunConsumersOptions } from './consumers/run-consumers.js';
+export type { ConsumerBatchReport, ConsumerLogger, ConsumerRunOptions } from './consumers/engine-options.js';
+export { consumerStatus, type ConsumerPartitionStatus, type ConsumerStatus } from './consumers/consumer-status.js';
+export { catchUpConsumers, type CatchUpConsumersOptions } from './consumers/catch-up.js';
+// Which partition, and so which worker, processes a key: for operations and for tests
+// that reason about partitions (the same function places projections' and consumers' events).
+export { partitionOfKey } from './consumers/partition-key.js';
 export type { ConnectionConfig } from './database/connection.js';
-export type { AnnalsConfig } from './cli/config.js';
+export type { AnnalsConfig } from './annals-config.js';
 export type { MigrationResult } from './database/migrator.js';
 export {
   AnnalsError,
@@ -95,6 +105,8 @@ export {
   StoreLockedError,
   SchemaConflictError,
   ConnectionTimeoutError,
+  ConsumerStoppedError,
+  ConsumerTimeoutError,
   StreamDeletedError,
   StreamTruncatedError,
   TransactionTooLargeError,

@@ -22,15 +22,20 @@
  *   correlations (a reservation made by hand, say) are not the process's business.
  * - **Idempotent steps.** Each command's id derives from the event that triggered it
  *   (`<event id>:reserve-stock`), so a redelivered event appends nothing twice: the
- *   commands answer with what they did the first time. Each event is handled in one
- *   transaction with the checkpoint, so a crash loses neither and repeats nothing that
- *   committed; running the log again from the start is harmless too.
+ *   commands answer with what they did the first time. Running the log again from the
+ *   start (a consumer of another name) is harmless.
+ *
+ * It runs on the log-consumer engine (`defineConsumer`, `runConsumers`): each batch's
+ * commands commit in one transaction with the checkpoint, so a crash loses nothing and
+ * repeats nothing that committed; its partitions (by order) are shared between the
+ * processes running it, under leases, and taken over when one dies; an event whose step
+ * keeps failing is retried with backoff, then dead-lettered, and the others go on.
  */
 import {
   categoryOf,
+  defineConsumer,
   handleCommand,
-  StoreClosedError,
-  type EventStore,
+  type Consumer,
   type EventStoreTransaction,
   type HandleCommandOptions,
   type RecordedEvent,
@@ -42,11 +47,12 @@ import { order } from './order/order.aggregate.js';
 import { paymentAccount } from './payment/payment-account.aggregate.js';
 
 /**
- * The checkpoint this process manager resumes from.
+ * The consumer name this process manager runs under: its checkpoints, leases and dead
+ * letters are kept by that name.
  *
  * @example
  * ```ts
- * const position = await store.readCheckpoint(orderProcessManagerName);
+ * const { partitions } = await consumerStatus(store, [{ name: orderProcessManagerName }]);
  * ```
  */
 export const orderProcessManagerName = 'order-process-manager';
@@ -168,97 +174,59 @@ const reactions: Record<string, Reaction> = {
 const categories = [order.category, stockReservation.category, paymentAccount.category];
 const types = Object.keys(reactions);
 
-export interface ProcessBatchOptions {
-  /** Most events read (and handled) per call; default 100. */
+export interface OrderProcessManagerOptions {
+  /** The consumer name (default {@link orderProcessManagerName}); a new name goes through the log from the start. */
+  name?: string;
+  /** Partitions, shared between the processes running it (default 4). Fixed once it has run in a store. */
+  partitions?: number;
+  /** Most events handled per transaction (default 100). */
   batchSize?: number;
-  /**
-   * The checkpoint to resume from and save; default {@link orderProcessManagerName}. A new
-   * name goes through the log from the start (a replay, which appends nothing twice).
-   */
-  checkpointName?: string;
-  /** Once aborted, stops after the event in progress. */
-  signal?: AbortSignal;
-  /** Called after each event, once its transaction committed. */
-  onProcessed?: (event: RecordedEvent) => void | Promise<void>;
-}
-
-/**
- * Handles the events after the checkpoint, up to `batchSize`, each in its own transaction
- * with the checkpoint. Returns how many it handled: 0 when there is nothing new that a
- * reader can see yet (docs/global-log.md: events appear once older transactions end).
- *
- * @throws whatever a step throws (a DomainError here means the process and an order
- *   disagree, a bug or a manual change); the checkpoint stays before that event.
- *
- * @example
- * ```ts
- * while ((await processBatch(store)) > 0);
- * ```
- */
-export async function processBatch(store: EventStore, options: ProcessBatchOptions = {}): Promise<number> {
-  const name = options.checkpointName ?? orderProcessManagerName;
-  const after = await store.readCheckpoint(name);
-  const events = await store.readAll({ after, categories, types, limit: options.batchSize ?? 100 });
-  let processed = 0;
-  for (const event of events) {
-    if (options.signal?.aborted) break;
-    await store.withTransaction(async (tx) => {
-      await reactions[event.type]!(tx, event);
-      await tx.saveCheckpoint(name, event.globalPosition);
-    });
-    processed++;
-    await options.onProcessed?.(event);
-  }
-  return processed;
-}
-
-export interface RunOptions extends Omit<ProcessBatchOptions, 'signal'> {
-  /** Abort to stop: the loop ends after the event in progress, without waiting out a poll. */
-  signal: AbortSignal;
-  /** Wait between reads when there is nothing new; default 500 ms. */
-  pollMs?: number;
-  /** Wait after each event, to cap the rate of commands sent; default 0. */
+  /** A pause after each event, inside its batch, to cap the rate of commands sent (default 0). */
   throttleMs?: number;
-  /** Wait after a failed batch before trying again from the checkpoint; default 1,000 ms. */
-  retryMs?: number;
-  /** Told about each failed batch; default: logged with console.error. */
-  onError?: (error: unknown) => void;
 }
 
 /**
- * Runs the process manager until `signal` is aborted: handles what is new, waits
- * `pollMs` when there is nothing, and after a failure (a lost connection, say) waits
- * `retryMs` and resumes from the checkpoint. Resolves once stopped; rejects only if
- * the store is closed under it.
+ * The order process manager as a consumer of the global log: run it with
+ * `runConsumers(store, [orderProcessManager()])`. Events of one order stay in one
+ * partition, in log order: the key is the order the event belongs to.
  *
  * @example
  * ```ts
- * const stop = new AbortController();
- * process.once('SIGTERM', () => stop.abort());
- * await run(store, { signal: stop.signal, pollMs: 200 });
+ * const runner = runConsumers(store, [orderProcessManager()], { logger: pino() });
+ * process.once('SIGTERM', () => runner.stop());
  * ```
  */
-export async function run(store: EventStore, options: RunOptions): Promise<void> {
-  const { signal, pollMs = 500, throttleMs = 0, retryMs = 1000, onError = logError, onProcessed, ...batch } = options;
-  while (!signal.aborted) {
-    let wait: number;
-    try {
-      const processed = await processBatch(store, {
-        ...batch,
-        signal,
-        onProcessed: async (event) => {
-          await onProcessed?.(event);
-          if (throttleMs > 0) await pause(throttleMs, signal);
-        },
-      });
-      wait = processed === 0 ? pollMs : 0;
-    } catch (error) {
-      if (error instanceof StoreClosedError) throw error;
-      onError(error);
-      wait = retryMs;
-    }
-    if (wait > 0) await pause(wait, signal);
+export function orderProcessManager(options: OrderProcessManagerOptions = {}): Consumer<'transaction'> {
+  const throttleMs = options.throttleMs ?? 0;
+  return defineConsumer({
+    name: options.name ?? orderProcessManagerName,
+    categories,
+    eventTypes: types,
+    partitions: options.partitions ?? 4,
+    partitionKey: orderKey,
+    batchSize: options.batchSize ?? 100,
+    // Its steps are commands: the batch's transaction appends them, with the checkpoint.
+    appends: true,
+    handle: async (events, { tx }) => {
+      for (const event of events) {
+        await reactions[event.type]!(tx, event);
+        if (throttleMs > 0) await delay(throttleMs);
+      }
+    },
+  });
+}
+
+/**
+ * The partition key: the order an event belongs to. An order's own events carry it as
+ * their stream; inventory and payment events carry it as their correlation id. Anything
+ * else (a reservation made by hand) keeps its stream, and the process ignores it.
+ */
+function orderKey(event: RecordedEvent): string {
+  const correlationId = event.metadata.correlationId;
+  if (categoryOf(event.streamId) !== order.category && typeof correlationId === 'string' && correlationId.startsWith(`${order.category}-`)) {
+    return correlationId;
   }
+  return event.streamId;
 }
 
 function commandId(event: RecordedEvent, step: string): string {
@@ -291,16 +259,4 @@ function decode<A extends typeof order | typeof stockReservation | typeof paymen
     throw new TypeError(`expected a ${type} of ${aggregate.category}, got ${event.type} in ${event.streamId}`);
   }
   return aggregate.eventCodec.decode(event) as Extract<ReturnType<A['eventCodec']['decode']>, { type: T }>;
-}
-
-async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  try {
-    await delay(ms, undefined, { signal });
-  } catch (error) {
-    if (!signal.aborted) throw error;
-  }
-}
-
-function logError(error: unknown): void {
-  console.error(`order process manager: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}; retrying`);
 }

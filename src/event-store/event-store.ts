@@ -44,6 +44,12 @@ export interface AppendResult {
   lastGlobalPosition: bigint;
   /** The stored events' ids, in order: the caller's, or those the store chose. */
   eventIds: string[];
+  /**
+   * Whether this call wrote the events: `false` when they were stored already and the call
+   * returned that earlier append's result (an idempotent retry, docs/event-store.md).
+   * Code that reacts to an append (an inline projection) reacts only when it is `true`.
+   */
+  written: boolean;
 }
 
 export interface ReadStreamOptions {
@@ -84,6 +90,31 @@ export interface ReadAllOptions {
   types?: readonly string[];
   /** Only events of streams in these categories (`post` for `post-42`). */
   categories?: readonly string[];
+}
+
+/** Which events `countEvents` counts: those `readAll` would return, up to `until`. */
+export interface CountEventsOptions {
+  /** Count events after this global position (exclusive); default: from the start. */
+  after?: bigint;
+  /** Count events up to this global position (inclusive); default: up to the head. */
+  until?: bigint;
+  /** Only events of these types. */
+  types?: readonly string[];
+  /** Only events of streams in these categories. */
+  categories?: readonly string[];
+}
+
+/** What `countEvents` found. */
+export interface EventCount {
+  /** How many events matched. */
+  count: number;
+  /** When the first of them (the lowest position) was recorded; `null` when none matched. */
+  oldestRecordedAt: Date | null;
+}
+
+export interface ReadAllCommittedOptions extends ReadAllOptions {
+  /** Return events up to this global position (inclusive); default: every committed one. */
+  until?: bigint;
 }
 
 export interface IterateStreamOptions extends Omit<ReadStreamOptions, 'limit'> {
@@ -158,6 +189,52 @@ export interface EventStoreSession {
    * ```
    */
   readAll<E extends RecordedEvent = RecordedEvent>(options?: ReadAllOptions): Promise<E[]>;
+
+  /**
+   * Counts the events `readAll({ after, types, categories })` would return now, up to
+   * `until` (inclusive), and tells when the first of them was recorded: a lag in events
+   * (positions are sparse, so subtracting them says nothing). Bounded like `readAll`: an
+   * event readers cannot see yet (docs/global-log.md) is not counted.
+   *
+   * @example
+   * ```ts
+   * const head = await store.headPosition();
+   * const { count, oldestRecordedAt } = await store.countEvents({ after: checkpoint, until: head, types: ['LikeCreated'] });
+   * ```
+   */
+  countEvents(options?: CountEventsOptions): Promise<EventCount>;
+
+  /**
+   * The events at these global positions, in global order (positions with no event are
+   * left out). A lookup, like `readEventsById`, not a read of the log: it is not bounded
+   * by what readers can see, so it returns an event that committed while an older
+   * appender of the store is still open (which `readAll` holds back), and inside
+   * `withTransaction` the transaction's own events. Never page the log with it.
+   *
+   * @example
+   * ```ts
+   * const [event] = await tx.readEventsAt([deadLetter.globalPosition]);
+   * ```
+   */
+  readEventsAt<E extends RecordedEvent = RecordedEvent>(positions: readonly bigint[]): Promise<E[]>;
+
+  /**
+   * Like `readAll` (with `until`, inclusive), but every event committed so far, including
+   * those readers cannot see yet because an older appender of the store is still open
+   * (and inside `withTransaction`, its own): `lastCommittedPosition()` is its head.
+   *
+   * Not safe to resume from: an appender still open may commit events below what it
+   * returns, and a checkpoint moved past them would skip them (docs/global-log.md). For
+   * a caller that has shut out, by other means, every appender it cares about: a
+   * rebuild's switch of an inline projection holds the projection's lock, which its
+   * appenders take before they append.
+   *
+   * @example
+   * ```ts
+   * const page = await tx.readAllCommitted({ after: checkpoint, types: ['Deposited'], limit: 1000 });
+   * ```
+   */
+  readAllCommitted<E extends RecordedEvent = RecordedEvent>(options?: ReadAllCommittedOptions): Promise<E[]>;
 
   /** The stream's version and state, or `null` when it was never appended to. */
   getStreamInfo(streamId: string): Promise<StreamInfo | null>;

@@ -3,7 +3,8 @@ import { globalPositionSchema } from '../event-store/read-options.js';
 import { parseInput } from '../event-store/validation.js';
 import { ProjectionStoppedError, ProjectionTimeoutError, ValidationError } from '../errors.js';
 import type { AnyProjection } from './define-projection.js';
-import { table } from './generations.js';
+import { readPartitions } from '../consumers/partitions.js';
+import { readCurrentGenerations, table } from './generations.js';
 import { runProjections, type RunProjectionsOptions } from './projection-worker.js';
 
 export interface CatchUpOptions extends RunProjectionsOptions {
@@ -75,15 +76,17 @@ async function heldBackBy(store: EventStore): Promise<string> {
 
 /** Descriptions of what has not reached `target` yet; empty when all is done. */
 async function whatIsBehind(store: EventStore, projections: readonly AnyProjection[], inline: Set<string>, target: bigint): Promise<string[]> {
-  const rows = await store.withTransaction((tx) =>
-    tx.query<{ projection: string; generation: number; status: string; version: number; partition: number; position: string | bigint; stopped_error: string | null }>(
-      `SELECT g.projection, g.generation, g.status, g.version, p.partition, p.position, p.stopped_error
-         FROM ${table(tx.schema, 'projection_generations')} g
-         JOIN ${table(tx.schema, 'consumer_partitions')} p ON p.consumer = g.projection AND p.generation = g.generation
-        WHERE g.projection = ANY($1::text[]) AND g.status <> 'retired'`,
-      [projections.map((p) => p.name)],
-    ),
-  );
+  const rows = await store.withTransaction(async (tx) => {
+    // Generations, then their partitions: a checkpoint read is at least as recent as its
+    // generation's status (checkpoints only move forward).
+    const generations = await readCurrentGenerations(tx, projections.map((p) => p.name));
+    const partitions = await readPartitions(tx, generations.map((g) => ({ consumer: g.projection, generation: g.generation })));
+    const byKey = new Map(generations.map((g) => [`${g.projection}\u0000${g.generation}`, g]));
+    return partitions.map((p) => {
+      const { projection, status, version } = byKey.get(`${p.consumer}\u0000${p.generation}`)!;
+      return { projection, generation: p.generation, status, version, partition: p.partition, position: p.position, stoppedError: p.stoppedError };
+    });
+  });
   const behind: string[] = [];
   for (const [index, projection] of projections.entries()) {
     const own = rows.filter((row) => row.projection === projection.name);
@@ -105,7 +108,7 @@ async function whatIsBehind(store: EventStore, projections: readonly AnyProjecti
       ]);
     }
     for (const row of own.filter((r) => r.version === projection.version)) {
-      if (row.stopped_error !== null) throw new ProjectionStoppedError(row.projection, row.partition, row.stopped_error);
+      if (row.stoppedError !== null) throw new ProjectionStoppedError(row.projection, row.partition, row.stoppedError);
     }
     const building = own.find((row) => row.status === 'building' && row.version === projection.version);
     if (building) {
@@ -127,7 +130,7 @@ async function whatIsBehind(store: EventStore, projections: readonly AnyProjecti
       continue;
     }
     for (const row of own.filter((r) => r.status === 'live' && r.version === projection.version)) {
-      if (BigInt(row.position) < target) behind.push(`${projection.name} partition ${row.partition} at ${row.position} of ${target}`);
+      if (row.position < target) behind.push(`${projection.name} partition ${row.partition} at ${row.position} of ${target}`);
     }
   }
   return behind;

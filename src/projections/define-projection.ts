@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { EventCodec, type DomainEvent, type EventSchemas } from '../aggregates/event-schemas.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
+import { partitionOfKey } from '../consumers/partition-key.js';
 import { parseInput } from '../event-store/validation.js';
 import { ValidationError } from '../errors.js';
 import { identifierBytes, maxIdentifierBytes } from '../database/schema-name.js';
@@ -180,19 +181,6 @@ export function defineProjection<Events extends EventSchemas>(definition: Projec
       return partitions === 1 ? 0 : partitionOfKey(key(event), partitions);
     },
   };
-}
-
-/**
- * The partition of a key: FNV-1a over its UTF-8 bytes, modulo the partition count. Stable
- * across processes and versions (it decides which worker owns which keys).
- */
-export function partitionOfKey(key: string, partitions: number): number {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(key, 'utf8')) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % partitions;
 }
 
 /**

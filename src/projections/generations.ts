@@ -1,3 +1,5 @@
+import { lockConsumer } from '../consumers/lock-consumer.js';
+import { ensurePartitions } from '../consumers/partitions.js';
 import { quoteIdent } from '../database/quote-ident.js';
 import type { EventStoreTransaction } from '../event-store/event-store.js';
 import { generationSchemaOf, readSchemaOf, type AnyProjection } from './define-projection.js';
@@ -60,11 +62,10 @@ export const table = (schema: string, name: string) => `${quoteIdent(schema)}.${
  * the global log.
  */
 export async function lockProjection(tx: EventStoreTransaction, projection: string, mode: 'shared' | 'exclusive'): Promise<void> {
-  const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
-  await tx.query(`SELECT ${fn}(hashtext('annals.projection'), hashtext($1))`, [`${tx.schema}.${projection}`]);
+  await lockConsumer(tx, projection, mode);
 }
 
-/** lockProjection shared, for several projections in one statement (an inline append's path). */
+/** lockProjection shared, for several projections in one statement (an inline append's path); the same key as lockConsumer. */
 export async function lockProjections(tx: EventStoreTransaction, projections: readonly string[]): Promise<void> {
   if (projections.length === 0) return;
   await tx.query(
@@ -78,6 +79,27 @@ export async function readGenerations(tx: EventStoreTransaction, projection: str
     `SELECT projection, generation, version, partitions, schema_name, read_schema, status, started_from, replay_until
        FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 ORDER BY generation`,
     [projection],
+  );
+  return rows.map(toGeneration);
+}
+
+/** One generation of a projection, or undefined when it has none of that number. */
+export async function readGeneration(tx: EventStoreTransaction, projection: string, generation: number): Promise<Generation | undefined> {
+  const [row] = await tx.query<GenerationRow>(
+    `SELECT projection, generation, version, partitions, schema_name, read_schema, status, started_from, replay_until
+       FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 AND generation = $2`,
+    [projection, generation],
+  );
+  return row && toGeneration(row);
+}
+
+/** The generations of these projections that are not retired, by projection and generation. */
+export async function readCurrentGenerations(tx: EventStoreTransaction, projections: readonly string[]): Promise<Generation[]> {
+  const rows = await tx.query<GenerationRow>(
+    `SELECT projection, generation, version, partitions, schema_name, read_schema, status, started_from, replay_until
+       FROM ${table(tx.schema, 'projection_generations')} WHERE projection = ANY($1::text[]) AND status <> 'retired'
+      ORDER BY projection, generation`,
+    [projections],
   );
   return rows.map(toGeneration);
 }
@@ -123,11 +145,7 @@ export async function createGeneration(
       projection.categories ? [...projection.categories] : null,
     ],
   );
-  await tx.query(
-    `INSERT INTO ${table(tx.schema, 'consumer_partitions')} (consumer, generation, partition, position)
-     SELECT $1, $2, p, $3 FROM generate_series(0, $4::integer - 1) AS p`,
-    [projection.name, generation, from.toString(), projection.partitions],
-  );
+  await ensurePartitions(tx, { consumer: projection.name, generation, partitions: projection.partitions, position: from });
   if (status === 'live') await pointViewsAt(tx, projection.name, readSchema, schemaName);
   await tx.query(`SET LOCAL search_path TO ${quoteIdent(tx.schema)}`);
   return {

@@ -1,11 +1,11 @@
-import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
-import { toRecordedEvent, type EventRow } from '../event-store/postgres/read-statements.js';
+import type { EventStore, EventStoreTransaction, RecordedEvent } from '../event-store/event-store.js';
+import { categoryOf } from '../event-store/stream-name.js';
 import { EventSchemaError } from '../errors.js';
 import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
 import { applyInLogOrder } from './apply-in-log-order.js';
-import { describe } from './failures.js';
+import { describe } from '../consumers/failures.js';
 import { lockProjection, table } from './generations.js';
-import { recordDeadLetter } from './partition-leases.js';
+import { recordDeadLetter } from '../consumers/dead-letters.js';
 import { projectionContext } from './projection-context.js';
 
 /**
@@ -45,59 +45,75 @@ export async function readLive(tx: EventStoreTransaction, projection: string): P
 }
 
 /**
- * Records, in the appender's transaction, that `generation` owes those of `events` it
- * handles: by its own types and categories (projection_generations), which the
- * appending code, of another version, does not know.
+ * Records, in the appender's transaction, that `generation` owes those of `events` (this
+ * transaction's own, as it read them back) it handles: by its own types and categories
+ * (projection_generations), which the appending code, of another version, does not know.
  */
 export async function recordOwed(
   tx: EventStoreTransaction,
   projection: string,
   generation: number,
-  events: readonly { globalPosition: bigint }[],
+  events: readonly Pick<RecordedEvent, 'globalPosition' | 'streamId' | 'type'>[],
 ): Promise<void> {
   if (events.length === 0) return;
   await tx.query(
     `INSERT INTO ${table(tx.schema, 'projection_inline_pending')} (projection, generation, global_position, stream_id)
      SELECT g.projection, g.generation, e.global_position, e.stream_id
-       FROM ${table(tx.schema, 'events')} e
+       FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) AS e(global_position, stream_id, type, category)
        JOIN ${table(tx.schema, 'projection_generations')} g ON g.projection = $1 AND g.generation = $2
-      WHERE e.global_position = ANY($3::bigint[])
-        AND (g.event_types IS NULL OR e.type = ANY(g.event_types))
+      WHERE (g.event_types IS NULL OR e.type = ANY(g.event_types))
         AND (g.categories IS NULL OR e.category = ANY(g.categories))
      ON CONFLICT DO NOTHING`,
-    [projection, generation, events.map((e) => e.globalPosition.toString())],
+    [
+      projection,
+      generation,
+      events.map((e) => e.globalPosition.toString()),
+      events.map((e) => e.streamId),
+      events.map((e) => e.type),
+      events.map((e) => categoryOf(e.streamId)),
+    ],
   );
 }
 
 /**
  * For an inline append to `streamId`: the live generation, and when it is of this code's
- * version, what it owes of the stream, taken off the table (one statement: this is the
- * append's path). The caller appended to the stream, so holds its row lock: every
- * earlier append to it has committed, and no sweep holds its rows.
+ * version, what it owes of the stream, taken off the table (one statement when nothing is
+ * owed, the usual case: this is the append's path). The caller appended to the stream, so
+ * holds its row lock: every earlier append to it has committed, and no sweep holds its
+ * rows.
  */
 export async function takeOwedOfStream(
   tx: EventStoreTransaction,
   projection: AnyProjection,
   streamId: string,
 ): Promise<{ live: LiveGeneration | undefined; owed: AnyProjectedEvent[] }> {
-  const rows = await tx.query<{ generation: number; version: number; schema_name: string } & { [K in keyof EventRow]: EventRow[K] | null }>(
+  const rows = await tx.query<{ generation: number; version: number; schema_name: string; global_position: string | bigint | null }>(
     `WITH live AS (
        SELECT generation, version, schema_name FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 AND status = 'live'),
      owed AS (
        DELETE FROM ${table(tx.schema, 'projection_inline_pending')} p USING live
         WHERE p.projection = $1 AND p.generation = live.generation AND live.version = $2 AND p.stream_id = $3
        RETURNING p.global_position)
-     SELECT live.generation, live.version, live.schema_name,
-            e.global_position, e.stream_id, e.stream_version, e.event_id, e.type, e.schema_version, e.data, e.metadata, e.recorded_at
-       FROM live LEFT JOIN (owed JOIN ${table(tx.schema, 'events')} e USING (global_position)) ON true
-      ORDER BY e.global_position`,
+     SELECT live.generation, live.version, live.schema_name, owed.global_position
+       FROM live LEFT JOIN owed ON true`,
     [projection.name, projection.version, streamId],
   );
   const [first] = rows;
   if (!first) return { live: undefined, owed: [] };
   const live = { generation: first.generation, version: first.version, schemaName: first.schema_name };
-  const events = rows.filter((row): row is typeof row & EventRow => row.global_position !== null);
-  return { live, owed: await decodeOrDeadLetter(tx, projection, live.generation, events) };
+  const positions = rows.flatMap((row) => (row.global_position === null ? [] : [BigInt(row.global_position)]));
+  return { live, owed: await decodeOrDeadLetter(tx, projection, live.generation, await owedEvents(tx, positions)) };
+}
+
+/**
+ * The events at `positions`, owed by a live generation, in log order. Each row of what is
+ * owed was written by the transaction that appended its event, so an event whose row this
+ * transaction sees has committed and is here too: readEventsAt is a lookup, not bounded
+ * by what readers of the log can see yet, and must not be (an event that committed while
+ * an older appender is still open would be deleted from what is owed, and never applied).
+ */
+async function owedEvents(tx: EventStoreTransaction, positions: readonly bigint[]): Promise<RecordedEvent[]> {
+  return positions.length === 0 ? [] : tx.readEventsAt(positions);
 }
 
 /**
@@ -179,20 +195,19 @@ async function sweep(store: EventStore, projection: AnyProjection, options: { li
       );
       if (locked.length === 0) return { applied: 0, more: false };
       // A prefix of each stream's rows in log order: what is left stays owed, behind it.
-      const rows = await tx.query<EventRow>(
-        `SELECT e.global_position, e.stream_id, e.stream_version, e.event_id, e.type, e.schema_version, e.data, e.metadata, e.recorded_at
-           FROM ${table(tx.schema, 'projection_inline_pending')} p
-           JOIN ${table(tx.schema, 'events')} e USING (global_position)
-          WHERE p.projection = $1 AND p.generation = $2 AND p.stream_id = ANY($3::text[])
-          ORDER BY e.global_position LIMIT $4`,
+      const owed = await tx.query<{ global_position: string | bigint }>(
+        `SELECT global_position FROM ${table(tx.schema, 'projection_inline_pending')}
+          WHERE projection = $1 AND generation = $2 AND stream_id = ANY($3::text[])
+          ORDER BY global_position LIMIT $4`,
         [projection.name, live.generation, locked.map((row) => row.stream_id), options.limit],
       );
+      const rows = await owedEvents(tx, owed.map((row) => BigInt(row.global_position)));
       const events = await decodeOrDeadLetter(tx, projection, live.generation, rows);
       const context = await projectionContext(tx, live.schemaName, { replaying: false, generation: live.generation, partition: 0 });
       await applyInLogOrder(projection, events, () => false, context);
       await tx.query(
         `DELETE FROM ${table(tx.schema, 'projection_inline_pending')} WHERE projection = $1 AND generation = $2 AND global_position = ANY($3::bigint[])`,
-        [projection.name, live.generation, rows.map((row) => String(row.global_position))],
+        [projection.name, live.generation, rows.map((row) => row.globalPosition.toString())],
       );
       return { applied: rows.length, more: full || rows.length === options.limit };
     },
@@ -226,15 +241,19 @@ async function owingStreams(
  * worker does, rather than failing every later append to its stream: stored events never
  * change, so no retry would help. retryDeadLetter applies it once the code can read it.
  */
-async function decodeOrDeadLetter(tx: EventStoreTransaction, projection: AnyProjection, generation: number, rows: readonly EventRow[]): Promise<AnyProjectedEvent[]> {
+async function decodeOrDeadLetter(
+  tx: EventStoreTransaction,
+  projection: AnyProjection,
+  generation: number,
+  recorded: readonly RecordedEvent[],
+): Promise<AnyProjectedEvent[]> {
   const events: AnyProjectedEvent[] = [];
-  for (const row of rows) {
-    const event = toRecordedEvent(row);
+  for (const event of recorded) {
     try {
       events.push(projection.decode(event) as AnyProjectedEvent);
     } catch (error) {
       if (!(error instanceof EventSchemaError)) throw error;
-      await recordDeadLetter(tx, { projection: projection.name, generation, partition: 0 }, {
+      await recordDeadLetter(tx, { consumer: projection.name, generation, partition: 0 }, {
         globalPosition: event.globalPosition,
         id: event.id,
         streamId: event.streamId,

@@ -1,7 +1,6 @@
 import type { AppendOptions, AppendResult, EventStore, EventStoreTransaction, NewEvent, TransactionOptions } from '../event-store/event-store.js';
 import { categoryOf } from '../event-store/stream-name.js';
 import { ConcurrencyError } from '../errors.js';
-import { positionBits } from '../event-store/postgres/append-statement.js';
 import { applyEvents } from './apply.js';
 import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
 import { lockProjections, table } from './generations.js';
@@ -94,8 +93,11 @@ async function appendInline(
   // sees in the append: another version of the projection may handle other types.
   await lockProjections(tx, names);
   const result = await tx.appendToStream(streamId, events, options);
+  // An idempotent retry returns the earlier append's result and writes nothing: only
+  // events this call wrote are applied (or recorded as owed).
+  if (!result.written) return result;
 
-  const { lives, xid, searchPath } = await afterAppend(tx, names);
+  const { lives, searchPath } = await afterAppend(tx, names);
   const category = categoryOf(streamId);
   const handles = (projection: AnyProjection, type: string) =>
     projection.eventTypes.includes(type) && (!projection.categories || projection.categories.includes(category));
@@ -108,11 +110,12 @@ async function appendInline(
   });
   if (concerned.length === 0) return result;
 
-  // An idempotent retry returns the earlier append's result and writes nothing: only
-  // events this transaction wrote (its id is in their positions) are applied.
-  const appended = (await tx.readStream(streamId, { fromVersion: result.nextExpectedVersion - events.length + 1 })).filter(
-    (event) => (event.globalPosition >> BigInt(positionBits)).toString() === xid,
-  );
+  // The events this call wrote: it holds the stream's row lock since its append, so the
+  // stream's last versions are its own.
+  const appended = await tx.readStream(streamId, {
+    fromVersion: result.nextExpectedVersion - events.length + 1,
+    toVersion: result.nextExpectedVersion,
+  });
   if (appended.length === 0) return result;
 
   for (const projection of concerned) {
@@ -139,24 +142,21 @@ async function appendInline(
  * What an inline append needs once it has appended, in one round trip: the live
  * generation of each projection that has one (none yet: its first build is under way and
  * will include these events), read under the projections' locks, so no switch can change
- * it before this transaction ends; this transaction's id as its positions carry it (plus
- * the store's offset); and the search path to restore after the handlers.
+ * it before this transaction ends; and the search path to restore after the handlers.
  */
 async function afterAppend(
   tx: EventStoreTransaction,
   names: readonly string[],
-): Promise<{ lives: Map<string, { generation: number; version: number }>; xid: string; searchPath: string }> {
-  const [row] = await tx.query<{ xid: string; search_path: string; lives: { projection: string; generation: number; version: number }[] | null }>(
-    `SELECT (pg_current_xact_id()::text::bigint + l.xid_offset)::text AS xid, current_setting('search_path') AS search_path,
+): Promise<{ lives: Map<string, { generation: number; version: number }>; searchPath: string }> {
+  const [row] = await tx.query<{ search_path: string; lives: { projection: string; generation: number; version: number }[] | null }>(
+    `SELECT current_setting('search_path') AS search_path,
             (SELECT json_agg(json_build_object('projection', g.projection, 'generation', g.generation, 'version', g.version))
                FROM ${table(tx.schema, 'projection_generations')} g
-              WHERE g.projection = ANY($1::text[]) AND g.status = 'live') AS lives
-       FROM ${table(tx.schema, 'global_log')} l`,
+              WHERE g.projection = ANY($1::text[]) AND g.status = 'live') AS lives`,
     [names],
   );
   return {
     lives: new Map((row?.lives ?? []).map((live) => [live.projection, { generation: live.generation, version: live.version }])),
-    xid: row?.xid ?? '',
     searchPath: row?.search_path ?? 'public',
   };
 }

@@ -1,4 +1,5 @@
 import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
+import { hasPartitions, readCheckpoints } from '../consumers/partitions.js';
 import { globalPositionSchema } from '../event-store/read-options.js';
 import { parseInput } from '../event-store/validation.js';
 import { ValidationError } from '../errors.js';
@@ -6,7 +7,7 @@ import { readSchemaOf, type AnyProjection } from './define-projection.js';
 import { createGeneration, dropRetired, lockProjection, readGenerations, retire, table, type Generation } from './generations.js';
 import { adoptReadViews, pointViewsAt } from './read-schemas.js';
 import { forgetOwed } from './inline-pending.js';
-import { drainInline, drainToLive, lockPartitions } from './switch-drain.js';
+import { drainInline, drainToLive } from './switch-drain.js';
 
 export interface SetupOptions {
   /**
@@ -30,12 +31,19 @@ export async function setupProjection(store: EventStore, projection: AnyProjecti
   const generations = await store.withTransaction(async (tx) => {
     await lockProjection(tx, projection.name, 'exclusive');
     const existing = await readGenerations(tx, projection.name);
+    // One name, one consumer: a consumer of another kind (runConsumers) holds this one.
+    if (existing.length === 0 && (await hasPartitions(tx, projection.name))) {
+      throw new ValidationError([{ field: 'projection.name', reason: `'${projection.name}' is a consumer of this store (runConsumers); give the projection a name of its own` }]);
+    }
     refuseOtherPartitions(existing, projection);
     const live = existing.find((g) => g.status === 'live');
     const building = existing.find((g) => g.status === 'building');
     await moveReadSchema(tx, projection, live, building);
     if (!live && !building) {
-      const logHasEvents = options.inline === true && (await tx.query(`SELECT 1 FROM ${table(tx.schema, 'events')} LIMIT 1`)).length > 0;
+      // Any committed event counts, whether readers can see it yet or not
+      // (lastCommittedPosition is not bounded): made live at once, the first generation
+      // would never apply an event that committed behind an open appender's transaction.
+      const logHasEvents = options.inline === true && (await tx.lastCommittedPosition()) > 0n;
       await createGeneration(tx, projection, logHasEvents ? 'building' : 'live', 0n);
     } else if (live && live.version < projection.version && options.autoRebuild !== false) {
       if (!building || building.version < projection.version) {
@@ -153,11 +161,8 @@ export async function switchToRebuild(store: EventStore, projection: AnyProjecti
   const ready = await store.withTransaction(async (tx) => {
     const building = (await readGenerations(tx, projection.name)).find((g) => g.status === 'building' && g.version === projection.version);
     if (!building) return false;
-    const partitions = await tx.query<{ caught_up: boolean }>(
-      `SELECT caught_up FROM ${table(tx.schema, 'consumer_partitions')} WHERE consumer = $1 AND generation = $2`,
-      [projection.name, building.generation],
-    );
-    return partitions.length > 0 && partitions.every((p) => p.caught_up);
+    const partitions = await readCheckpoints(tx, { consumer: projection.name, generation: building.generation });
+    return partitions.length > 0 && partitions.every((p) => p.caughtUp);
   }, { appends: false });
   if (!ready) return undefined;
   const switched = await store.withTransaction((tx) => switchNow(tx, projection, inline), { appends: false });
@@ -182,7 +187,7 @@ async function switchNow(tx: EventStoreTransaction, projection: AnyProjection, i
   // it, and one still to commit finds it moved by the drain (its fence fails). A batch of
   // an inline build holds the projection's lock shared from before its first write to
   // its commit, so none is in flight at all.
-  const partitions = await lockPartitions(tx, building, 'update');
+  const partitions = await readCheckpoints(tx, { consumer: building.projection, generation: building.generation }, 'update');
   if (partitions.length === 0 || partitions.some((p) => !p.caughtUp)) return undefined;
   const checkpoints = new Map(partitions.map((p) => [p.partition, p.position]));
   if (inline) await drainInline(tx, projection, building, live, checkpoints);

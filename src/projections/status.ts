@@ -1,6 +1,8 @@
 import type { EventStore, LogHoldback } from '../event-store/event-store.js';
+import { countPendingDeadLetters } from '../consumers/dead-letters.js';
+import { readPartitions, workersRunning } from '../consumers/partitions.js';
 import type { AnyProjection } from './define-projection.js';
-import { table } from './generations.js';
+import { readCurrentGenerations } from './generations.js';
 
 export interface PartitionStatus {
   projection: string;
@@ -72,26 +74,6 @@ export interface ProjectionSummary {
  */
 const logHoldbackReportedAfterMs = 1_000;
 
-interface Row {
-  projection: string;
-  generation: number;
-  version: number;
-  status: 'live' | 'building';
-  started_from: string | bigint;
-  partition: number;
-  position: string | bigint;
-  owner: string | null;
-  heartbeat_at: Date | null;
-  lease_expires_at: Date | null;
-  events_processed: string | bigint;
-  retries: string | bigint;
-  dead_lettered: string | bigint;
-  throughput: number;
-  stopped_error: string | null;
-  lag: string | bigint;
-  oldest: Date | null;
-}
-
 /**
  * Where every projection stands: per generation and partition, the checkpoint against
  * the head, the lag in events (counted: positions are sparse, so subtracting them says
@@ -111,88 +93,62 @@ export async function projectionStatus(store: EventStore, projections: readonly 
     // own session out by pid, but a transaction with an id would hold the log back itself.
     const holdback = await tx.logHoldback();
     const logHeldBackBy = holdback !== null && holdback.ageMs >= logHoldbackReportedAfterMs ? holdback : null;
-    // Every event a reader can see is at or below the head; nothing between it and the
-    // visibility bound is visible, so `<= head` counts what a worker has still to read.
     const head = await tx.headPosition();
     const partitions: PartitionStatus[] = [];
     const summaries: ProjectionStatus['projections'] = [];
     for (const projection of projections) {
-      const categories = projection.categories ? [...projection.categories] : null;
-      const rows = await tx.query<Row>(
-        `SELECT g.projection, g.generation, g.version, g.status, g.started_from, p.partition, p.position, p.owner,
-                p.heartbeat_at, p.lease_expires_at, p.events_processed, p.retries, p.dead_lettered, p.throughput,
-                p.stopped_error,
-                (SELECT count(*) FROM ${table(tx.schema, 'events')} e
-                  WHERE e.global_position > p.position AND e.global_position <= $2::bigint
-                    AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[]))) AS lag,
-                (SELECT e.recorded_at FROM ${table(tx.schema, 'events')} e
-                  WHERE e.global_position > p.position AND e.global_position <= $2::bigint
-                    AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[]))
-                  ORDER BY e.global_position LIMIT 1) AS oldest
-           FROM ${table(tx.schema, 'projection_generations')} g
-           JOIN ${table(tx.schema, 'consumer_partitions')} p ON p.consumer = g.projection AND p.generation = g.generation
-          WHERE g.projection = $1 AND g.status <> 'retired'
-          ORDER BY g.generation, p.partition`,
-        [projection.name, head.toString(), [...projection.eventTypes], categories],
-      );
-      // A rebuild's events to process in all: the same for each of its partitions, and a
-      // count over what may be the whole log, so counted once per generation.
+      const filter = { types: [...projection.eventTypes], ...(projection.categories ? { categories: [...projection.categories] } : {}) };
+      // Generations, then their partitions: a partition's checkpoint is at least as recent
+      // as its generation's status (checkpoints only move forward).
+      const generations = new Map((await readCurrentGenerations(tx, [projection.name])).map((g) => [g.generation, g]));
+      const rows = await readPartitions(tx, [...generations.values()].map((g) => ({ consumer: g.projection, generation: g.generation })));
+      // Counted up to the head (countEvents, bounded like readAll): every event a reader can
+      // see is at or below it, and stays visible to this transaction's later statements
+      // (the log's bound never moves back), so each count is of what a worker has still to
+      // read. A rebuild's events to process in all: the same for each of its partitions,
+      // and a count over what may be the whole log, so counted once per generation.
       const totals = new Map<number, number>();
       for (const row of rows) {
-        if (row.status !== 'building' || totals.has(row.generation)) continue;
-        const [counted] = await tx.query<{ total: string | bigint }>(
-          `SELECT count(*) AS total FROM ${table(tx.schema, 'events')} e
-            WHERE e.global_position > $1::bigint AND e.global_position <= $2::bigint
-              AND e.type = ANY($3::text[]) AND ($4::text[] IS NULL OR e.category = ANY($4::text[]))`,
-          [row.started_from.toString(), head.toString(), [...projection.eventTypes], categories],
-        );
-        totals.set(row.generation, Number(counted?.total ?? 0));
+        const generation = generations.get(row.generation)!;
+        if (generation.status !== 'building' || totals.has(row.generation)) continue;
+        totals.set(row.generation, (await tx.countEvents({ ...filter, after: generation.startedFrom, until: head })).count);
       }
       for (const row of rows) {
-        const lag = Number(row.lag);
+        const generation = generations.get(row.generation)!;
+        const { count: lag, oldestRecordedAt: oldest } = await tx.countEvents({ ...filter, after: row.position, until: head });
         const total = totals.get(row.generation) ?? null;
         partitions.push({
-          projection: row.projection,
+          projection: generation.projection,
           generation: row.generation,
-          version: row.version,
-          status: row.status,
+          version: generation.version,
+          status: generation.status as PartitionStatus['status'],
           partition: row.partition,
-          position: BigInt(row.position),
+          position: row.position,
           lag,
-          oldestUnprocessedAgeMs: row.oldest === null ? null : Math.max(0, Date.now() - new Date(row.oldest).getTime()),
+          oldestUnprocessedAgeMs: oldest === null ? null : Math.max(0, Date.now() - oldest.getTime()),
           throughput: row.throughput,
-          eventsProcessed: Number(row.events_processed),
-          retries: Number(row.retries),
-          deadLettered: Number(row.dead_lettered),
+          eventsProcessed: row.eventsProcessed,
+          retries: row.retries,
+          deadLettered: row.deadLettered,
           owner: row.owner,
-          heartbeatAt: row.heartbeat_at,
-          leaseExpiresAt: row.lease_expires_at,
-          stoppedError: row.stopped_error,
+          heartbeatAt: row.heartbeatAt,
+          leaseExpiresAt: row.leaseExpiresAt,
+          stoppedError: row.stoppedError,
           rebuildProgress: total === null ? null : total === 0 ? 1 : Math.min(1, Math.max(0, 1 - lag / total)),
         });
       }
-      const [dead] = await tx.query<{ pending: number }>(
-        `SELECT count(*)::int AS pending FROM ${table(tx.schema, 'consumer_dead_letters')} WHERE consumer = $1 AND status = 'pending'`,
-        [projection.name],
-      );
-      const live = rows.filter((row) => row.status === 'live').map((row) => Number(row.events_processed));
+      const pendingDeadLetters = await countPendingDeadLetters(tx, projection.name);
+      const live = rows.filter((row) => generations.get(row.generation)!.status === 'live').map((row) => row.eventsProcessed);
       const mean = live.reduce((a, b) => a + b, 0) / Math.max(1, live.length);
       // A worker heartbeats every third of its lease (5 s by default); one not seen for a
       // minute is gone, whatever lease it ran with.
-      const idle = await tx.query<{ worker_id: string; version: number }>(
-        `SELECT w.worker_id, (w.versions ->> $1)::integer AS version FROM ${table(tx.schema, 'consumer_workers')} w
-          WHERE $1 = ANY(w.consumers) AND w.heartbeat_at > now() - interval '1 minute'
-            AND NOT EXISTS (SELECT 1 FROM ${table(tx.schema, 'projection_generations')} g
-                             WHERE g.projection = $1 AND g.status IN ('live', 'building')
-                               AND g.version = (w.versions ->> $1)::integer)
-          ORDER BY w.worker_id`,
-        [projection.name],
-      );
+      const versions = new Set([...generations.values()].map((g) => g.version));
+      const idle = (await workersRunning(tx, projection.name, 60_000)).filter((worker) => worker.version === null || !versions.has(worker.version));
       summaries.push({
         name: projection.name,
-        pendingDeadLetters: dead?.pending ?? 0,
+        pendingDeadLetters,
         skew: live.length > 1 && mean > 0 ? Math.max(...live) / mean : null,
-        idleWorkers: idle.map((row) => ({ workerId: row.worker_id, version: row.version })),
+        idleWorkers: idle.map((worker) => ({ workerId: worker.workerId, version: worker.version as number })),
       });
     }
     return { head, partitions, projections: summaries, logHeldBackBy };

@@ -13,3 +13,4 @@ export type {
   SpecEventPlacement,
   SpecStepOptions,
 } from './projection-spec.js';
+export { consumerSpec, type ConsumerSpecEvent, type ConsumerSpecOutcome } from './consumer-spec.js';

@@ -12,8 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { bankAccount } from '../../domain/bank-account/index.js';
 import { postLikes } from '../../domain/likes/likes.aggregate.js';
 import { createTestStore } from '../setup/database.js';
+import { tally } from '../support/tally.js';
 import { rowCounts, wrapSession } from './support/sessions.js';
-import { tally } from './support/tally.js';
 
 // At the top level: the helper registers the file's clean-up hooks.
 const store: EventStore = await createTestStore('handle_command');

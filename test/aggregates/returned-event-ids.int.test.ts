@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { defineAggregate, handleCommand, type EventStore, type EventStoreSession } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { createTestStore } from '../setup/database.js';
-import { tally } from './support/tally.js';
+import { tally } from '../support/tally.js';
 
 // Issue 9: without a command id, handleCommand returned `id: ''` for every event instead
 // of the id the store recorded.

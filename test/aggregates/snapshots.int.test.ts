@@ -3,8 +3,8 @@ import { aggregateStream, defineAggregate, EventSchemaError, handleCommand, load
 import { describe, expect, it } from 'vitest';
 import { bankAccount } from '../../domain/bank-account/index.js';
 import { createTestStore } from '../setup/database.js';
+import { tally } from '../support/tally.js';
 import { countingReads, wrapSession } from './support/sessions.js';
-import { tally } from './support/tally.js';
 
 // At the top level: the helper registers the file's clean-up hooks.
 const store: EventStore = await createTestStore('snapshots');

@@ -1,8 +1,9 @@
 import { catchUpProjections, readSchemaOf, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { createTestStore } from '../setup/database.js';
+import { counted, tallyProjection } from '../support/tally.js';
+import { appendVisible } from './support/append-visible.js';
 import { runAnnals, writeTestConfig } from './support/cli.js';
-import { appendVisible, counted, tallyProjection } from './support/tally.js';
 
 const store: EventStore = await createTestStore('cli_dead_letters');
 const config = await writeTestConfig(store.schema);

@@ -1,8 +1,8 @@
 import { projectionStatus, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { createTestStore, eventually } from '../setup/database.js';
+import { counted, tallyProjection } from '../support/tally.js';
 import { startAnnals, writeTestConfig } from './support/cli.js';
-import { counted, tallyProjection } from './support/tally.js';
 
 const store: EventStore = await createTestStore('cli_run');
 const config = await writeTestConfig(store.schema, [{ name: 'tally', partitions: 3 }, { name: 'other' }]);

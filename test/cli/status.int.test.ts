@@ -1,8 +1,9 @@
 import { catchUpProjections, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { createTestStore, eventually } from '../setup/database.js';
+import { counted, tallyProjection } from '../support/tally.js';
+import { appendVisible } from './support/append-visible.js';
 import { runAnnals, writeTestConfig, type CliResult } from './support/cli.js';
-import { appendVisible, counted, tallyProjection } from './support/tally.js';
 
 const store: EventStore = await createTestStore('cli_status');
 const config = await writeTestConfig(store.schema, [{ name: 'tally' }, { name: 'tally-wide', partitions: 3 }]);

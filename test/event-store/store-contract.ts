@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConcurrencyError, StreamDeletedError, ValidationError, type EventStore } from '../../src/index.js';
+import { ConcurrencyError, StreamDeletedError, ValidationError, type EventStore, type RecordedEvent } from '../../src/index.js';
 import { eventually } from '../setup/database.js';
 
 /**
@@ -169,6 +169,97 @@ export function describeEventStoreContract(name: string, getStore: () => EventSt
       await expect(store.withTransaction((tx) => tx.saveCheckpoint(name, 2n ** 64n))).rejects.toMatchObject({ field: 'position' });
     });
 
+    it('counts the events readAll would return, and tells when the first was recorded', async () => {
+      const store = getStore();
+      const category = `count${randomUUID().slice(0, 8)}`;
+      await store.appendToStream(`${category}-1`, [{ type: 'Opened', data: {} }, { type: 'Closed', data: {} }]);
+      await store.appendToStream(`${category}-2`, [{ type: 'Opened', data: {} }]);
+      await store.appendToStream(`other${category}-1`, [{ type: 'Opened', data: {} }]);
+      const all = await eventually(async () => {
+        const read = await store.readAll({ categories: [category] });
+        expect(read).toHaveLength(3);
+        return read;
+      });
+      const [a, b, c] = all as [RecordedEvent, RecordedEvent, RecordedEvent];
+
+      expect(await store.countEvents({ categories: [category] })).toEqual({ count: 3, oldestRecordedAt: a.recordedAt });
+      expect(await store.countEvents({ categories: [category], types: ['Opened'] })).toEqual({ count: 2, oldestRecordedAt: a.recordedAt });
+      expect(await store.countEvents({ categories: [category], types: ['Closed'] })).toEqual({ count: 1, oldestRecordedAt: b.recordedAt });
+      expect(await store.countEvents({ categories: [category], after: a.globalPosition })).toEqual({ count: 2, oldestRecordedAt: b.recordedAt });
+      expect(await store.countEvents({ categories: [category], after: a.globalPosition, until: b.globalPosition })).toEqual({
+        count: 1,
+        oldestRecordedAt: b.recordedAt,
+      });
+      expect(await store.countEvents({ categories: [category], after: c.globalPosition })).toEqual({ count: 0, oldestRecordedAt: null });
+      expect(await store.countEvents({ categories: [category], types: [] })).toEqual({ count: 0, oldestRecordedAt: null });
+      // Without filters: the whole log up to the head, as readAll returns it.
+      const head = await store.headPosition();
+      expect((await store.countEvents({ until: head })).count).toBe((await store.readAll()).filter((e) => e.globalPosition <= head).length);
+      expect(await store.withTransaction((tx) => tx.countEvents({ categories: [category], until: b.globalPosition }))).toEqual({
+        count: 2,
+        oldestRecordedAt: a.recordedAt,
+      });
+
+      await expect(store.countEvents({ until: -1n })).rejects.toMatchObject({ code: 'ANNALS_VALIDATION', field: 'options.until' });
+      await expect(store.countEvents({ after: 2n ** 63n })).rejects.toMatchObject({ code: 'ANNALS_VALIDATION', field: 'options.after' });
+    });
+
+    it('reads events by global position, in log order, leaving out positions with no event', async () => {
+      const store = getStore();
+      const id = stream();
+      await store.appendToStream(id, [like('a'), like('b'), like('c')]);
+      const events = await store.readStream(id);
+      const [a, , c] = events.map((event) => event.globalPosition) as [bigint, bigint, bigint];
+
+      expect(await store.readEventsAt([c, 1n, a])).toEqual([events[0], events[2]]);
+      expect(await store.readEventsAt([])).toEqual([]);
+      // Inside a transaction, its own events too (readAll shows them only once it commits).
+      await store.withTransaction(async (tx) => {
+        const { lastGlobalPosition } = await tx.appendToStream(id, [like('d')]);
+        expect((await tx.readEventsAt([lastGlobalPosition, a])).map((event) => event.data)).toEqual([{ userId: 'a' }, { userId: 'd' }]);
+      });
+
+      await expect(store.readEventsAt([-1n])).rejects.toMatchObject({ code: 'ANNALS_VALIDATION', field: 'positions[0]' });
+      await expect(store.readEventsAt(Array.from({ length: 100_001 }, () => 1n))).rejects.toMatchObject({ field: 'positions' });
+    });
+
+    it('reads every committed event with readAllCommitted, filtered and up to a position', async () => {
+      const store = getStore();
+      const category = `committed${randomUUID().slice(0, 8)}`;
+      await store.appendToStream(`${category}-1`, [{ type: 'Opened', data: {} }]);
+      await store.appendToStream(`${category}-2`, [{ type: 'Opened', data: {} }, { type: 'Closed', data: {} }]);
+      await store.appendToStream(`other${category}-1`, [{ type: 'Closed', data: {} }]);
+
+      // Committed: there at once, with no open appender of this store to wait for.
+      const all = await store.readAllCommitted({ categories: [category] });
+      expect(all.map((e) => [e.streamId, e.type])).toEqual([
+        [`${category}-1`, 'Opened'],
+        [`${category}-2`, 'Opened'],
+        [`${category}-2`, 'Closed'],
+      ]);
+      const [a, b, c] = all as [RecordedEvent, RecordedEvent, RecordedEvent];
+      expect(await store.readAllCommitted({ categories: [category], types: ['Closed'] })).toEqual([c]);
+      expect(await store.readAllCommitted({ categories: [category], after: a.globalPosition, until: b.globalPosition })).toEqual([b]);
+      expect(await store.readAllCommitted({ categories: [category], until: a.globalPosition })).toEqual([a]);
+      expect(await store.readAllCommitted({ categories: [category], limit: 2 })).toEqual([a, b]);
+      expect(await store.readAllCommitted({ categories: [category], types: [] })).toEqual([]);
+      await eventually(async () => expect(await store.readAll({ categories: [category] })).toEqual(all));
+
+      // Inside a transaction, its own events too; rolled back, they are gone.
+      const rolledBack = new Error('rolled back');
+      await expect(
+        store.withTransaction(async (tx) => {
+          await tx.appendToStream(`${category}-3`, [{ type: 'Opened', data: {} }]);
+          expect((await tx.readAllCommitted({ categories: [category] })).map((e) => e.streamId)).toEqual([...all.map((e) => e.streamId), `${category}-3`]);
+          throw rolledBack;
+        }),
+      ).rejects.toBe(rolledBack);
+      expect(await store.readAllCommitted({ categories: [category] })).toEqual(all);
+
+      await expect(store.readAllCommitted({ until: 2n ** 63n })).rejects.toMatchObject({ code: 'ANNALS_VALIDATION', field: 'options.until' });
+      await expect(store.readAllCommitted({ limit: 0 })).rejects.toMatchObject({ code: 'ANNALS_VALIDATION', field: 'options.limit' });
+    });
+
     it('commits the events of a transaction together, or none of them', async () => {
       const store = getStore();
       const a = stream();
@@ -314,14 +405,25 @@ export function describeEventStoreContract(name: string, getStore: () => EventSt
         { ...like('b'), id: randomUUID() },
       ];
       const original = await store.appendToStream(id, events, { expectedVersion: 'no_stream' });
+      expect(original.written).toBe(true);
       // A client that timed out retries with the same request: same answer, nothing written.
       const retried = await store.appendToStream(id, events, { expectedVersion: 'no_stream' });
       const retriedAny = await store.appendToStream(id, events);
-      expect(retried).toEqual(original);
-      expect(retriedAny).toEqual(original);
+      expect(retried).toEqual({ ...original, written: false });
+      expect(retriedAny).toEqual({ ...original, written: false });
       const inTransaction = await store.withTransaction((tx) => tx.appendToStream(id, events, { expectedVersion: 0 }));
-      expect(inTransaction).toEqual(original);
+      expect(inTransaction).toEqual({ ...original, written: false });
       expect((await store.readStream(id)).length).toBe(2);
+
+      // Within one transaction too: the second call finds what the first one wrote.
+      const again = [{ ...like('c'), id: randomUUID() }];
+      const [first, second] = await store.withTransaction(async (tx) => [
+        await tx.appendToStream(id, again),
+        await tx.appendToStream(id, again),
+      ]);
+      expect(first!.written).toBe(true);
+      expect(second).toEqual({ ...first, written: false });
+      expect((await store.readStream(id)).length).toBe(3);
     });
 
     it('rejects reuse of an event id with another payload, stream or batch', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionTimeoutError } from '../../src/index.js';
-import { isTransientDatabaseError } from '../../src/projections/failures.js';
+import { isTransientDatabaseError } from '../../src/consumers/failures.js';
 
 const withCode = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
 

@@ -7,7 +7,7 @@ import { catchUpProjections, defineProjection, readSchemaOf, startRebuild, type 
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { likeEvents } from '../../domain/likes/likes.events.js';
-import * as leases from '../../src/projections/partition-leases.js';
+import * as leases from '../../src/consumers/partitions.js';
 import { switchToRebuild } from '../../src/projections/rebuild.js';
 import { createTestStore, testDatabaseUrl } from '../setup/database.js';
 
@@ -42,8 +42,8 @@ describe('the switch to a rebuild', () => {
     const v1 = counter(name, 1, true);
     await catchUpProjections(store, [v1, other]);
     const worker = 'renewing-worker';
-    await tx((t) => leases.claimPartitions(t, other, { inline: false, limit: 1, workerId: worker, ttlMs: 60_000 }));
-    await tx((t) => leases.claimPartitions(t, v1, { inline: false, limit: 1, workerId: worker, ttlMs: 60_000 }));
+    await tx((t) => leases.claimPartitions(t, { consumer: other.name, generations: [1], limit: 1, workerId: worker, ttlMs: 60_000 }));
+    await tx((t) => leases.claimPartitions(t, { consumer: v1.name, generations: [1], limit: 1, workerId: worker, ttlMs: 60_000 }));
     await startRebuild(store, v1);
     await tx((t) => t.query(`UPDATE "${store.schema}".consumer_partitions SET caught_up = true WHERE consumer = $1`, [name]));
     const reader = new pg.Client({ connectionString: testDatabaseUrl });
@@ -59,7 +59,7 @@ describe('the switch to a rebuild', () => {
       // The switch waits on the reader, holding the projection's partition rows: the
       // worker's renewal (its other projection among them) goes on all the same.
       const renewed = await tx((t) => leases.renewLeases(t, worker, 60_000));
-      expect(new Set(renewed.map((p) => p.projection))).toEqual(new Set([name, other.name]));
+      expect(new Set(renewed.map((p) => p.consumer))).toEqual(new Set([name, other.name]));
       expect(await switching).toBe('55P03');
     } finally {
       await reader.query('ROLLBACK');

@@ -7,7 +7,7 @@ import { accountBalances } from '../../projections/account-balances/account-bala
 import { likeCounts } from '../../projections/like-counts/like-counts.projection.js';
 import { likesPerHour } from '../../projections/likes-per-hour/likes-per-hour.projection.js';
 import { notificationsProjection, type LikeNotification } from '../../projections/notifications/notifications.projection.js';
-import { partitionOfKey } from '../../src/projections/define-projection.js';
+import { partitionOfKey } from '../../src/consumers/partition-key.js';
 import { createTestStore } from '../setup/database.js';
 
 // Every spec runs on both backends: what passes on PGlite must pass on Postgres.

@@ -65,7 +65,12 @@ export async function appendToStream(
     throw new ConcurrencyError(append.streamId, append.expectedVersion, info?.version ?? 0);
   }
   session.onAppended();
-  return { nextExpectedVersion: Number(row.version), lastGlobalPosition: BigInt(row.last_position), eventIds: append.events.map((event) => event.id) };
+  return {
+    nextExpectedVersion: Number(row.version),
+    lastGlobalPosition: BigInt(row.last_position),
+    eventIds: append.events.map((event) => event.id),
+    written: true,
+  };
 }
 
 /** The typed error for a failed append statement. */
@@ -115,7 +120,7 @@ async function findEarlierAppend(session: SessionContext, append: PreparedAppend
     }
     last = row;
   }
-  return { nextExpectedVersion: Number(last!.stream_version), lastGlobalPosition: BigInt(last!.global_position), eventIds: ids };
+  return { nextExpectedVersion: Number(last!.stream_version), lastGlobalPosition: BigInt(last!.global_position), eventIds: ids, written: false };
 }
 
 function isDuplicateEventId(error: unknown): boolean {

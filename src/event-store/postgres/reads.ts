@@ -29,7 +29,7 @@ const readStreamOptionsSchema = z
  * statements, and Postgres refuses to run one whose result columns changed ("cached plan
  * must not change result type"), as they would when a later migration adds a column.
  */
-const eventColumns = [
+export const eventColumns = [
   'global_position',
   'stream_id',
   'stream_version',
@@ -84,7 +84,7 @@ export async function readAll<E extends RecordedEvent = RecordedEvent>(session: 
 }
 
 /** Runs a bounded read of the log, with AN003 (a moved store) as a LogAheadError. */
-async function readingLog<T>(read: () => Promise<T>): Promise<T> {
+export async function readingLog<T>(read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (error) {

@@ -29,6 +29,6 @@ export interface SessionContext {
  * whatever the list's length (read-options.ts says why that matters). Postgres plans it
  * as it plans `IN (…)`, with the same indexes.
  */
-export function anyOf(values: readonly string[], type: 'text' | 'uuid') {
+export function anyOf(values: readonly string[], type: 'text' | 'uuid' | 'bigint') {
   return sql<string>`ANY(${[...values]}::${sql.raw(type)}[])`;
 }

@@ -4,10 +4,13 @@ import { ValidationError } from '../../errors.js';
 import type {
   AppendOptions,
   AppendResult,
+  CountEventsOptions,
+  EventCount,
   EventStoreSession,
   EventStoreTransaction,
   LogHoldback,
   NewEvent,
+  ReadAllCommittedOptions,
   ReadAllOptions,
   ReadStreamFromSnapshotOptions,
   ReadStreamOptions,
@@ -19,6 +22,7 @@ import type {
 import type { AppendLimits } from '../validation.js';
 import { appendToStream } from './appends.js';
 import { readCheckpoint, saveCheckpoint } from './checkpoints.js';
+import { countEvents, readAllCommitted, readEventsAt } from './log-reads.js';
 import { getStreamInfo, headPosition, lastCommittedPosition, logHoldback, readAll, readEventsById, readStream } from './reads.js';
 import type { Executor, SessionContext } from './session-context.js';
 import { readSnapshot, readStreamFromSnapshot, writeSnapshot } from './snapshots.js';
@@ -65,6 +69,18 @@ export class Session implements EventStoreSession {
 
   async readAll<E extends RecordedEvent = RecordedEvent>(options?: ReadAllOptions): Promise<E[]> {
     return readAll<E>(this.#context, options);
+  }
+
+  async countEvents(options?: CountEventsOptions): Promise<EventCount> {
+    return countEvents(this.#context, options);
+  }
+
+  async readEventsAt<E extends RecordedEvent = RecordedEvent>(positions: readonly bigint[]): Promise<E[]> {
+    return readEventsAt<E>(this.#context, positions);
+  }
+
+  async readAllCommitted<E extends RecordedEvent = RecordedEvent>(options?: ReadAllCommittedOptions): Promise<E[]> {
+    return readAllCommitted<E>(this.#context, options);
   }
 
   async getStreamInfo(streamId: string): Promise<StreamInfo | null> {

@@ -7,7 +7,7 @@ import { testDatabaseUrl } from '../../setup/database.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 const bin = join(root, 'bin', 'annals.mjs');
-const tally = join(root, 'test', 'cli', 'support', 'tally.ts');
+const tally = join(root, 'test', 'support', 'tally.ts');
 
 export interface CliResult {
   code: number | null;

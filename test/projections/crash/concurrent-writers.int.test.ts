@@ -2,7 +2,8 @@ import type { EventStore } from 'annals';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestStore, eventually, testDatabaseUrl } from '../../setup/database.js';
 import { foldOfLog, readModel } from '../support/read-model.js';
-import { batches, killAllWorkers, startWorker, terminate } from '../support/worker-process.js';
+import { killAllWorkers, startWorker, terminate } from '../support/running-worker.js';
+import { batches } from '../support/worker-lines.js';
 
 // At the top level, not in beforeAll: createTestStore registers the hooks that close the
 // store and drop the schema, and hooks registered while another hook runs never run.

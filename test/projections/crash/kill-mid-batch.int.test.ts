@@ -2,16 +2,9 @@ import type { EventStore } from 'annals';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestStore, eventually, testDatabaseUrl } from '../../setup/database.js';
 import { foldOfLog, likesFor, partitionsOf, readModel } from '../support/read-model.js';
-import {
-  batches,
-  disconnected,
-  killAllWorkers,
-  startWorker,
-  terminate,
-  type RunningWorker,
-  type WorkerLine,
-  type WorkerSettings,
-} from '../support/worker-process.js';
+import { disconnected, killAllWorkers, startWorker, terminate, type RunningWorker } from '../support/running-worker.js';
+import { batches, type WorkerLine } from '../support/worker-lines.js';
+import type { WorkerSettings } from '../support/worker-settings.js';
 
 // At the top level, not in beforeAll: createTestStore registers the hooks that close the
 // store and drop the schema, and hooks registered while another hook runs never run.

@@ -2,7 +2,7 @@ import type { EventStore } from 'annals';
 import { afterEach, describe, it } from 'vitest';
 import { createTestStore, testDatabaseUrl } from '../../setup/database.js';
 import { takeoverScenario } from '../support/takeover-scenario.js';
-import { killAllWorkers } from '../support/worker-process.js';
+import { killAllWorkers } from '../support/running-worker.js';
 
 // At the top level, not in beforeAll: createTestStore registers the hooks that close the
 // store and drop the schema, and hooks registered while another hook runs never run.

@@ -1,6 +1,6 @@
-import { defineProjection, type EventStore, type ProjectedEvent } from 'annals';
+import { catchUpConsumers, defineProjection, type EventStore, type ProjectedEvent } from 'annals';
 import { describe, expect, it } from 'vitest';
-import { processBatch } from '../../../domain/orders/order-process-manager.js';
+import { orderProcessManager } from '../../../domain/orders/order-process-manager.js';
 import { order } from '../../../domain/orders/order/order.aggregate.js';
 import { orderEvents, type OrderLine } from '../../../domain/orders/order/order.events.js';
 import { orderStatus } from '../../../projections/order-status/order-status.projection.js';
@@ -42,9 +42,11 @@ async function placeRandomOrders(count: number): Promise<string[]> {
 }
 
 /** Runs the order process until every order is confirmed or cancelled (see test/domain/orders). */
+const processManager = orderProcessManager();
+
 async function settle(orderIds: readonly string[]): Promise<void> {
   await eventually(async () => {
-    await processBatch(store);
+    await catchUpConsumers(store, [processManager]);
     await expectAllFinal(store, orderIds);
   }, 30_000);
 }
@@ -111,7 +113,7 @@ describe(`the order-status projection (SEED=${seed})`, () => {
 
     // New orders the process has only started on: some placed, some maybe further.
     await placeRandomOrders(6);
-    await processBatch(store, { batchSize: 4 });
+    await catchUpConsumers(store, [processManager]);
     await catchUp(store, [orderStatus]);
     const expected = await expectedRows();
     expect(await readRows()).toEqual(expected);

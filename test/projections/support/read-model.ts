@@ -1,6 +1,6 @@
 /**
  * What the crash tests (test/projections/crash) read back and append: the audited
- * like-counts read model that support/worker-process.ts defines, the checkpoints and
+ * like-counts read model that support/worker-projection.ts defines, the checkpoints and
  * owners of its partitions, the fold of the log it should equal, and the likes appended.
  */
 import { defineProjection, readSchemaOf, type EventStore } from 'annals';

@@ -12,7 +12,8 @@ import type { EventStore } from 'annals';
 import { expect } from 'vitest';
 import { eventually } from '../../setup/eventually.js';
 import { foldOfLog, partitionsOf, readModel } from './read-model.js';
-import { batches, disconnected, startWorker, terminate, type RunningWorker } from './worker-process.js';
+import { disconnected, startWorker, terminate, type RunningWorker } from './running-worker.js';
+import { batches } from './worker-lines.js';
 
 // Leases are renewed every third of the TTL, in a round of several transactions: a live
 // owner loses its lease only if its rounds are held up for two thirds of it. 4 s leaves
