@@ -111,9 +111,11 @@ describe(`the order-status projection (SEED=${seed})`, () => {
     await catchUp(store, [orderStatus], { batchSize: 7 });
     expect(await readRows()).toEqual(await expectedRows());
 
-    // New orders the process has only started on: some placed, some maybe further.
+    // New orders the process has handled once (some further along, some final), and two
+    // it has not seen yet: still placed.
     await placeRandomOrders(6);
     await catchUpConsumers(store, [processManager]);
+    await placeRandomOrders(2);
     await catchUp(store, [orderStatus]);
     const expected = await expectedRows();
     expect(await readRows()).toEqual(expected);
