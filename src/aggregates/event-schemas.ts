@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EventSchemaError, ValidationError } from '../errors.js';
 import type { NewEvent, RecordedEvent } from '../event-store/event-store.js';
-import { toIssues } from '../event-store/validation.js';
+import { toIssues } from '../validation.js';
 
 /**
  * One step of an event type's history: how data of `schema`'s version becomes the next

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { EventStoreSession } from '../event-store/event-store.js';
-import { parseInput } from '../event-store/validation.js';
+import { parseInput } from '../validation.js';
 import { commandFingerprint } from './command-fingerprint.js';
 import { runCommand, type CommandRun } from './command-run.js';
 import type { AnyAggregate, CommandInput, CommandsOf, EventsOf, StateOf } from './define-aggregate.js';

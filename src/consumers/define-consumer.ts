@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EventStore, EventStoreTransaction, RecordedEvent } from '../event-store/event-store.js';
-import { parseInput } from '../event-store/validation.js';
+import { parseInput } from '../validation.js';
 
 /** What a handler gets besides its events. */
 export interface ConsumerContext<Mode extends ConsumerMode> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
-import { parseInput } from '../event-store/validation.js';
+import { parseInput } from '../validation.js';
 import { ValidationError } from '../errors.js';
 import type { ConsumerClient } from './consumer-client.js';
 import { ConsumerEngine } from './consumer-engine.js';

@@ -4,6 +4,7 @@ import { ValidationError, type ValidationIssue } from '../errors.js';
 import type { ExpectedVersion } from './expected-version.js';
 import { expectedVersionSchema } from './expected-version.js';
 import { categoryOf } from './stream-name.js';
+import { formatPath, toIssues } from '../validation.js';
 
 /** Limits on what one append may carry; both are settings of `createEventStore`. */
 export interface AppendLimits {
@@ -152,31 +153,6 @@ export function prepareAppend(
     expectedVersion: expected.data as ExpectedVersion,
     events: prepared,
   };
-}
-
-/** Turns zod's issues into Annals' `{ field, reason }`, with paths like `events[2].type`. */
-export function toIssues(error: z.ZodError, prefix: string): ValidationIssue[] {
-  return error.issues.map((issue) => ({
-    field: formatPath(prefix, issue.path),
-    reason: issue.message,
-  }));
-}
-
-/** Parses `value` with `schema`, or throws a ValidationError whose fields start at `prefix`. */
-export function parseInput<T>(schema: z.ZodType<T>, value: unknown, prefix: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new ValidationError(toIssues(result.error, prefix));
-  return result.data;
-}
-
-function formatPath(prefix: string, path: readonly PropertyKey[]): string {
-  let out = prefix;
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
-    else out += `[${JSON.stringify(String(key))}]`;
-  }
-  return out;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { EventStore } from '../event-store/event-store.js';
 import { globalPositionSchema } from '../event-store/read-options.js';
-import { parseInput } from '../event-store/validation.js';
+import { parseInput } from '../validation.js';
 import { ProjectionStoppedError, ProjectionTimeoutError, ValidationError } from '../errors.js';
 import type { AnyProjection } from './define-projection.js';
 import { readPartitions } from '../consumers/partitions.js';

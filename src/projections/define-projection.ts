@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { EventCodec, type DomainEvent, type EventSchemas } from '../aggregates/event-schemas.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { partitionOfKey } from '../consumers/partition-key.js';
-import { parseInput } from '../event-store/validation.js';
+import { parseInput } from '../validation.js';
 import { ValidationError } from '../errors.js';
 import { identifierBytes, maxIdentifierBytes } from '../database/schema-name.js';
 

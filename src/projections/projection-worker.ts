@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConsumerEngine } from '../consumers/consumer-engine.js';
 import { silent } from '../consumers/engine-options.js';
 import type { EventStore } from '../event-store/event-store.js';
-import { parseInput } from '../event-store/validation.js';
+import { parseInput } from '../validation.js';
 import type { AnyProjection } from './define-projection.js';
 import { projectionConsumer } from './projection-consumer.js';
 import { optionsSchema, type ProjectionRunner, type RunProjectionsOptions } from './worker-options.js';

@@ -1,7 +1,7 @@
 import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
 import { hasPartitions, readCheckpoints } from '../consumers/partitions.js';
 import { globalPositionSchema } from '../event-store/read-options.js';
-import { parseInput } from '../event-store/validation.js';
+import { parseInput } from '../validation.js';
 import { ValidationError } from '../errors.js';
 import { readSchemaOf, type AnyProjection } from './define-projection.js';
 import { createGeneration, dropRetired, lockProjection, readGenerations, retire, table, type Generation } from './generations.js';

@@ -1,7 +1,7 @@
 import { deepStrictEqual, fail } from 'node:assert/strict';
 import type { AnyAggregate, CommandInput, CommandsOf, EventsOf } from '../aggregates/define-aggregate.js';
 import type { DomainEvent, DomainEventInput } from '../aggregates/event-schemas.js';
-import { parseInput } from '../event-store/validation.js';
+import { parseInput } from '../validation.js';
 
 /**
  * Given / when / then specifications for an aggregate's pure logic: no database. Given

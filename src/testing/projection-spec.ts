@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { EventSchemas } from '../aggregates/event-schemas.js';
 import { ValidationError } from '../errors.js';
 import type { EventStore } from '../event-store/event-store.js';
-import { parseInput } from '../event-store/validation.js';
+import { parseInput } from '../validation.js';
 import type { AnyProjection, Projection } from '../projections/define-projection.js';
 import { emptySpecLog, recordSpecEvents, type ProjectionSpecEvent, type SpecLogState } from './spec-events.js';
 import { assertSpecRows, readSpecRows } from './spec-rows.js';

@@ -3,7 +3,8 @@ import type { DomainEventInput, EventSchemas, VersionedEvent } from '../aggregat
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { categoryOf } from '../event-store/stream-name.js';
-import { jsonIssues, parseInput, streamIdSchema } from '../event-store/validation.js';
+import { jsonIssues, streamIdSchema } from '../event-store/validation.js';
+import { parseInput } from '../validation.js';
 import type { AnyProjection } from '../projections/define-projection.js';
 
 /** Where an event sits in the spec's log; every field has a default (see {@link recordSpecEvents}). */

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { globalPositionSchema } from '../read-options.js';
-import { parseInput } from '../validation.js';
+import { parseInput } from '../../validation.js';
 import type { SessionContext } from './session-context.js';
 
 const checkpointNameSchema = z.string().min(1, { error: 'must not be empty' }).max(255, { error: 'must be at most 255 characters' });

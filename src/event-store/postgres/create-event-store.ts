@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { openConnection, type ConnectionConfig } from '../../database/connection.js';
 import { schemaNameSchema } from '../../database/schema-name.js';
 import type { EventStore } from '../event-store.js';
-import { defaultAppendLimits, parseInput } from '../validation.js';
+import { defaultAppendLimits } from '../validation.js';
+import { parseInput } from '../../validation.js';
 import { maxEventsPerTransaction } from './append-statement.js';
 import { PostgresEventStore } from './postgres-event-store.js';
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { EventStoreTables } from '../../database/tables.js';
 import type { CountEventsOptions, EventCount, ReadAllCommittedOptions, RecordedEvent } from '../event-store.js';
 import { globalPositionSchema, maxListEntries, readAllOptionsSchema } from '../read-options.js';
-import { parseInput } from '../validation.js';
+import { parseInput } from '../../validation.js';
 import { readBound } from './log-bound.js';
 import { toRecordedEvent, type EventRow } from './read-statements.js';
 import { eventColumns, readingLog } from './reads.js';

@@ -14,7 +14,8 @@ import type {
   TransactionOptions,
 } from '../event-store.js';
 import type { ExpectedVersion } from '../expected-version.js';
-import { parseInput, type AppendLimits } from '../validation.js';
+import { type AppendLimits } from '../validation.js';
+import { parseInput } from '../../validation.js';
 import { AppendNotifier } from './append-notifier.js';
 import { registerAppenderText } from './log-bound.js';
 import { raiseLogOffset } from './log-offset.js';

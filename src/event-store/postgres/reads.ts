@@ -9,7 +9,8 @@ import type {
   StreamInfo,
 } from '../event-store.js';
 import { eventIdsSchema, readAllOptionsSchema } from '../read-options.js';
-import { parseInput, streamIdSchema } from '../validation.js';
+import { streamIdSchema } from '../validation.js';
+import { parseInput } from '../../validation.js';
 import { appenderKey, logAheadError, logHoldbackText, readBound } from './log-bound.js';
 import { readStreamQuery, toRecordedEvent, type EventRow } from './read-statements.js';
 import { anyOf, type Executor, type SessionContext } from './session-context.js';

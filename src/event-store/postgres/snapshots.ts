@@ -2,7 +2,8 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { StreamDeletedError, ValidationError } from '../../errors.js';
 import type { ReadStreamFromSnapshotOptions, RecordedEvent, Snapshot, StreamFromSnapshot } from '../event-store.js';
-import { jsonIssues, parseInput, streamIdSchema } from '../validation.js';
+import { jsonIssues, streamIdSchema } from '../validation.js';
+import { parseInput } from '../../validation.js';
 import { readSnapshotQuery, readStreamFromSnapshotQuery, toRecordedEvent, type EventRow } from './read-statements.js';
 import type { SessionContext } from './session-context.js';
 

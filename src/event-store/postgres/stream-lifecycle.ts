@@ -4,7 +4,8 @@ import type { EventStoreTables } from '../../database/tables.js';
 import { ConcurrencyError } from '../../errors.js';
 import type { StreamInfo } from '../event-store.js';
 import { expectedVersionSchema, type ExpectedVersion } from '../expected-version.js';
-import { parseInput, streamIdSchema } from '../validation.js';
+import { streamIdSchema } from '../validation.js';
+import { parseInput } from '../../validation.js';
 import { versionSchema } from './reads.js';
 
 /**
