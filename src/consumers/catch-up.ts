@@ -30,13 +30,7 @@ export async function catchUpConsumers(store: EventStore, consumers: readonly Co
   const runner = runConsumers(store, consumers, { pollIntervalMs: 50, ...runOptions });
   const deadline = Date.now() + timeoutMs;
   try {
-    // The runner keeps trying while the database is unreachable; a catch-up gives up at its deadline.
-    let timer: NodeJS.Timeout | undefined;
-    const started = await Promise.race([
-      runner.ready.then(() => true),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-    ]).finally(() => clearTimeout(timer));
-    if (!started) throw new ConsumerTimeoutError(names, timeoutMs, 'the workers could not start (is the database reachable?)');
+    if (!(await readyWithin(runner.ready, timeoutMs))) throw new ConsumerTimeoutError(names, timeoutMs, 'the workers could not start (is the database reachable?)');
     for (;;) {
       const { partitions } = await consumerStatus(store, consumers);
       const stopped = partitions.find((p) => p.stoppedError !== null);
@@ -52,4 +46,16 @@ export async function catchUpConsumers(store: EventStore, consumers: readonly Co
   } finally {
     await runner.stop();
   }
+}
+
+/**
+ * Whether `ready` resolved within `timeoutMs` (it rejects as it does). A runner keeps
+ * trying while the database is unreachable; a catch-up gives up at its deadline.
+ */
+export async function readyWithin(ready: Promise<void>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    ready.then(() => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+  ]).finally(() => clearTimeout(timer));
 }

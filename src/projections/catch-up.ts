@@ -3,6 +3,7 @@ import { globalPositionSchema } from '../event-store/read-options.js';
 import { parseInput } from '../validation.js';
 import { ProjectionStoppedError, ProjectionTimeoutError, ValidationError } from '../errors.js';
 import type { AnyProjection } from './define-projection.js';
+import { readyWithin } from '../consumers/catch-up.js';
 import { readPartitions } from '../consumers/partitions.js';
 import { readCurrentGenerations, table } from './generations.js';
 import { runProjections, type RunProjectionsOptions } from './projection-worker.js';
@@ -45,13 +46,7 @@ export async function catchUpProjections(store: EventStore, projections: readonl
   const inline = new Set(runOptions.inline ?? []);
   const deadline = Date.now() + timeoutMs;
   try {
-    // The runner keeps trying while the database is unreachable; a catch-up gives up at its deadline.
-    let timer: NodeJS.Timeout | undefined;
-    const started = await Promise.race([
-      runner.ready.then(() => true),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-    ]).finally(() => clearTimeout(timer));
-    if (!started) {
+    if (!(await readyWithin(runner.ready, timeoutMs))) {
       throw new ProjectionTimeoutError(projections.map((p) => p.name), timeoutMs, 'the workers could not start (is the database reachable?)');
     }
     for (;;) {

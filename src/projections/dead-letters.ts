@@ -13,42 +13,11 @@ import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
 import { readGeneration } from './generations.js';
 import { projectionContext } from './projection-context.js';
 
-export interface DeadLetter {
-  id: string;
-  projection: string;
-  generation: number;
-  partition: number;
-  globalPosition: bigint;
-  eventId: string;
-  streamId: string;
-  streamVersion: number;
-  eventType: string;
-  error: string;
-  stack: string | null;
-  attempts: number;
-  status: 'pending' | 'retried' | 'skipped';
-  failedAt: Date;
-  resolvedAt: Date | null;
-}
+/** A projection's dead letter: a consumer's, named by its projection. */
+export type DeadLetter = Omit<ConsumerDeadLetter, 'consumer'> & { projection: string };
 
 /** A consumer's dead letter as a projection's: its consumer is the projection. */
-const toDeadLetter = (letter: ConsumerDeadLetter): DeadLetter => ({
-  id: letter.id,
-  projection: letter.consumer,
-  generation: letter.generation,
-  partition: letter.partition,
-  globalPosition: letter.globalPosition,
-  eventId: letter.eventId,
-  streamId: letter.streamId,
-  streamVersion: letter.streamVersion,
-  eventType: letter.eventType,
-  error: letter.error,
-  stack: letter.stack,
-  attempts: letter.attempts,
-  status: letter.status,
-  failedAt: letter.failedAt,
-  resolvedAt: letter.resolvedAt,
-});
+const toDeadLetter = ({ consumer, ...letter }: ConsumerDeadLetter): DeadLetter => ({ ...letter, projection: consumer });
 
 /**
  * Dead letters, oldest first: by default the pending ones of every projection.
