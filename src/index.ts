@@ -46,7 +46,7 @@ export {
   type EventSchemas,
   type Upcaster,
   type VersionedEvent,
-} from './aggregates/event-schemas.js';
+} from './event-schemas/versioned-event.js';
 export { handleCommand, type CommandResult, type HandleCommandOptions } from './aggregates/handle-command.js';
 export type { CommandLogger, SnapshotCounts } from './aggregates/snapshots.js';
 export type { StateCachePolicy } from './aggregates/state-cache.js';
@@ -91,7 +91,7 @@ export { catchUpConsumers, type CatchUpConsumersOptions } from './consumers/catc
 export { partitionOfKey } from './consumers/partition-key.js';
 export type { ConnectionConfig } from './database/connection.js';
 export type { AnnalsConfig } from './annals-config.js';
-export type { MigrationResult } from './database/migrator.js';
+export type { MigrationResult } from './database/migration-result.js';
 export {
   AnnalsError,
   ConcurrencyError,

@@ -3,7 +3,7 @@ import { ConcurrencyError, DomainError, IdempotencyConflictError, StreamDeletedE
 import type { AppendResult, EventStoreSession, NewEvent } from '../event-store/event-store.js';
 import type { AnyAggregate, Command, CommandsOf, EventsOf, StateOf } from './define-aggregate.js';
 import { eventIdFor, findEarlierResult } from './earlier-attempt.js';
-import type { DomainEvent, DomainEventInput } from './event-schemas.js';
+import type { DomainEvent, DomainEventInput } from '../event-schemas/versioned-event.js';
 import type { CommandResult } from './handle-command.js';
 import { loadAggregate, type LoadedAggregate } from './load-aggregate.js';
 import { privateCopy } from './private-copy.js';

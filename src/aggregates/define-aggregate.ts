@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import { checkSnapshotPolicy, type SnapshotCounts } from './snapshots.js';
 import type { StateCachePolicy } from './state-cache.js';
-import { EventCodec, type DomainEvent, type DomainEventInput, type EventSchemas } from './event-schemas.js';
+import { EventCodec } from '../event-schemas/event-codec.js';
+import type { DomainEvent, DomainEventInput, EventSchemas } from '../event-schemas/versioned-event.js';
 
 /** Command types by name, each a zod schema of its data. */
 export type CommandSchemas = Record<string, z.ZodType>;

@@ -5,7 +5,7 @@ import { parseInput } from '../validation.js';
 import { commandFingerprint } from './command-fingerprint.js';
 import { runCommand, type CommandRun } from './command-run.js';
 import type { AnyAggregate, CommandInput, CommandsOf, EventsOf, StateOf } from './define-aggregate.js';
-import type { DomainEvent } from './event-schemas.js';
+import type { DomainEvent } from '../event-schemas/versioned-event.js';
 import type { CommandLogger } from './snapshots.js';
 import { stateCacheFor } from './state-cache.js';
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { MigrationError } from '../errors.js';
+import type { MigrationResult } from './migration-result.js';
 import type { EventStoreTables } from './tables.js';
 import { quoteIdent } from './quote-ident.js';
 
@@ -19,16 +20,6 @@ export interface Migration {
    */
   crlfChecksum?: string;
   sql: string;
-}
-
-export interface MigrationResult {
-  /** Names of the migrations this call applied (empty when the schema was up to date). */
-  applied: string[];
-  /**
-   * Present when this call found the log ahead of the server's transaction ids (the
-   * store was moved to another cluster) and raised the position offset to match.
-   */
-  logOffset?: { previous: bigint; current: bigint };
 }
 
 /**

@@ -1,149 +1,27 @@
+/**
+ * The event store's interface: types only, no implementation (kysely's driver.ts beside
+ * its dialects). The Postgres implementation is in ./postgres/; what goes in and comes out
+ * is in records.ts and session-options.ts, re-exported here so callers import one module.
+ */
 import type { Kysely } from 'kysely';
+import type { MigrationResult } from '../database/migration-result.js';
 import type { ExpectedVersion } from './expected-version.js';
-import type { EventInput } from './validation.js';
-import type { MigrationResult } from '../database/migrator.js';
+import type { AppendOptions, AppendResult, LogHoldback, NewEvent, RecordedEvent, Snapshot, StreamFromSnapshot, StreamInfo } from './records.js';
+import type {
+  CountEventsOptions,
+  EventCount,
+  IterateAllOptions,
+  IterateStreamOptions,
+  ReadAllCommittedOptions,
+  ReadAllOptions,
+  ReadStreamFromSnapshotOptions,
+  ReadStreamOptions,
+  TransactionOptions,
+} from './session-options.js';
 import type { StoreLocals, storeLocals } from './store-locals.js';
 
-/** An event as stored in the log and returned by every read. */
-export interface RecordedEvent<
-  Type extends string = string,
-  Data = unknown,
-  Metadata extends Record<string, unknown> = Record<string, unknown>,
-> {
-  streamId: string;
-  /** Position in its stream: the first event of a stream has version 1. */
-  version: number;
-  /**
-   * Position in the global log. Strictly increasing in the order readers see events;
-   * not dense (there are holes), so compare positions, never count with them.
-   */
-  globalPosition: bigint;
-  id: string;
-  type: Type;
-  schemaVersion: number;
-  data: Data;
-  metadata: Metadata;
-  recordedAt: Date;
-}
-
-/** An event to append. `id` (a UUID) makes the append idempotent; it is generated if absent. */
-export type NewEvent<Type extends string = string, Data = unknown> = EventInput & {
-  type: Type;
-  data: Data;
-};
-
-export interface AppendOptions {
-  /** Checked atomically with the append; default `'any'`. */
-  expectedVersion?: ExpectedVersion;
-}
-
-export interface AppendResult {
-  /** The stream's version after the append: pass it as the next `expectedVersion`. */
-  nextExpectedVersion: number;
-  /** Global position of the last event appended. */
-  lastGlobalPosition: bigint;
-  /** The stored events' ids, in order: the caller's, or those the store chose. */
-  eventIds: string[];
-  /**
-   * Whether this call wrote the events: `false` when they were stored already and the call
-   * returned that earlier append's result (an idempotent retry, docs/event-store.md).
-   * Code that reacts to an append (an inline projection) reacts only when it is `true`.
-   */
-  written: boolean;
-}
-
-export interface ReadStreamOptions {
-  /** Lowest version to return, inclusive (default 1). */
-  fromVersion?: number;
-  /** Highest version to return, inclusive (default: the stream's end). */
-  toVersion?: number;
-  /** `'backward'` returns the same range newest first; `limit` then keeps the newest. */
-  direction?: 'forward' | 'backward';
-  limit?: number;
-}
-
-export interface ReadStreamFromSnapshotOptions {
-  /** The snapshot shape wanted (see `snapshots.version` in `defineAggregate`). */
-  snapshotVersion: number;
-  /** Most events to return after the snapshot (default 1,000); read on with readStream. */
-  limit?: number;
-}
-
-export interface StreamFromSnapshot<E extends RecordedEvent = RecordedEvent> {
-  /** The snapshot of the wanted shape, or `null` when there is none. */
-  snapshot: Snapshot | null;
-  /** Events after the snapshot's stream version (from the start without a snapshot). */
-  events: E[];
-  /**
-   * Where the stream stands, read in the same statement (`null`: never appended to):
-   * enough to tell a missing event after the snapshot from a truncated one.
-   */
-  stream: { version: number; truncateBefore: number; historyStart: number } | null;
-}
-
-export interface ReadAllOptions {
-  /** Return events after this global position (exclusive); default: from the start. */
-  after?: bigint;
-  /** At most this many events; default: everything up to the head. */
-  limit?: number;
-  /** Only events of these types. */
-  types?: readonly string[];
-  /** Only events of streams in these categories (`post` for `post-42`). */
-  categories?: readonly string[];
-}
-
-/** Which events `countEvents` counts: those `readAll` would return, up to `until`. */
-export interface CountEventsOptions {
-  /** Count events after this global position (exclusive); default: from the start. */
-  after?: bigint;
-  /** Count events up to this global position (inclusive); default: up to the head. */
-  until?: bigint;
-  /** Only events of these types. */
-  types?: readonly string[];
-  /** Only events of streams in these categories. */
-  categories?: readonly string[];
-}
-
-/** What `countEvents` found. */
-export interface EventCount {
-  /** How many events matched. */
-  count: number;
-  /** When the first of them (the lowest position) was recorded; `null` when none matched. */
-  oldestRecordedAt: Date | null;
-}
-
-export interface ReadAllCommittedOptions extends ReadAllOptions {
-  /** Return events up to this global position (inclusive); default: every committed one. */
-  until?: bigint;
-}
-
-export interface IterateStreamOptions extends Omit<ReadStreamOptions, 'limit'> {
-  /** Events fetched per round trip (default 1,000). */
-  batchSize?: number;
-}
-
-export interface IterateAllOptions extends Omit<ReadAllOptions, 'limit'> {
-  /** Events fetched per round trip (default 1,000). */
-  batchSize?: number;
-}
-
-export interface StreamInfo {
-  streamId: string;
-  category: string;
-  /** Number of events ever appended (truncation and deletion do not lower it). */
-  version: number;
-  /** Stream reads return only events with version >= this (0 or 1: nothing truncated). */
-  truncateBefore: number;
-  /**
-   * First version of the stream's current life: 1, or the first version appended after
-   * it was deleted and recreated.
-   */
-  historyStart: number;
-  deleted: boolean;
-  deletedAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+export type * from './records.js';
+export type * from './session-options.js';
 
 /** What works both on the store and inside `withTransaction`. */
 export interface EventStoreSession {
@@ -306,38 +184,6 @@ export interface EventStoreSession {
    * same transaction as the work, so both commit or neither does. Never moves backward.
    */
   saveCheckpoint(name: string, position: bigint): Promise<void>;
-}
-
-/** A session whose open transaction holds back the log's readers (see `logHoldback`). */
-export interface LogHoldback {
-  pid: number;
-  /** The session's `application_name` ('' when unset). */
-  applicationName: string;
-  /** When its transaction began: readers have been held back since about then. */
-  transactionStartedAt: Date;
-  /** How long its transaction has been open, in milliseconds. */
-  ageMs: number;
-  /** `active`, `idle in transaction`, ... as in pg_stat_activity. */
-  state: string;
-  /** Its current or last statement. */
-  query: string;
-}
-
-/** A saved state of a stream as of `streamVersion`, in the shape `snapshotVersion`. */
-export interface Snapshot {
-  snapshotVersion: number;
-  streamVersion: number;
-  state: unknown;
-}
-
-/** Options of `withTransaction`. */
-export interface TransactionOptions {
-  /**
-   * Whether the transaction may append to the log (default true). With `false` it is not
-   * registered as an appender: its writes never hold back readers of the log, and
-   * `appendToStream` in it throws a ValidationError.
-   */
-  appends?: boolean;
 }
 
 /** The handle inside `withTransaction`: appends and your own writes commit together. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import type { ExpectedVersion } from './expected-version.js';
+import type { EventInput } from './records.js';
 import { expectedVersionSchema } from './expected-version.js';
 import { categoryOf } from './stream-name.js';
 import { formatPath, toIssues } from '../validation.js';
@@ -51,8 +52,10 @@ const eventInputSchema = z.object(
   { error: 'must be an object { type, data, metadata?, id?, schemaVersion? }' },
 );
 
-/** An event as a caller gives it to `appendToStream`. */
-export type EventInput = z.input<typeof eventInputSchema>;
+// The schema and the interface callers see (records.ts) describe one shape; this line
+// stops compiling when either changes alone.
+const sameShape: [z.input<typeof eventInputSchema>, EventInput] extends [EventInput, z.input<typeof eventInputSchema>] ? true : never = true;
+void sameShape;
 
 /** An event checked and serialized, ready for the append statement. */
 export interface PreparedEvent {

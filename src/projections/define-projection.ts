@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { EventCodec, type DomainEvent, type EventSchemas } from '../aggregates/event-schemas.js';
+import { EventCodec } from '../event-schemas/event-codec.js';
+import type { DomainEvent, EventSchemas } from '../event-schemas/versioned-event.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { partitionOfKey } from '../consumers/partition-key.js';
 import { parseInput } from '../validation.js';

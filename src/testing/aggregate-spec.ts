@@ -1,6 +1,6 @@
 import { deepStrictEqual, fail } from 'node:assert/strict';
 import type { AnyAggregate, CommandInput, CommandsOf, EventsOf } from '../aggregates/define-aggregate.js';
-import type { DomainEvent, DomainEventInput } from '../aggregates/event-schemas.js';
+import type { DomainEvent, DomainEventInput } from '../event-schemas/versioned-event.js';
 import { parseInput } from '../validation.js';
 
 /**

@@ -1,7 +1,7 @@
 import { deepStrictEqual, fail } from 'node:assert/strict';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { EventSchemas } from '../aggregates/event-schemas.js';
+import type { EventSchemas } from '../event-schemas/versioned-event.js';
 import { ValidationError } from '../errors.js';
 import type { EventStore } from '../event-store/event-store.js';
 import { parseInput } from '../validation.js';

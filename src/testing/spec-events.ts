@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DomainEventInput, EventSchemas, VersionedEvent } from '../aggregates/event-schemas.js';
+import type { DomainEventInput, EventSchemas, VersionedEvent } from '../event-schemas/versioned-event.js';
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { categoryOf } from '../event-store/stream-name.js';

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { CompiledQuery } from 'kysely';
 import { z } from 'zod';
 import type { Connection } from '../../database/connection.js';
-import { migrateWith, type MigrationResult } from '../../database/migrator.js';
+import type { MigrationResult } from '../../database/migration-result.js';
+import { migrateWith } from '../../database/migrator.js';
 import { StoreClosedError } from '../../errors.js';
 import { storeLocals, type StoreLocals } from '../store-locals.js';
 import type {
