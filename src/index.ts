@@ -86,6 +86,14 @@ export { runConsumers, type ConsumerRunner, type RunConsumersOptions } from './c
 export type { ConsumerBatchReport, ConsumerLogger, ConsumerRunOptions } from './consumers/engine-options.js';
 export { consumerStatus, type ConsumerPartitionStatus, type ConsumerStatus } from './consumers/consumer-status.js';
 export { catchUpConsumers, type CatchUpConsumersOptions } from './consumers/catch-up.js';
+export {
+  listConsumerDeadLetters,
+  resumeConsumer,
+  retryConsumerDeadLetter,
+  skipConsumerDeadLetter,
+  type ListConsumerDeadLettersOptions,
+} from './consumers/consumer-dead-letters.js';
+export type { ConsumerDeadLetter, DeadLetterStatus } from './consumers/dead-letters.js';
 // Which partition, and so which worker, processes a key: for operations and for tests
 // that reason about partitions (the same function places projections' and consumers' events).
 export { partitionOfKey } from './consumers/partition-key.js';

@@ -1,7 +1,9 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { resumeProjection } from '../index.js';
-import { findProjection, loadConfig, selectProjections, defaultConfigFile, type AnnalsConfig } from './config.js';
+import { configOf, configPath, jsonOption, print, text, type CommandInput, type CommandSpec, type OptionSpec } from './command-spec.js';
+import { findProjection, selectProjections } from './config.js';
+import { consumerCommands } from './consumer-commands.js';
 import { deadLetterStatuses, listDeadLettersCommand, retryDeadLetterCommand, skipDeadLetterCommand } from './dead-letters-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { projectionsRunCommand } from './projections-run-command.js';
@@ -11,40 +13,7 @@ import { statusCommand } from './status-command.js';
 import { schemaFor, withStore } from './store.js';
 import { choiceOption, ExitCodes, positionOption } from './usage-error.js';
 
-/** An option as parseArgs takes it, with what help says about it. */
-export interface OptionSpec {
-  type: 'string' | 'boolean';
-  short?: string;
-  /** The value's name in help (`--from POSITION`). */
-  value?: string;
-  description: string;
-}
-
-/** What a command gets: its flags (parseArgs values) and positional arguments. */
-export interface CommandInput {
-  values: Record<string, string | boolean | undefined>;
-  args: string[];
-}
-
-export interface CommandSpec {
-  /** The words that name it: `['projections', 'run']`. */
-  path: readonly string[];
-  /** Positional arguments, for help: `[NAME...]`. */
-  arguments: string;
-  minArgs: number;
-  maxArgs: number;
-  summary: string;
-  options: Readonly<Record<string, OptionSpec>>;
-  run(input: CommandInput): Promise<number>;
-}
-
-/** Options every command takes. */
-export const globalOptions: Readonly<Record<string, OptionSpec>> = {
-  config: { type: 'string', value: 'PATH', description: `the config module (default ./${defaultConfigFile})` },
-  help: { type: 'boolean', short: 'h', description: 'show help for the command' },
-};
-
-const jsonOption: OptionSpec = { type: 'boolean', description: 'print JSON (bigints as strings) instead of a table' };
+export { globalOptions, type CommandInput, type CommandSpec, type OptionSpec } from './command-spec.js';
 
 // `projections dead-letters` and its `list` take the same options.
 const deadLetterListOptions: Readonly<Record<string, OptionSpec>> = {
@@ -61,11 +30,6 @@ const runnerOptionSpecs: Readonly<Record<string, OptionSpec>> = {
   'no-auto-rebuild': { type: 'boolean', description: 'do not rebuild on a version bump; wait for annals projections rebuild' },
   'worker-id': { type: 'string', value: 'ID', description: "this worker's name in leases and status (default host:pid:random)" },
 };
-
-const configOf = (input: CommandInput): Promise<AnnalsConfig> => loadConfig(configPath(input));
-const configPath = (input: CommandInput): string => (input.values.config as string | undefined) ?? defaultConfigFile;
-const text = (input: CommandInput, name: string): string | undefined => input.values[name] as string | undefined;
-const print = (output: string) => process.stdout.write(`${output}\n`);
 
 /** Every command, most specific path first where paths share words. */
 export const commands: readonly CommandSpec[] = [
@@ -174,6 +138,7 @@ export const commands: readonly CommandSpec[] = [
       });
     },
   },
+  ...consumerCommands,
   {
     path: ['status'],
     arguments: '',

@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import type { Consumer } from '../consumers/define-consumer.js';
 import type { AnyProjection } from '../projections/define-projection.js';
 import { schemaNameSchema } from '../database/schema-name.js';
 import { UnknownProjectionError } from '../errors.js';
@@ -20,12 +21,22 @@ const isProjection = (value: unknown): value is AnyProjection =>
   typeof (value as AnyProjection).decode === 'function' &&
   typeof (value as AnyProjection).definition === 'object';
 
+const isConsumer = (value: unknown): value is Consumer =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as Consumer).name === 'string' &&
+  typeof (value as Consumer).mode === 'string' &&
+  typeof (value as Consumer).definition?.handle === 'function';
+
 const configSchema = z.object({
   schema: schemaNameSchema.optional(),
   projections: z.array(z.custom<AnyProjection>(isProjection, { error: 'must be a projection made with defineProjection' }), {
     error: 'must be an array of projections',
   }),
   inline: z.array(z.string()).optional(),
+  consumers: z
+    .array(z.custom<Consumer>(isConsumer, { error: 'must be a consumer made with defineConsumer' }), { error: 'must be an array of consumers' })
+    .optional(),
 });
 
 /**
@@ -58,6 +69,12 @@ export async function loadConfig(path: string): Promise<AnnalsConfig> {
   const names = config.projections.map((p) => p.name);
   const twice = names.find((name, index) => names.indexOf(name) !== index);
   if (twice !== undefined) throw new UsageError(`config file ${file}: projection '${twice}' is listed twice`);
+  // One name, one consumer of the log, whatever its kind: the store refuses the second.
+  const consumerNames = (config.consumers ?? []).map((c) => c.name);
+  const clash = consumerNames.find((name, index) => consumerNames.indexOf(name) !== index || names.includes(name));
+  if (clash !== undefined) {
+    throw new UsageError(`config file ${file}: consumer '${clash}' is listed twice${names.includes(clash) ? ' (as a projection too)' : ''}`);
+  }
   const unknownInline = config.inline?.find((name) => !names.includes(name));
   if (unknownInline !== undefined) throw new UsageError(`config file ${file}: inline names '${unknownInline}', which no projection is called`);
   return config;
@@ -78,4 +95,24 @@ export function findProjection(config: AnnalsConfig, name: string): AnyProjectio
   const projection = config.projections.find((p) => p.name === name);
   if (!projection) throw new UnknownProjectionError(name, config.projections.map((p) => p.name));
   return projection;
+}
+
+/**
+ * The configured consumers called `names`, in that order; all of them when `names` is empty.
+ *
+ * @throws UsageError when the config lists no consumers, or naming the first name it does not have.
+ */
+export function selectConsumers(config: AnnalsConfig, names: readonly string[]): Consumer[] {
+  const consumers = config.consumers ?? [];
+  if (consumers.length === 0) throw new UsageError('the config lists no consumers (add consumers: [...] to its default export)');
+  if (names.length === 0) return consumers;
+  return names.map((name) => findConsumer(config, name));
+}
+
+/** The configured consumer called `name`. @throws UsageError */
+export function findConsumer(config: AnnalsConfig, name: string): Consumer {
+  const consumers = config.consumers ?? [];
+  const consumer = consumers.find((c) => c.name === name);
+  if (!consumer) throw new UsageError(`no consumer named '${name}' (known: ${consumers.map((c) => c.name).join(', ') || 'none'})`);
+  return consumer;
 }

@@ -1,4 +1,4 @@
-import { listDeadLetters, retryDeadLetter, skipDeadLetter, type AnyProjection, type DeadLetter, type EventStore } from '../index.js';
+import { listDeadLetters, retryDeadLetter, skipDeadLetter, type AnyProjection, type ConsumerDeadLetter, type DeadLetter, type EventStore } from '../index.js';
 import { formatTable, toJson, truncate } from './output.js';
 import { UsageError } from './usage-error.js';
 
@@ -18,12 +18,27 @@ export async function listDeadLettersCommand(
     ...(options.projection === undefined ? {} : { projection: options.projection }),
   });
   if (options.json) return toJson(letters);
+  return deadLetterTable(
+    letters.map(({ projection, ...letter }) => ({ ...letter, consumer: projection })),
+    { owner: 'projection', status: options.status },
+  );
+}
+
+/**
+ * Dead letters as the CLI lists them, a row each, oldest first; for projections (`owner:
+ * 'projection'`) with the generation each failed in. Consumers have one generation.
+ */
+export function deadLetterTable(
+  letters: readonly ConsumerDeadLetter[],
+  options: { owner: 'projection' | 'consumer'; status: (typeof deadLetterStatuses)[number] },
+): string {
   if (letters.length === 0) return `no ${options.status === 'all' ? '' : `${options.status} `}dead letters`;
+  const generations = options.owner === 'projection';
   return formatTable(
     [
       { title: 'id', align: 'right' },
-      { title: 'projection' },
-      { title: 'gen', align: 'right' },
+      { title: options.owner },
+      ...(generations ? [{ title: 'gen', align: 'right' as const }] : []),
       { title: 'part', align: 'right' },
       { title: 'position', align: 'right' },
       { title: 'stream' },
@@ -36,8 +51,8 @@ export async function listDeadLettersCommand(
     ],
     letters.map((letter) => [
       letter.id,
-      letter.projection,
-      String(letter.generation),
+      letter.consumer,
+      ...(generations ? [String(letter.generation)] : []),
       String(letter.partition),
       letter.globalPosition.toString(),
       letter.streamId,

@@ -8,6 +8,7 @@ import { processBatch, type BatchOutcome, type BatchSettings } from './consumer-
 import { fairShare } from './fair-share.js';
 import { isTransientDatabaseError } from './failures.js';
 import { isolateFailure } from './isolate-failure.js';
+import * as leases from './leases.js';
 import * as partitions from './partitions.js';
 import type { ConsumerLogger, EngineOptions } from './engine-options.js';
 
@@ -124,10 +125,10 @@ export class ConsumerEngine {
   async #tick(): Promise<void> {
     if (this.stopping) return;
     const consumers = [...this.#clients.values()].map(({ name, version }) => ({ name, version }));
-    await this.transaction((tx) => partitions.registerWorker(tx, { workerId: this.workerId, consumers, host: hostname() }));
+    await this.transaction((tx) => leases.registerWorker(tx, { workerId: this.workerId, consumers, host: hostname() }));
     await this.#listen();
     for (const client of this.#clients.values()) this.#claimable.set(client.name, await client.claimable());
-    const held = await this.transaction((tx) => partitions.renewLeases(tx, this.workerId, this.#ttlMs));
+    const held = await this.transaction((tx) => leases.renewLeases(tx, this.workerId, this.#ttlMs));
     const heldKeys = new Set(held.map(keyOf));
     for (const [key, { unit }] of this.#units) {
       if (!heldKeys.has(key) && !unit.lost) {
@@ -150,13 +151,13 @@ export class ConsumerEngine {
   async #balance(client: AnyConsumerClient): Promise<void> {
     const generations = this.#claimable.get(client.name) ?? [];
     if (generations.length === 0) return;
-    const { units, workers } = await this.transaction((tx) => partitions.shareOf(tx, { name: client.name, version: client.version, generations }, this.#ttlMs));
+    const { units, workers } = await this.transaction((tx) => leases.shareOf(tx, { name: client.name, version: client.version, generations }, this.#ttlMs));
     const mine = [...this.#units.values()].filter(({ unit }) => unit.consumer === client.name && !unit.lost && !unit.release);
     const { claim, release } = fairShare({ units, workers, held: mine.length });
     for (const { unit } of mine.slice(mine.length - release)) unit.release = true;
     if (claim === 0) return;
     const claimed = await this.transaction((tx) =>
-      partitions.claimPartitions(tx, { consumer: client.name, generations, limit: claim, workerId: this.workerId, ttlMs: this.#ttlMs }),
+      leases.claimPartitions(tx, { consumer: client.name, generations, limit: claim, workerId: this.workerId, ttlMs: this.#ttlMs }),
     );
     for (const key of claimed) this.#startUnit(key, 'partition claimed');
   }
@@ -234,7 +235,7 @@ export class ConsumerEngine {
   }
 
   async #releaseLease(unit: ConsumerUnit): Promise<void> {
-    await this.transaction((tx) => partitions.releaseLease(tx, unit, this.workerId)).catch((error: unknown) =>
+    await this.transaction((tx) => leases.releaseLease(tx, unit, this.workerId)).catch((error: unknown) =>
       this.#log.warn({ err: error }, 'could not release a lease; it expires on its own'),
     );
   }
@@ -257,7 +258,7 @@ export class ConsumerEngine {
       await this.#membership.catch(() => {});
       await Promise.all([...this.#units.values()].map(({ loop }) => loop));
       await this.#subscription?.close().catch(() => {});
-      await this.transaction((tx) => partitions.deregisterWorker(tx, this.workerId)).catch(() => {});
+      await this.transaction((tx) => leases.deregisterWorker(tx, this.workerId)).catch(() => {});
     })();
     return this.#stopped;
   }

@@ -1,4 +1,5 @@
-import type { ColumnType, Generated } from 'kysely';
+import { sql, type ColumnType, type Generated, type Kysely } from 'kysely';
+import type { EventStoreTransaction } from '../event-store/event-store.js';
 
 /**
  * Kysely table types for the log-consumer engine's tables (migrations 0005, 0007, 0010).
@@ -66,3 +67,19 @@ export interface ConsumerTables {
   consumer_workers: ConsumerWorkersTable;
   consumer_dead_letters: ConsumerDeadLettersTable;
 }
+
+/** The engine's tables, typed, on the transaction's connection and in the store's schema. */
+export const consumerTables = (tx: EventStoreTransaction) => (tx.db as Kysely<ConsumerTables>).withSchema(tx.schema);
+
+/** The database's clock: leases and heartbeats are compared on one clock, not each process's. */
+export const now = sql<Date>`now()`;
+
+/** When a lease taken or renewed now lapses. */
+export const leaseExpiry = (ttlMs: number) => sql<Date>`now() + make_interval(secs => ${ttlMs}::double precision / 1000)`;
+
+/** The columns that name one partition of one generation: a where clause. */
+export const unitKey = (key: { consumer: string; generation: number; partition: number }) => ({
+  consumer: key.consumer,
+  generation: key.generation,
+  partition: key.partition,
+});

@@ -1,13 +1,14 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { EventStoreTransaction } from '../event-store/event-store.js';
-import type { ConsumerDeadLettersTable, ConsumerTables } from './consumer-tables.js';
+import { consumerTables as tables, now, type ConsumerDeadLettersTable } from './consumer-tables.js';
 import type { ConsumerUnitKey } from './partitions.js';
 
 /**
  * Every statement on the consumers' dead letters: recording one, listing them, and
  * marking one retried or skipped. What a retry applies is the consumer's business (a
- * projection applies the event into the generation it failed in: projections/dead-letters.ts);
- * recording one together with moving the checkpoint past it is partitions.ts' deadLetter.
+ * consumer's handler runs on the event: consumer-dead-letters.ts; a projection applies it
+ * into the generation it failed in: projections/dead-letters.ts); recording one together
+ * with moving the checkpoint past it is partitions.ts' deadLetter.
  */
 
 export type DeadLetterStatus = 'pending' | 'retried' | 'skipped';
@@ -43,8 +44,6 @@ export interface DeadLetterRecord {
   attempts: number;
 }
 
-const tables = (tx: EventStoreTransaction) => (tx.db as Kysely<ConsumerTables>).withSchema(tx.schema);
-const now = sql<Date>`now()`;
 
 const toDeadLetter = (row: Selectable<ConsumerDeadLettersTable>): ConsumerDeadLetter => ({
   id: String(row.id),
@@ -89,15 +88,17 @@ export async function recordDeadLetter(tx: EventStoreTransaction, key: ConsumerU
     .execute();
 }
 
-/** Dead letters oldest first: of one consumer or all, of one status or all. */
+/** Dead letters oldest first: of one consumer, of some, or of all; of one status or all. */
 export async function selectDeadLetters(
   tx: EventStoreTransaction,
-  filter: { consumer: string | undefined; status: DeadLetterStatus | 'all'; limit: number },
+  filter: { consumer: string | readonly string[] | undefined; status: DeadLetterStatus | 'all'; limit: number },
 ): Promise<ConsumerDeadLetter[]> {
+  const consumers = filter.consumer === undefined ? undefined : typeof filter.consumer === 'string' ? [filter.consumer] : [...filter.consumer];
+  if (consumers?.length === 0) return [];
   const rows = await tables(tx)
     .selectFrom('consumer_dead_letters')
     .selectAll()
-    .$if(filter.consumer !== undefined, (q) => q.where('consumer', '=', filter.consumer!))
+    .$if(consumers !== undefined, (q) => q.where('consumer', 'in', consumers!))
     .$if(filter.status !== 'all', (q) => q.where('status', '=', filter.status as DeadLetterStatus))
     .orderBy('id')
     .limit(filter.limit)

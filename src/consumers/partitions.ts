@@ -1,15 +1,16 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Expression, type Selectable } from 'kysely';
 import type { EventStoreTransaction } from '../event-store/event-store.js';
-import type { ConsumerTables } from './consumer-tables.js';
+import type { ConsumerPartitionsTable } from './consumer-tables.js';
+import { consumerTables as tables, leaseExpiry as expiry, now, unitKey as same } from './consumer-tables.js';
 import { recordDeadLetter, type DeadLetterRecord } from './dead-letters.js';
 
 /**
- * Every statement on the consumers' partitions and workers: leases, membership,
- * checkpoints (the fence), retries, stops, what status reports, and the rebuild switch's
- * locks and drain (the dead-letter table's own statements are in dead-letters.ts). One
- * place, so that every statement that changes a partition row is fenced the same way: by
- * owner, and where it moves the checkpoint, by the position the work started from (or,
- * for the switch, by the row locks it holds).
+ * Every statement on the consumers' partitions but their leases (leases.ts): checkpoints
+ * (the fence), retries, stops, what status reports, and the rebuild switch's locks and
+ * drain (the dead-letter table's own statements are in dead-letters.ts). Every statement
+ * that changes a partition row is fenced the same way: by owner, and where it moves the
+ * checkpoint, by the position the work started from (or, for the switch, by the row
+ * locks it holds).
  */
 
 /** One partition of one generation of a consumer: what a worker leases and processes. */
@@ -25,10 +26,6 @@ export interface Fence {
   from: bigint;
 }
 
-const tables = (tx: EventStoreTransaction) => (tx.db as Kysely<ConsumerTables>).withSchema(tx.schema);
-const expiry = (ttlMs: number) => sql<Date>`now() + make_interval(secs => ${ttlMs}::double precision / 1000)`;
-const now = sql<Date>`now()`;
-const same = (key: ConsumerUnitKey) => ({ consumer: key.consumer, generation: key.generation, partition: key.partition });
 
 /**
  * Creates the rows of a generation's partitions, their checkpoints at `position`, unless
@@ -60,129 +57,6 @@ export async function ensurePartitions(
 export async function hasPartitions(tx: EventStoreTransaction, consumer: string): Promise<boolean> {
   const row = await tables(tx).selectFrom('consumer_partitions').select('partition').where('consumer', '=', consumer).limit(1).executeTakeFirst();
   return row !== undefined;
-}
-
-/** Registers (or heartbeats) a worker and the version of each consumer it runs. */
-export async function registerWorker(
-  tx: EventStoreTransaction,
-  worker: { workerId: string; consumers: readonly { name: string; version: number }[]; host: string },
-): Promise<void> {
-  const versions = JSON.stringify(Object.fromEntries(worker.consumers.map((c) => [c.name, c.version])));
-  await tables(tx)
-    .insertInto('consumer_workers')
-    .values({ worker_id: worker.workerId, consumers: worker.consumers.map((c) => c.name), versions, host: worker.host, pid: process.pid })
-    .onConflict((oc) =>
-      oc.column('worker_id').doUpdateSet((eb) => ({ heartbeat_at: now, consumers: eb.ref('excluded.consumers'), versions: eb.ref('excluded.versions') })),
-    )
-    .execute();
-}
-
-export async function deregisterWorker(tx: EventStoreTransaction, workerId: string): Promise<void> {
-  await tables(tx).deleteFrom('consumer_workers').where('worker_id', '=', workerId).execute();
-}
-
-/**
- * Renews every lease this worker holds, lapsed or not: a lapsed lease that no other
- * worker claimed meanwhile is still this worker's (a claim changes the owner, and every
- * write of a partition is fenced by owner), so renewing it is safe and spares a running
- * batch a needless loss of ownership. Rows another transaction has locked (a switch
- * waiting to swap views, say) are skipped, not waited for: one stuck consumer must not
- * stop the renewal of the others. They are returned as held all the same (the owner
- * column, as of this statement, says they are), and renewed on a later round.
- */
-export async function renewLeases(tx: EventStoreTransaction, workerId: string, ttlMs: number): Promise<ConsumerUnitKey[]> {
-  return tables(tx)
-    .with('lockable', (db) =>
-      db.selectFrom('consumer_partitions').select(['consumer', 'generation', 'partition']).where('owner', '=', workerId).forUpdate().skipLocked(),
-    )
-    .with('renewed', (db) =>
-      db
-        .updateTable('consumer_partitions as p')
-        .from('lockable as l')
-        .set({ lease_expires_at: expiry(ttlMs), heartbeat_at: now })
-        .whereRef('p.consumer', '=', 'l.consumer')
-        .whereRef('p.generation', '=', 'l.generation')
-        .whereRef('p.partition', '=', 'l.partition')
-        .where('p.owner', '=', workerId)
-        .returning('p.partition'),
-    )
-    .selectFrom('consumer_partitions')
-    .select(['consumer', 'generation', 'partition'])
-    .where('owner', '=', workerId)
-    .execute();
-}
-
-/**
- * How many partitions of `generations` can be processed (not stopped), and how many live
- * workers run this consumer at this version: the fair share is computed per version, so
- * during a rolling deploy old and new code each cover their own generations.
- */
-export async function shareOf(
-  tx: EventStoreTransaction,
-  consumer: { name: string; version: number; generations: readonly number[] },
-  ttlMs: number,
-): Promise<{ units: number; workers: number }> {
-  const [counts] = await tables(tx)
-    .selectNoFrom((eb) => [
-      eb
-        .selectFrom('consumer_partitions')
-        .select(eb.fn.countAll<number>().as('n'))
-        .where('consumer', '=', consumer.name)
-        .where('generation', '=', sql<number>`ANY(${[...consumer.generations]}::integer[])`)
-        .where('stopped_error', 'is', null)
-        .as('units'),
-      eb
-        .selectFrom('consumer_workers')
-        .select(eb.fn.countAll<number>().as('n'))
-        .where(sql<boolean>`${consumer.name} = ANY(consumers)`)
-        .where(sql<boolean>`(versions ->> ${consumer.name})::integer = ${consumer.version}`)
-        .where('heartbeat_at', '>', sql<Date>`now() - make_interval(secs => ${ttlMs}::double precision / 1000)`)
-        .as('workers'),
-    ])
-    .execute();
-  return { units: Number(counts?.units ?? 0), workers: Math.max(1, Number(counts?.workers ?? 1)) };
-}
-
-/**
- * Claims up to `limit` partitions of `generations` that are unowned or whose lease
- * lapsed (another worker's), the earlier generations in the list first.
- */
-export async function claimPartitions(
-  tx: EventStoreTransaction,
-  claim: { consumer: string; generations: readonly number[]; limit: number; workerId: string; ttlMs: number },
-): Promise<ConsumerUnitKey[]> {
-  const generations = sql<number[]>`${[...claim.generations]}::integer[]`;
-  return tables(tx)
-    .with('free', (db) =>
-      db
-        .selectFrom('consumer_partitions')
-        .select(['consumer', 'generation', 'partition'])
-        .where('consumer', '=', claim.consumer)
-        .where(sql<boolean>`generation = ANY(${generations})`)
-        .where('stopped_error', 'is', null)
-        .where((eb) => eb.or([eb('owner', 'is', null), eb.and([eb('lease_expires_at', '<=', now), eb('owner', '<>', claim.workerId)])]))
-        .orderBy(sql`array_position(${generations}, generation)`)
-        .orderBy('partition')
-        .limit(claim.limit)
-        .forUpdate()
-        .skipLocked(),
-    )
-    .updateTable('consumer_partitions as p')
-    .from('free')
-    .set({ owner: claim.workerId, lease_expires_at: expiry(claim.ttlMs), heartbeat_at: now })
-    .whereRef('p.consumer', '=', 'free.consumer')
-    .whereRef('p.generation', '=', 'free.generation')
-    .whereRef('p.partition', '=', 'free.partition')
-    .returning(['p.consumer', 'p.generation', 'p.partition'])
-    .execute();
-}
-
-export async function releaseLease(tx: EventStoreTransaction, key: ConsumerUnitKey, workerId: string): Promise<void> {
-  await tables(tx)
-    .updateTable('consumer_partitions')
-    .set({ owner: null, lease_expires_at: null, throughput: 0, updated_at: now })
-    .where((eb) => eb.and({ ...same(key), owner: workerId }))
-    .execute();
 }
 
 export interface PartitionState {
@@ -329,22 +203,25 @@ export async function resumePartitions(tx: EventStoreTransaction, consumer: stri
   return rows.length;
 }
 
-/** A partition as status reports it. */
+/** Where one partition of a consumer stands, as status reports it. */
 export interface PartitionReport {
   consumer: string;
   generation: number;
   partition: number;
-  /** The checkpoint. */
+  /** Checkpoint: the global position processed up to. */
   position: bigint;
-  owner: string | null;
-  heartbeatAt: Date | null;
-  leaseExpiresAt: Date | null;
+  /** The checkpoint has reached the head the owner last read (as of its last batch). */
+  caughtUp: boolean;
+  /** Events per second over the owner's last seconds. */
+  throughput: number;
   eventsProcessed: number;
   retries: number;
   deadLettered: number;
-  throughput: number;
+  owner: string | null;
+  heartbeatAt: Date | null;
+  leaseExpiresAt: Date | null;
+  /** Why the partition stopped (onFailure: 'stop'), or null. */
   stoppedError: string | null;
-  caughtUp: boolean;
 }
 
 /**
@@ -364,38 +241,63 @@ export async function readPartitions(tx: EventStoreTransaction, generations: rea
     .orderBy('generation')
     .orderBy('partition')
     .execute();
-  return rows.map((row) => ({
+  return rows.map(toReport);
+}
+
+/** Every partition of these consumers, of every generation, by consumer, generation and partition. */
+export async function readConsumerPartitions(tx: EventStoreTransaction, consumers: readonly string[]): Promise<PartitionReport[]> {
+  if (consumers.length === 0) return [];
+  const rows = await tables(tx)
+    .selectFrom('consumer_partitions')
+    .selectAll()
+    .where('consumer', 'in', [...consumers])
+    .orderBy('consumer')
+    .orderBy('generation')
+    .orderBy('partition')
+    .execute();
+  return rows.map(toReport);
+}
+
+function toReport(row: Selectable<ConsumerPartitionsTable>): PartitionReport {
+  return {
     consumer: row.consumer,
     generation: row.generation,
     partition: row.partition,
     position: BigInt(row.position),
-    owner: row.owner,
-    heartbeatAt: row.heartbeat_at,
-    leaseExpiresAt: row.lease_expires_at,
+    caughtUp: row.caught_up,
+    throughput: row.throughput,
     eventsProcessed: Number(row.events_processed),
     retries: Number(row.retries),
     deadLettered: Number(row.dead_lettered),
-    throughput: row.throughput,
+    owner: row.owner,
+    heartbeatAt: row.heartbeat_at,
+    leaseExpiresAt: row.lease_expires_at,
     stoppedError: row.stopped_error,
-    caughtUp: row.caught_up,
-  }));
+  };
 }
 
 /**
- * The workers that run `consumer` and heartbeat within `seenWithinMs`, by worker id, with
- * the version of it they run (null for a row that does not say).
+ * A partition's checkpoint as a subquery, for a statement on another table that must read
+ * it in the same snapshot (a projection's generation and its partition, read together).
+ * `consumer` and `generation` may be that statement's columns.
  */
-export async function workersRunning(
+export function checkpointOf(
   tx: EventStoreTransaction,
-  consumer: string,
-  seenWithinMs: number,
-): Promise<{ workerId: string; version: number | null }[]> {
-  const rows = await tables(tx)
-    .selectFrom('consumer_workers')
-    .select(['worker_id', sql<number | null>`(versions ->> ${consumer})::integer`.as('version')])
-    .where(sql<boolean>`${consumer} = ANY(consumers)`)
-    .where('heartbeat_at', '>', sql<Date>`now() - make_interval(secs => ${seenWithinMs}::double precision / 1000)`)
-    .orderBy('worker_id')
-    .execute();
-  return rows.map((row) => ({ workerId: row.worker_id, version: row.version }));
+  key: { consumer: Expression<string>; generation: Expression<number>; partition: number },
+) {
+  return tables(tx)
+    .selectFrom('consumer_partitions')
+    .select('position')
+    .where('consumer', '=', key.consumer)
+    .where('generation', '=', key.generation)
+    .where('partition', '=', key.partition);
+}
+
+/** A generation's lowest checkpoint as a subquery (null without partitions); see checkpointOf. */
+export function lowestCheckpoint(tx: EventStoreTransaction, key: { consumer: Expression<string>; generation: Expression<number | null> }) {
+  return tables(tx)
+    .selectFrom('consumer_partitions')
+    .select((eb) => eb.fn.min('position').as('position'))
+    .where('consumer', '=', key.consumer)
+    .where('generation', '=', key.generation as Expression<number>);
 }

@@ -8,6 +8,7 @@ import type { Consumer } from './define-consumer.js';
 import { silent, type ConsumerBatchReport, type ConsumerRunOptions } from './engine-options.js';
 import { lockConsumer } from './lock-consumer.js';
 import { partitionOfKey } from './partition-key.js';
+import { isProjection } from './consumer-names.js';
 import { ensurePartitions } from './partitions.js';
 
 export interface RunConsumersOptions extends ConsumerRunOptions {
@@ -101,8 +102,7 @@ function consumerClient(store: EventStore, consumer: Consumer): ConsumerClient {
  */
 async function setupConsumer(tx: EventStoreTransaction, consumer: Consumer): Promise<void> {
   await lockConsumer(tx, consumer.name);
-  const [projection] = await tx.query(`SELECT 1 FROM ${qualified(tx.schema, 'projection_generations')} WHERE projection = $1 LIMIT 1`, [consumer.name]);
-  if (projection) {
+  if (await isProjection(tx, consumer.name)) {
     throw new ValidationError([{ field: 'consumer.name', reason: `'${consumer.name}' is a projection of this store; give the consumer a name of its own` }]);
   }
   const position = consumer.startAt === 'now' ? await tx.headPosition() : 0n;
@@ -116,5 +116,3 @@ async function setupConsumer(tx: EventStoreTransaction, consumer: Consumer): Pro
     ]);
   }
 }
-
-const qualified = (schema: string, table: string) => `"${schema.replaceAll('"', '""')}"."${table}"`;

@@ -5,7 +5,8 @@ import { ProjectionStoppedError, ProjectionTimeoutError, ValidationError } from 
 import type { AnyProjection } from './define-projection.js';
 import { readyWithin } from '../consumers/catch-up.js';
 import { readPartitions } from '../consumers/partitions.js';
-import { readCurrentGenerations, table } from './generations.js';
+import { readCurrentGenerations } from './generations.js';
+import { countOwed } from './inline-pending.js';
 import { runProjections, type RunProjectionsOptions } from './projection-worker.js';
 
 export interface CatchUpOptions extends RunProjectionsOptions {
@@ -113,15 +114,8 @@ async function whatIsBehind(store: EventStore, projections: readonly AnyProjecti
     if (inline.has(projection.name)) {
       // Appended by code of another version while this one's generation was live: the
       // workers' sweep applies them (inline-pending.ts).
-      const [pending] = await store.withTransaction((tx) =>
-        tx.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM ${table(tx.schema, 'projection_inline_pending')} p
-             JOIN ${table(tx.schema, 'projection_generations')} g USING (projection, generation)
-            WHERE p.projection = $1 AND g.status = 'live' AND g.version = $2`,
-          [projection.name, projection.version],
-        ),
-      );
-      if ((pending?.n ?? 0) > 0) behind.push(`${projection.name}: ${pending?.n} event(s) appended by code of another version still to apply`);
+      const pending = await store.withTransaction((tx) => countOwed(tx, projection.name, projection.version), { appends: false });
+      if (pending > 0) behind.push(`${projection.name}: ${pending} event(s) appended by code of another version still to apply`);
       continue;
     }
     for (const row of own.filter((r) => r.status === 'live' && r.version === projection.version)) {

@@ -1,16 +1,11 @@
-import {
-  markDeadLetterRetried,
-  markDeadLetterSkipped,
-  readDeadLetter,
-  selectDeadLetters,
-  type ConsumerDeadLetter,
-} from '../consumers/dead-letters.js';
+import { parseDeadLetterId, skipConsumerDeadLetter } from '../consumers/consumer-dead-letters.js';
+import { markDeadLetterRetried, readDeadLetter, selectDeadLetters, type ConsumerDeadLetter } from '../consumers/dead-letters.js';
 import { resumePartitions } from '../consumers/partitions.js';
 import type { EventStore } from '../event-store/event-store.js';
-import { DeadLetterError, UnknownProjectionError, ValidationError } from '../errors.js';
+import { DeadLetterError, UnknownProjectionError } from '../errors.js';
 import { applyEvents } from './apply.js';
 import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
-import { readGeneration } from './generations.js';
+import { readGeneration, readProjectionNames } from './generations.js';
 import { projectionContext } from './projection-context.js';
 
 /** A projection's dead letter: a consumer's, named by its projection. */
@@ -31,8 +26,15 @@ export async function listDeadLetters(
   store: EventStore,
   options: { projection?: string; status?: DeadLetter['status'] | 'all'; limit?: number } = {},
 ): Promise<DeadLetter[]> {
-  const letters = await store.withTransaction((tx) =>
-    selectDeadLetters(tx, { consumer: options.projection ?? undefined, status: options.status ?? 'pending', limit: options.limit ?? 1000 }),
+  const letters = await store.withTransaction(
+    async (tx) =>
+      selectDeadLetters(tx, {
+        // Without a name, every projection's: not those of the other consumers of the log.
+        consumer: options.projection ?? (await readProjectionNames(tx)),
+        status: options.status ?? 'pending',
+        limit: options.limit ?? 1000,
+      }),
+    { appends: false },
   );
   return letters.map(toDeadLetter);
 }
@@ -48,7 +50,7 @@ export async function listDeadLetters(
  * @throws DeadLetterError when the id is unknown, not pending, or its generation retired.
  */
 export async function retryDeadLetter(store: EventStore, projections: readonly AnyProjection[], id: string): Promise<DeadLetter> {
-  const checkedId = checkId(id);
+  const checkedId = parseDeadLetterId(id);
   return store.withTransaction(async (tx) => {
     const letter = await readDeadLetter(tx, checkedId, { forUpdate: true });
     // A dead letter of a consumer that is not a projection has no generation: none of ours.
@@ -82,13 +84,8 @@ export async function retryDeadLetter(store: EventStore, projections: readonly A
  * @throws DeadLetterError when the id is unknown or not pending.
  */
 export async function skipDeadLetter(store: EventStore, id: string): Promise<DeadLetter> {
-  const checkedId = checkId(id);
-  return store.withTransaction(async (tx) => {
-    const skipped = await markDeadLetterSkipped(tx, checkedId);
-    if (skipped) return toDeadLetter(skipped);
-    const existing = await readDeadLetter(tx, checkedId);
-    throw new DeadLetterError(checkedId, existing ? `it is already ${existing.status}` : 'no such dead letter');
-  });
+  // A projection's dead letter is skipped like any consumer's: nothing to apply, only the mark.
+  return toDeadLetter(await skipConsumerDeadLetter(store, id));
 }
 
 /**
@@ -99,7 +96,3 @@ export async function resumeProjection(store: EventStore, projection: string): P
   return store.withTransaction((tx) => resumePartitions(tx, projection));
 }
 
-function checkId(id: string): string {
-  if (typeof id !== 'string' || !/^\d{1,18}$/.test(id)) throw new ValidationError([{ field: 'id', reason: 'must be a dead letter id (digits)' }]);
-  return id;
-}

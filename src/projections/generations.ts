@@ -1,10 +1,12 @@
 import { lockConsumer } from '../consumers/lock-consumer.js';
 import { ensurePartitions } from '../consumers/partitions.js';
+import { sql, type Selectable } from 'kysely';
 import { quoteIdent } from '../database/quote-ident.js';
 import type { EventStoreTransaction } from '../event-store/event-store.js';
 import { generationSchemaOf, readSchemaOf, type AnyProjection } from './define-projection.js';
 import { createGenerationSchema, dropGenerationSchema, pointViewsAt } from './read-schemas.js';
 import { projectionContext } from './projection-context.js';
+import { now, projectionTables, type ProjectionGenerationsTable } from './projection-tables.js';
 
 /**
  * Generations: each rebuild of a projection fills a new set of tables (a Postgres schema
@@ -27,19 +29,9 @@ export interface Generation {
   replayUntil: bigint;
 }
 
-interface GenerationRow {
-  projection: string;
-  generation: number;
-  version: number;
-  partitions: number;
-  schema_name: string;
-  read_schema: string;
-  status: GenerationStatus;
-  started_from: string | bigint;
-  replay_until: string | bigint;
-}
+const generationColumns = ['projection', 'generation', 'version', 'partitions', 'schema_name', 'read_schema', 'status', 'started_from', 'replay_until'] as const;
 
-const toGeneration = (row: GenerationRow): Generation => ({
+const toGeneration = (row: Pick<Selectable<ProjectionGenerationsTable>, (typeof generationColumns)[number]>): Generation => ({
   projection: row.projection,
   generation: row.generation,
   version: row.version,
@@ -75,32 +67,38 @@ export async function lockProjections(tx: EventStoreTransaction, projections: re
 }
 
 export async function readGenerations(tx: EventStoreTransaction, projection: string): Promise<Generation[]> {
-  const rows = await tx.query<GenerationRow>(
-    `SELECT projection, generation, version, partitions, schema_name, read_schema, status, started_from, replay_until
-       FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 ORDER BY generation`,
-    [projection],
-  );
+  const rows = await projectionTables(tx).selectFrom('projection_generations').select(generationColumns).where('projection', '=', projection).orderBy('generation').execute();
   return rows.map(toGeneration);
 }
 
 /** One generation of a projection, or undefined when it has none of that number. */
 export async function readGeneration(tx: EventStoreTransaction, projection: string, generation: number): Promise<Generation | undefined> {
-  const [row] = await tx.query<GenerationRow>(
-    `SELECT projection, generation, version, partitions, schema_name, read_schema, status, started_from, replay_until
-       FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 AND generation = $2`,
-    [projection, generation],
-  );
+  const row = await projectionTables(tx)
+    .selectFrom('projection_generations')
+    .select(generationColumns)
+    .where('projection', '=', projection)
+    .where('generation', '=', generation)
+    .executeTakeFirst();
   return row && toGeneration(row);
+}
+
+/** Every projection that has a generation (set up at least once), by name. */
+export async function readProjectionNames(tx: EventStoreTransaction): Promise<string[]> {
+  const rows = await projectionTables(tx).selectFrom('projection_generations').select('projection').distinct().orderBy('projection').execute();
+  return rows.map((row) => row.projection);
 }
 
 /** The generations of these projections that are not retired, by projection and generation. */
 export async function readCurrentGenerations(tx: EventStoreTransaction, projections: readonly string[]): Promise<Generation[]> {
-  const rows = await tx.query<GenerationRow>(
-    `SELECT projection, generation, version, partitions, schema_name, read_schema, status, started_from, replay_until
-       FROM ${table(tx.schema, 'projection_generations')} WHERE projection = ANY($1::text[]) AND status <> 'retired'
-      ORDER BY projection, generation`,
-    [projections],
-  );
+  if (projections.length === 0) return [];
+  const rows = await projectionTables(tx)
+    .selectFrom('projection_generations')
+    .select(generationColumns)
+    .where('projection', 'in', [...projections])
+    .where('status', '<>', 'retired')
+    .orderBy('projection')
+    .orderBy('generation')
+    .execute();
   return rows.map(toGeneration);
 }
 
@@ -115,10 +113,11 @@ export async function createGeneration(
   status: 'live' | 'building',
   from: bigint,
 ): Promise<Generation> {
-  const [last] = await tx.query<{ generation: number | null }>(
-    `SELECT max(generation) AS generation FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1`,
-    [projection.name],
-  );
+  const last = await projectionTables(tx)
+    .selectFrom('projection_generations')
+    .select((eb) => eb.fn.max('generation').as('generation'))
+    .where('projection', '=', projection.name)
+    .executeTakeFirst();
   const generation = (last?.generation ?? 0) + 1;
   const readSchema = readSchemaOf(tx.schema, projection);
   const schemaName = generationSchemaOf(readSchema, generation);
@@ -127,24 +126,23 @@ export async function createGeneration(
   await projection.definition.schema(context.db);
   // The head a reader can see now: what this generation replays as history.
   const head = await tx.headPosition();
-  await tx.query(
-    `INSERT INTO ${table(tx.schema, 'projection_generations')}
-       (projection, generation, version, partitions, schema_name, read_schema, status, started_from, live_since, replay_until, event_types, categories)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 = 'live' THEN now() END, $9, $10::text[], $11::text[])`,
-    [
-      projection.name,
+  await projectionTables(tx)
+    .insertInto('projection_generations')
+    .values({
+      projection: projection.name,
       generation,
-      projection.version,
-      projection.partitions,
-      schemaName,
-      readSchema,
+      version: projection.version,
+      partitions: projection.partitions,
+      schema_name: schemaName,
+      read_schema: readSchema,
       status,
-      from.toString(),
-      head.toString(),
-      [...projection.eventTypes],
-      projection.categories ? [...projection.categories] : null,
-    ],
-  );
+      started_from: from.toString(),
+      live_since: status === 'live' ? now : null,
+      replay_until: head.toString(),
+      event_types: [...projection.eventTypes],
+      categories: projection.categories ? [...projection.categories] : null,
+    })
+    .execute();
   await ensurePartitions(tx, { consumer: projection.name, generation, partitions: projection.partitions, position: from });
   if (status === 'live') await pointViewsAt(tx, projection.name, readSchema, schemaName);
   await tx.query(`SET LOCAL search_path TO ${quoteIdent(tx.schema)}`);
@@ -163,11 +161,32 @@ export async function createGeneration(
 
 /** Marks a generation retired (its tables are dropped by dropRetired, outside this transaction). */
 export async function retire(tx: EventStoreTransaction, generation: Generation): Promise<void> {
-  await tx.query(
-    `UPDATE ${table(tx.schema, 'projection_generations')} SET status = 'retired', retired_at = now()
-      WHERE projection = $1 AND generation = $2`,
-    [generation.projection, generation.generation],
-  );
+  await projectionTables(tx)
+    .updateTable('projection_generations')
+    .set({ status: 'retired', retired_at: now })
+    .where('projection', '=', generation.projection)
+    .where('generation', '=', generation.generation)
+    .execute();
+}
+
+/** Makes a built generation live (its views are pointed at by the caller, in the same transaction). */
+export async function makeLive(tx: EventStoreTransaction, generation: Generation): Promise<void> {
+  await projectionTables(tx)
+    .updateTable('projection_generations')
+    .set({ status: 'live', live_since: now })
+    .where('projection', '=', generation.projection)
+    .where('generation', '=', generation.generation)
+    .execute();
+}
+
+/** Records the read schema of a projection's current generations (the code's `readSchema` changed). */
+export async function setReadSchema(tx: EventStoreTransaction, projection: string, readSchema: string): Promise<void> {
+  await projectionTables(tx)
+    .updateTable('projection_generations')
+    .set({ read_schema: readSchema })
+    .where('projection', '=', projection)
+    .where('status', '<>', 'retired')
+    .execute();
 }
 
 /**
@@ -181,12 +200,15 @@ export async function dropRetired(
   lockTimeoutMs = 2000,
 ): Promise<void> {
   const retired = await withTransaction((tx) =>
-    tx.query<{ generation: number; schema_name: string }>(
-      `SELECT generation, schema_name FROM ${table(tx.schema, 'projection_generations')}
-        WHERE projection = $1 AND status = 'retired' AND retired_at IS NOT NULL
-          AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = schema_name)`,
-      [projection],
-    ),
+    projectionTables(tx)
+      .selectFrom('projection_generations')
+      .select('schema_name')
+      .where('projection', '=', projection)
+      .where('status', '=', 'retired')
+      .where('retired_at', 'is not', null)
+      // Only those whose schema is still there: what a previous call dropped is done.
+      .where(sql<boolean>`EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = schema_name)`)
+      .execute(),
   );
   for (const { schema_name: schemaName } of retired) {
     await withTransaction(async (tx) => {

@@ -1,12 +1,11 @@
-import type { EventStore, EventStoreTransaction, RecordedEvent } from '../event-store/event-store.js';
+import type { EventStoreTransaction, RecordedEvent } from '../event-store/event-store.js';
 import { categoryOf } from '../event-store/stream-name.js';
 import { EventSchemaError } from '../errors.js';
 import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
-import { applyInLogOrder } from './apply-in-log-order.js';
 import { describe } from '../consumers/failures.js';
-import { lockProjection, table } from './generations.js';
+import { table } from './generations.js';
 import { recordDeadLetter } from '../consumers/dead-letters.js';
-import { projectionContext } from './projection-context.js';
+import { projectionTables } from './projection-tables.js';
 
 /**
  * What an inline projection's live generation still has to apply (issue 10).
@@ -20,7 +19,7 @@ import { projectionContext } from './projection-context.js';
  * - the next inline append of that code to the same stream, before its own events. It
  *   holds the stream's row lock (the append statement updates the row), so every
  *   earlier append to the stream has committed and its rows are visible;
- * - the workers' sweep, applyPendingInline, which takes the stream's row lock itself
+ * - the workers' sweep, applyPendingInline (inline-sweep.ts), which takes the stream's row lock itself
  *   (skipping streams being appended to), so a stream's events are applied in order by
  *   one transaction at a time, whoever applies them.
  *
@@ -37,10 +36,12 @@ export interface LiveGeneration {
 }
 
 export async function readLive(tx: EventStoreTransaction, projection: string): Promise<LiveGeneration | undefined> {
-  const [row] = await tx.query<{ generation: number; version: number; schema_name: string }>(
-    `SELECT generation, version, schema_name FROM ${table(tx.schema, 'projection_generations')} WHERE projection = $1 AND status = 'live'`,
-    [projection],
-  );
+  const row = await projectionTables(tx)
+    .selectFrom('projection_generations')
+    .select(['generation', 'version', 'schema_name'])
+    .where('projection', '=', projection)
+    .where('status', '=', 'live')
+    .executeTakeFirst();
   return row && { generation: row.generation, version: row.version, schemaName: row.schema_name };
 }
 
@@ -112,127 +113,8 @@ export async function takeOwedOfStream(
  * by what readers of the log can see yet, and must not be (an event that committed while
  * an older appender is still open would be deleted from what is owed, and never applied).
  */
-async function owedEvents(tx: EventStoreTransaction, positions: readonly bigint[]): Promise<RecordedEvent[]> {
+export async function owedEvents(tx: EventStoreTransaction, positions: readonly bigint[]): Promise<RecordedEvent[]> {
   return positions.length === 0 ? [] : tx.readEventsAt(positions);
-}
-
-/**
- * Applies what the live generation of `projection` owes, when it is of this code's
- * version (else returns 0 at once: that is another version's work), in batches of
- * `batchSize` events in log order, each batch with the deletion of its rows in one
- * transaction. Streams being appended to are left for the next call (or for their
- * appender, which applies them first). When a handler fails, the batch is applied again
- * stream by stream, so one failing stream holds up no other; the first such failure is
- * thrown once the rest is applied, and the failing stream stays owed. An event this code
- * cannot decode is dead-lettered, as a worker would.
- *
- * Called by the workers of inline projections on each membership round.
- *
- * @returns how many events were applied (or dead-lettered).
- * @example
- * ```ts
- * const applied = await applyPendingInline(store, accountBalances);
- * ```
- */
-export async function applyPendingInline(
-  store: EventStore,
-  projection: AnyProjection,
-  options: { batchSize?: number; maxBatches?: number } = {},
-): Promise<number> {
-  const limit = options.batchSize ?? 500;
-  const failing = new Map<string, unknown>();
-  let applied = 0;
-  for (let batch = 0; batch < (options.maxBatches ?? 20); batch++) {
-    const skip = [...failing.keys()];
-    let result: SweepResult;
-    try {
-      result = await sweep(store, projection, { limit, skip });
-    } catch {
-      // Stream by stream: the streams that apply commit, a failing one stays owed.
-      const { streams, full } = await store.withTransaction((tx) => owingStreams(tx, projection, limit, skip), { appends: false });
-      result = { applied: 0, more: full };
-      for (const streamId of streams) {
-        try {
-          result.applied += (await sweep(store, projection, { limit, skip: [], only: streamId })).applied;
-        } catch (error) {
-          failing.set(streamId, error);
-        }
-      }
-    }
-    applied += result.applied;
-    if (!result.more || result.applied === 0) break;
-  }
-  const [failure] = failing.values();
-  if (failure !== undefined) throw failure;
-  return applied;
-}
-
-interface SweepResult {
-  /** Events applied (or dead-lettered). */
-  applied: number;
-  /** Whether more rows may be owed beyond this batch. */
-  more: boolean;
-}
-
-/** One batch of applyPendingInline, in one transaction. */
-async function sweep(store: EventStore, projection: AnyProjection, options: { limit: number; skip: string[]; only?: string }): Promise<SweepResult> {
-  return store.withTransaction(
-    async (tx) => {
-      // Shared, like an appender: a switch (exclusive) sees every row this deletes, or none.
-      await lockProjection(tx, projection.name, 'shared');
-      const live = await readLive(tx, projection.name);
-      if (!live || live.version !== projection.version) return { applied: 0, more: false };
-      const { streams: candidates, full } = options.only
-        ? { streams: [options.only], full: false }
-        : await owingStreams(tx, projection, options.limit, options.skip);
-      if (candidates.length === 0) return { applied: 0, more: false };
-      // The stream's row lock orders this with the stream's appenders: an appender holds it
-      // from its append to its commit, and applies what the stream owes first. Streams an
-      // appender (or another sweep) holds are skipped, never waited for.
-      const locked = await tx.query<{ stream_id: string }>(
-        `SELECT stream_id FROM ${table(tx.schema, 'streams')} WHERE stream_id = ANY($1::text[]) FOR NO KEY UPDATE SKIP LOCKED`,
-        [candidates],
-      );
-      if (locked.length === 0) return { applied: 0, more: false };
-      // A prefix of each stream's rows in log order: what is left stays owed, behind it.
-      const owed = await tx.query<{ global_position: string | bigint }>(
-        `SELECT global_position FROM ${table(tx.schema, 'projection_inline_pending')}
-          WHERE projection = $1 AND generation = $2 AND stream_id = ANY($3::text[])
-          ORDER BY global_position LIMIT $4`,
-        [projection.name, live.generation, locked.map((row) => row.stream_id), options.limit],
-      );
-      const rows = await owedEvents(tx, owed.map((row) => BigInt(row.global_position)));
-      const events = await decodeOrDeadLetter(tx, projection, live.generation, rows);
-      const context = await projectionContext(tx, live.schemaName, { replaying: false, generation: live.generation, partition: 0 });
-      await applyInLogOrder(projection, events, () => false, context);
-      await tx.query(
-        `DELETE FROM ${table(tx.schema, 'projection_inline_pending')} WHERE projection = $1 AND generation = $2 AND global_position = ANY($3::bigint[])`,
-        [projection.name, live.generation, rows.map((row) => row.globalPosition.toString())],
-      );
-      return { applied: rows.length, more: full || rows.length === options.limit };
-    },
-    { appends: false },
-  );
-}
-
-/**
- * The streams of the first `limit` rows the live generation owes, oldest first, but
- * those in `skip`; `full` when there were that many rows.
- */
-async function owingStreams(
-  tx: EventStoreTransaction,
-  projection: AnyProjection,
-  limit: number,
-  skip: readonly string[],
-): Promise<{ streams: string[]; full: boolean }> {
-  const rows = await tx.query<{ stream_id: string }>(
-    `SELECT p.stream_id FROM ${table(tx.schema, 'projection_inline_pending')} p
-       JOIN ${table(tx.schema, 'projection_generations')} g USING (projection, generation)
-      WHERE p.projection = $1 AND g.status = 'live' AND NOT (p.stream_id = ANY($3::text[]))
-      ORDER BY p.global_position LIMIT $2`,
-    [projection.name, limit, skip],
-  );
-  return { streams: [...new Set(rows.map((row) => row.stream_id))], full: rows.length === limit };
 }
 
 /**
@@ -241,7 +123,7 @@ async function owingStreams(
  * worker does, rather than failing every later append to its stream: stored events never
  * change, so no retry would help. retryDeadLetter applies it once the code can read it.
  */
-async function decodeOrDeadLetter(
+export async function decodeOrDeadLetter(
   tx: EventStoreTransaction,
   projection: AnyProjection,
   generation: number,
@@ -293,9 +175,23 @@ export async function owedByLive(tx: EventStoreTransaction, projection: string, 
 
 /** Deletes what a generation being retired still owes; returns how many events that was. */
 export async function forgetOwed(tx: EventStoreTransaction, projection: string, generation: number): Promise<number> {
-  const rows = await tx.query(
-    `DELETE FROM ${table(tx.schema, 'projection_inline_pending')} WHERE projection = $1 AND generation = $2 RETURNING 1`,
-    [projection, generation],
-  );
-  return rows.length;
+  const result = await projectionTables(tx)
+    .deleteFrom('projection_inline_pending')
+    .where('projection', '=', projection)
+    .where('generation', '=', generation)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** How many events the live generation of this version of a projection still owes (0 when another version is live). */
+export async function countOwed(tx: EventStoreTransaction, projection: string, version: number): Promise<number> {
+  const row = await projectionTables(tx)
+    .selectFrom('projection_inline_pending as p')
+    .innerJoin('projection_generations as g', (join) => join.onRef('g.projection', '=', 'p.projection').onRef('g.generation', '=', 'p.generation'))
+    .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+    .where('p.projection', '=', projection)
+    .where('g.status', '=', 'live')
+    .where('g.version', '=', version)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
 }

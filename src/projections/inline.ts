@@ -45,7 +45,7 @@ export function withInlineProjections(store: EventStore, projections: readonly A
     new Proxy(tx, {
       get(target, property, receiver) {
         if (property === 'appendToStream') {
-          return (streamId: string, events: readonly NewEvent[], options?: AppendOptions) => appendInline(target, projections, streamId, events, options);
+          return (streamId: string, events: readonly NewEvent[], options?: AppendOptions) => appendInline(target, projections, { streamId, events, options });
         }
         const value: unknown = Reflect.get(target, property, receiver);
         return typeof value === 'function' ? value.bind(target) : value;
@@ -82,9 +82,7 @@ export function withInlineProjections(store: EventStore, projections: readonly A
 async function appendInline(
   tx: EventStoreTransaction,
   projections: readonly AnyProjection[],
-  streamId: string,
-  events: readonly NewEvent[],
-  options: AppendOptions | undefined,
+  { streamId, events, options }: { streamId: string; events: readonly NewEvent[]; options: AppendOptions | undefined },
 ): Promise<AppendResult> {
   const names = projections.map((p) => p.name);
   // Shared, and before the append: a rebuild's switch takes it exclusively, and then

@@ -1,6 +1,6 @@
-import type { ConsumerUnitKey } from '../consumers/partitions.js';
+import { checkpointOf, lowestCheckpoint, type ConsumerUnitKey } from '../consumers/partitions.js';
 import type { EventStoreTransaction } from '../event-store/event-store.js';
-import { table } from './generations.js';
+import { projectionTables } from './projection-tables.js';
 
 /** What a batch of a projection's partition needs to know of its generation. */
 export interface GenerationState {
@@ -16,42 +16,41 @@ export interface GenerationState {
   liveCategories: string[] | null;
 }
 
-type Int8 = string | bigint;
-
 /** The projection's generations that are not retired, newest first: what this code may process, or why not. */
 export async function activeGenerations(tx: EventStoreTransaction, projection: string): Promise<{ generation: number; version: number; status: 'live' | 'building' }[]> {
-  return tx.query(
-    `SELECT generation, version, status FROM ${table(tx.schema, 'projection_generations')}
-      WHERE projection = $1 AND status IN ('live', 'building') ORDER BY generation DESC`,
-    [projection],
-  );
+  return projectionTables(tx)
+    .selectFrom('projection_generations')
+    .select(['generation', 'version', 'status'])
+    .where('projection', '=', projection)
+    .where('status', 'in', ['live', 'building'])
+    .orderBy('generation', 'desc')
+    .$narrowType<{ status: 'live' | 'building' }>()
+    .execute();
 }
 
 export async function readGenerationState(tx: EventStoreTransaction, unit: ConsumerUnitKey): Promise<GenerationState | undefined> {
-  const [row] = await tx.query<{
-    status: GenerationState['status'];
-    schema_name: string;
-    replay_until: Int8;
-    live_position: Int8 | null;
-    live_types: string[] | null;
-    live_categories: string[] | null;
-  }>(
-    `SELECT g.status, g.schema_name, g.replay_until,
-            (SELECT min(lp.position) FROM ${table(tx.schema, 'consumer_partitions')} lp
-              WHERE lp.consumer = g.projection AND lp.generation = live.generation) AS live_position,
-            live.event_types AS live_types, live.categories AS live_categories
-       FROM ${table(tx.schema, 'projection_generations')} g
-       LEFT JOIN ${table(tx.schema, 'projection_generations')} live
-         ON live.projection = g.projection AND live.status = 'live' AND live.generation <> g.generation
-      WHERE g.projection = $1 AND g.generation = $2`,
-    [unit.consumer, unit.generation],
-  );
+  const row = await projectionTables(tx)
+    .selectFrom('projection_generations as g')
+    .leftJoin('projection_generations as live', (join) =>
+      join.onRef('live.projection', '=', 'g.projection').on('live.status', '=', 'live').onRef('live.generation', '<>', 'g.generation'),
+    )
+    .select((eb) => [
+      'g.status',
+      'g.schema_name',
+      'g.replay_until',
+      lowestCheckpoint(tx, { consumer: eb.ref('g.projection'), generation: eb.ref('live.generation') }).as('live_position'),
+      'live.event_types as live_types',
+      'live.categories as live_categories',
+    ])
+    .where('g.projection', '=', unit.consumer)
+    .where('g.generation', '=', unit.generation)
+    .executeTakeFirst();
   if (!row) return undefined;
   return {
     status: row.status,
     schemaName: row.schema_name,
     replayUntil: BigInt(row.replay_until),
-    livePosition: row.live_position === null ? null : BigInt(row.live_position),
+    livePosition: row.live_position === null || row.live_position === undefined ? null : BigInt(row.live_position),
     liveTypes: row.live_types,
     liveCategories: row.live_categories,
   };
@@ -59,11 +58,11 @@ export async function readGenerationState(tx: EventStoreTransaction, unit: Consu
 
 /** The generation's status and the partition's checkpoint, as of this statement. */
 export async function readPartitionCheckpoint(tx: EventStoreTransaction, unit: ConsumerUnitKey): Promise<{ status: GenerationState['status']; position: bigint } | undefined> {
-  const [row] = await tx.query<{ status: GenerationState['status']; position: Int8 }>(
-    `SELECT g.status, p.position FROM ${table(tx.schema, 'projection_generations')} g
-       JOIN ${table(tx.schema, 'consumer_partitions')} p ON p.consumer = g.projection AND p.generation = g.generation
-      WHERE g.projection = $1 AND g.generation = $2 AND p.partition = $3`,
-    [unit.consumer, unit.generation, unit.partition],
-  );
-  return row && { status: row.status, position: BigInt(row.position) };
+  const row = await projectionTables(tx)
+    .selectFrom('projection_generations as g')
+    .select((eb) => ['g.status', checkpointOf(tx, { consumer: eb.ref('g.projection'), generation: eb.ref('g.generation'), partition: unit.partition }).as('position')])
+    .where('g.projection', '=', unit.consumer)
+    .where('g.generation', '=', unit.generation)
+    .executeTakeFirst();
+  return row && row.position !== null && row.position !== undefined ? { status: row.status, position: BigInt(row.position) } : undefined;
 }

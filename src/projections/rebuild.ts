@@ -4,7 +4,7 @@ import { globalPositionSchema } from '../event-store/read-options.js';
 import { parseInput } from '../validation.js';
 import { ValidationError } from '../errors.js';
 import { readSchemaOf, type AnyProjection } from './define-projection.js';
-import { createGeneration, dropRetired, lockProjection, readGenerations, retire, table, type Generation } from './generations.js';
+import { createGeneration, dropRetired, lockProjection, makeLive, readGenerations, retire, setReadSchema, type Generation } from './generations.js';
 import { adoptReadViews, pointViewsAt } from './read-schemas.js';
 import { forgetOwed } from './inline-pending.js';
 import { drainInline, drainToLive } from './switch-drain.js';
@@ -92,10 +92,7 @@ async function moveReadSchema(tx: EventStoreTransaction, projection: AnyProjecti
   if ((live?.readSchema ?? readSchema) === readSchema && (building?.readSchema ?? readSchema) === readSchema) return;
   for (const old of new Set([live?.readSchema, building?.readSchema])) if (old && old !== readSchema) await adoptReadViews(tx, projection.name, old);
   if (live) await pointViewsAt(tx, projection.name, readSchema, live.schemaName);
-  await tx.query(
-    `UPDATE ${table(tx.schema, 'projection_generations')} SET read_schema = $2 WHERE projection = $1 AND status <> 'retired'`,
-    [projection.name, readSchema],
-  );
+  await setReadSchema(tx, projection.name, readSchema);
 }
 
 /**
@@ -190,18 +187,14 @@ async function switchNow(tx: EventStoreTransaction, projection: AnyProjection, i
   const partitions = await readCheckpoints(tx, { consumer: building.projection, generation: building.generation }, 'update');
   if (partitions.length === 0 || partitions.some((p) => !p.caughtUp)) return undefined;
   const checkpoints = new Map(partitions.map((p) => [p.partition, p.position]));
-  if (inline) await drainInline(tx, projection, building, live, checkpoints);
-  else if (live) await drainToLive(tx, projection, building, live, checkpoints);
+  if (inline) await drainInline(tx, { projection, building, live, checkpoints });
+  else if (live) await drainToLive(tx, { projection, building, live, checkpoints });
   let owedByRetired = 0;
   if (live) {
     await retire(tx, live);
     owedByRetired = await forgetOwed(tx, projection.name, live.generation);
   }
-  await tx.query(
-    `UPDATE ${table(tx.schema, 'projection_generations')} SET status = 'live', live_since = now()
-      WHERE projection = $1 AND generation = $2`,
-    [projection.name, building.generation],
-  );
+  await makeLive(tx, building);
   await pointViewsAt(tx, projection.name, building.readSchema, building.schemaName);
   return { generation: building.generation, owedByRetired };
 }

@@ -1,33 +1,25 @@
 import type { EventStore, LogHoldback } from '../event-store/event-store.js';
 import { countPendingDeadLetters } from '../consumers/dead-letters.js';
-import { readPartitions, workersRunning } from '../consumers/partitions.js';
+import { workersRunning } from '../consumers/leases.js';
+import { readPartitions, type PartitionReport } from '../consumers/partitions.js';
 import type { AnyProjection } from './define-projection.js';
 import { readCurrentGenerations } from './generations.js';
 
-export interface PartitionStatus {
+/**
+ * Where one partition of a projection's generation stands: the engine's figures
+ * (checkpoint, throughput, retries, dead letters, owner, heartbeat, stop), and what only
+ * a projection knows (its version and status, the lag in its events, a rebuild's progress).
+ */
+export interface PartitionStatus extends Omit<PartitionReport, 'consumer' | 'caughtUp'> {
   projection: string;
-  generation: number;
   /** The code version that builds this generation. */
   version: number;
   /** `live` serves reads; `building` is a rebuild under way. */
   status: 'live' | 'building';
-  partition: number;
-  /** Checkpoint: the global position processed up to. */
-  position: bigint;
   /** Events of the projection's types after the checkpoint, up to the head: the lag. */
   lag: number;
   /** Age of the oldest event not processed yet (null when caught up). */
   oldestUnprocessedAgeMs: number | null;
-  /** Events per second over the owner's last seconds. */
-  throughput: number;
-  eventsProcessed: number;
-  retries: number;
-  deadLettered: number;
-  owner: string | null;
-  heartbeatAt: Date | null;
-  leaseExpiresAt: Date | null;
-  /** Why the partition stopped (onFailure: 'stop'), or null. */
-  stoppedError: string | null;
   /** For a rebuild: the share of its events processed, 0 to 1 (null when live). */
   rebuildProgress: number | null;
 }
@@ -117,23 +109,14 @@ export async function projectionStatus(store: EventStore, projections: readonly 
         const generation = generations.get(row.generation)!;
         const { count: lag, oldestRecordedAt: oldest } = await tx.countEvents({ ...filter, after: row.position, until: head });
         const total = totals.get(row.generation) ?? null;
+        const { consumer: _consumer, caughtUp: _caughtUp, ...figures } = row;
         partitions.push({
           projection: generation.projection,
-          generation: row.generation,
           version: generation.version,
           status: generation.status as PartitionStatus['status'],
-          partition: row.partition,
-          position: row.position,
+          ...figures,
           lag,
           oldestUnprocessedAgeMs: oldest === null ? null : Math.max(0, Date.now() - oldest.getTime()),
-          throughput: row.throughput,
-          eventsProcessed: row.eventsProcessed,
-          retries: row.retries,
-          deadLettered: row.deadLettered,
-          owner: row.owner,
-          heartbeatAt: row.heartbeatAt,
-          leaseExpiresAt: row.leaseExpiresAt,
-          stoppedError: row.stoppedError,
           rebuildProgress: total === null ? null : total === 0 ? 1 : Math.min(1, Math.max(0, 1 - lag / total)),
         });
       }

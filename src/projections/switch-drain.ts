@@ -25,20 +25,14 @@ import { projectionContext } from './projection-context.js';
  * (the lowest live checkpoint); beyond it an event is fresh (a duplicate side effect is
  * possible there, a lost one is not).
  */
-export async function drainToLive(
-  tx: EventStoreTransaction,
-  projection: AnyProjection,
-  building: Generation,
-  live: Generation,
-  checkpoints: ReadonlyMap<number, bigint>,
-): Promise<void> {
+export async function drainToLive(tx: EventStoreTransaction, { projection, building, live, checkpoints }: SwitchDrain & { live: Generation }): Promise<void> {
   // Locked shared: the live generation's workers' fences wait for the switch to commit,
   // so the live checkpoints cannot move past what the drain reads.
   const liveCheckpoints = (await readCheckpoints(tx, { consumer: live.projection, generation: live.generation }, 'share')).map((p) => p.position);
   if (liveCheckpoints.length === 0) return;
   const target = liveCheckpoints.reduce((a, b) => (a > b ? a : b));
   const history = liveCheckpoints.reduce((a, b) => (a < b ? a : b));
-  await drain(tx, projection, building, checkpoints, { until: target, historyOf: async () => (event) => event.globalPosition <= history });
+  await drain(tx, { projection, building, checkpoints }, { until: target, historyOf: async () => (event) => event.globalPosition <= history });
 }
 
 /**
@@ -51,20 +45,23 @@ export async function drainToLive(
  * (code of another version appended it); with no live generation (the first build),
  * what the log held when the build was created.
  */
-export async function drainInline(
-  tx: EventStoreTransaction,
-  projection: AnyProjection,
-  building: Generation,
-  live: Generation | undefined,
-  checkpoints: ReadonlyMap<number, bigint>,
-): Promise<void> {
-  await drain(tx, projection, building, checkpoints, {
+export async function drainInline(tx: EventStoreTransaction, { projection, building, live, checkpoints }: SwitchDrain): Promise<void> {
+  await drain(tx, { projection, building, checkpoints }, {
     until: undefined,
     historyOf: async (events) => {
       const owed = live ? await owedByLive(tx, projection.name, events.map((event) => event.globalPosition)) : undefined;
       return owed ? (event) => !owed.has(event.globalPosition) : (event) => event.globalPosition <= building.replayUntil;
     },
   });
+}
+
+/** What a switch drains: the build into `building`, past its partitions' `checkpoints`, beside the `live` generation (if any). */
+export interface SwitchDrain {
+  projection: AnyProjection;
+  building: Generation;
+  live: Generation | undefined;
+  /** The build's checkpoints by partition, locked by the switch. */
+  checkpoints: ReadonlyMap<number, bigint>;
 }
 
 /** Which of a page's events are history: found per page (for an inline build, in the table of what the live generation owes). */
@@ -78,9 +75,7 @@ type HistoryOf = (events: readonly AnyProjectedEvent[]) => Promise<(event: AnyPr
  */
 async function drain(
   tx: EventStoreTransaction,
-  projection: AnyProjection,
-  building: Generation,
-  checkpoints: ReadonlyMap<number, bigint>,
+  { projection, building, checkpoints }: Omit<SwitchDrain, 'live'>,
   options: { until: bigint | undefined; historyOf: HistoryOf },
 ): Promise<void> {
   const pageSize = 1000;

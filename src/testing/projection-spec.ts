@@ -93,7 +93,8 @@ function checkArguments(projection: unknown, options: unknown): void {
   }
 }
 
-function step(projection: AnyProjection, events: unknown, field: 'given' | 'when', from: SpecLogState, options: unknown) {
+function step(projection: AnyProjection, field: 'given' | 'when', input: { events: unknown; options: unknown; from: SpecLogState }) {
+  const { events, options, from } = input;
   const { replaying = false } = parseInput(stepOptionsSchema, options, 'options') ?? {};
   const recorded = recordSpecEvents(projection, events, field, from);
   return { step: { events: recorded.events, replaying } satisfies SpecStep, state: recorded.state };
@@ -196,9 +197,9 @@ export function projectionSpec<Events extends EventSchemas>(projection: Projecti
   checkArguments(projection, options);
   const { store } = options;
   const given = (events: unknown, givenOptions?: SpecStepOptions): ProjectionSpecGiven<Events> => {
-    const past = step(projection, events, 'given', emptySpecLog, givenOptions);
+    const past = step(projection, 'given', { events, options: givenOptions, from: emptySpecLog });
     return {
-      when: (whenEvents, whenOptions) => assertions(store, projection, past.step, step(projection, whenEvents, 'when', past.state, whenOptions).step),
+      when: (whenEvents, whenOptions) => assertions(store, projection, past.step, step(projection, 'when', { events: whenEvents, options: whenOptions, from: past.state }).step),
     };
   };
   return { given, when: (events, whenOptions) => given([]).when(events, whenOptions) };

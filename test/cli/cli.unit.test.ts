@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatDuration, formatTable, toJson } from '../../src/cli/output.js';
 import { EtaEstimator, RateMeter, renderProgress } from '../../src/cli/progress.js';
 import { helpText, parseCommandLine } from '../../src/cli/run-cli.js';
+import { formatConsumerStatus } from '../../src/cli/consumer-status-command.js';
 import { formatStatus } from '../../src/cli/status-command.js';
 import { positionOption, UsageError } from '../../src/cli/usage-error.js';
 
@@ -19,8 +20,17 @@ describe('the command line', () => {
     expect([retry.command?.path, retry.args]).toEqual([['projections', 'dead-letters', 'retry'], ['7']]);
   });
 
+  it('reads consumers dead-letters alone as list, retry ID as retry, and consumers status NAME...', () => {
+    expect(parseCommandLine(['consumers', 'dead-letters', '--consumer', 'mails']).command?.path).toEqual(['consumers', 'dead-letters']);
+    const retry = parseCommandLine(['consumers', 'dead-letters', 'retry', '7']);
+    expect([retry.command?.path, retry.args]).toEqual([['consumers', 'dead-letters', 'retry'], ['7']]);
+    const status = parseCommandLine(['consumers', 'status', 'a', 'b', '--json']);
+    expect([status.command?.path, status.args, status.values.json]).toEqual([['consumers', 'status'], ['a', 'b'], true]);
+    expect(() => parseCommandLine(['consumers', 'dead-letters', '--projection', 'x'])).toThrow(new UsageError("Unknown option '--projection'"));
+  });
+
   it('names what is wrong: an unknown command, an option of another command, a missing or extra argument', () => {
-    expect(() => parseCommandLine(['projection', 'run'])).toThrow(new UsageError("unknown command 'projection' (expected projections, status, migrate); see annals --help"));
+    expect(() => parseCommandLine(['projection', 'run'])).toThrow(new UsageError("unknown command 'projection' (expected projections, consumers, status, migrate); see annals --help"));
     expect(() => parseCommandLine(['status', '--from', '5'])).toThrow(new UsageError("Unknown option '--from'"));
     expect(() => parseCommandLine(['projections', 'resume'])).toThrow(/needs NAME/);
     expect(() => parseCommandLine(['projections', 'resume', 'a', 'b'])).toThrow(/unexpected argument 'b'/);
@@ -100,5 +110,29 @@ describe('output', () => {
     expect(text).toContain('tally: 1 pending dead letter(s)');
     expect(text).toContain('tally: worker old-host:7:def runs version 1, which has no generation; it processes nothing of tally');
     expect(text).toContain('tally generation 2 partition 0 stopped: Error: boom; fix the handler, then annals projections resume tally');
+  });
+
+  it("lays a consumer's status out per partition, with notes on dead letters and stopped partitions", () => {
+    const partition = {
+      consumer: 'mails', generation: 1, partition: 0, position: 40n, caughtUp: false, throughput: 12.6, eventsProcessed: 10,
+      retries: 1, deadLettered: 2, owner: 'host:1:abc', heartbeatAt: new Date(9_000), leaseExpiresAt: null, stoppedError: null,
+    };
+    const text = formatConsumerStatus(
+      {
+        head: 42n,
+        partitions: [partition, { ...partition, partition: 1, owner: null, stoppedError: 'Error: boom' }],
+        pendingDeadLetters: { mails: 2, other: 0 },
+      },
+      { configured: ['mails', 'other'], lags: new Map([['mails/0', 3]]), now: 10_000 },
+    );
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('head: 42');
+    expect(lines[2]).toMatch(/^consumer\s+part\s+state\s+checkpoint\s+lag\s+events\/s\s+retries\s+dead\s+owner\s+heartbeat$/);
+    expect(lines[3]).toMatch(/^mails\s+0\s+behind\s+40\s+3\s+13\s+1\s+2\s+host:1:abc\s+1\.0s$/);
+    expect(lines[4]).toMatch(/^mails\s+1\s+stopped\s+40\s+0\s+13\s+1\s+2\s+-\s+-$/);
+    expect(lines[5]).toMatch(/^other\s+-\s+not set up/);
+    expect(text).toContain('mails: 2 pending dead letter(s); see annals consumers dead-letters --consumer mails');
+    expect(text).toContain('mails partition 1 stopped: Error: boom; fix the handler, then annals consumers resume mails');
+    expect(text).not.toContain('other:');
   });
 });

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { catchUpProjections, defineProjection, listDeadLetters, readSchemaOf, withInlineProjections, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { likeEvents } from '../../domain/likes/likes.events.js';
-import { applyPendingInline } from '../../src/projections/inline-pending.js';
+import { applyPendingInline } from '../../src/projections/inline-sweep.js';
 import { createTestStore } from '../setup/database.js';
 
 // Issue 10, part 1: an inline append applies a projection only when the appending code's

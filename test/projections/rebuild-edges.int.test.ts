@@ -7,7 +7,7 @@ import { catchUpProjections, defineProjection, readSchemaOf, startRebuild, type 
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { likeEvents } from '../../domain/likes/likes.events.js';
-import * as leases from '../../src/consumers/partitions.js';
+import * as leases from '../../src/consumers/leases.js';
 import { switchToRebuild } from '../../src/projections/rebuild.js';
 import { createTestStore, testDatabaseUrl } from '../setup/database.js';
 

@@ -4,7 +4,7 @@ import { catchUpProjections, defineProjection, withInlineProjections, type Event
 import { beforeAll, describe, expect, it } from 'vitest';
 import { likeEvents } from '../../domain/likes/likes.events.js';
 import { likeCounts } from '../../projections/like-counts/like-counts.projection.js';
-import { applyPendingInline } from '../../src/projections/inline-pending.js';
+import { applyPendingInline } from '../../src/projections/inline-sweep.js';
 import { createTestStore } from '../setup/database.js';
 
 // Issue 10, part 2: rebuilding an inline projection must not run its history again as

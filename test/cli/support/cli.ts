@@ -8,6 +8,7 @@ import { testDatabaseUrl } from '../../setup/database.js';
 const root = resolve(import.meta.dirname, '../../..');
 const bin = join(root, 'bin', 'annals.mjs');
 const tally = join(root, 'test', 'support', 'tally.ts');
+const tallyConsumer = join(root, 'test', 'cli', 'support', 'tally-consumer.ts');
 
 export interface CliResult {
   code: number | null;
@@ -25,21 +26,41 @@ export async function writeTestConfig(
   schema: string,
   projections: { name: string; partitions?: number; version?: number }[] = [{ name: 'tally' }],
 ): Promise<string> {
+  return writeConfig(schema, [
+    `import { tallyProjection } from ${JSON.stringify(tally)};`,
+    `export default {`,
+    `  schema: ${JSON.stringify(schema)},`,
+    `  projections: ${JSON.stringify(projections)}.map((p) => tallyProjection({ ...p, failOn: process.env.ANNALS_TEST_FAIL_KEY })),`,
+    `};`,
+  ]);
+}
+
+/**
+ * Writes an annals.config.ts for `schema` that lists no projections and a tally consumer
+ * per entry of `consumers` (test/cli/support/tally-consumer.ts); `ANNALS_TEST_FAIL_KEY`
+ * in the child's environment makes their handlers fail on that key. Call at the top level.
+ */
+export async function writeConsumerTestConfig(
+  schema: string,
+  consumers: { name: string; category: string; mode?: 'transaction' | 'at-least-once' }[],
+): Promise<string> {
+  return writeConfig(schema, [
+    `import { tallyConsumer } from ${JSON.stringify(tallyConsumer)};`,
+    `export default {`,
+    `  schema: ${JSON.stringify(schema)},`,
+    `  projections: [],`,
+    `  consumers: ${JSON.stringify(consumers)}.map((c) => tallyConsumer({ ...c, failOn: process.env.ANNALS_TEST_FAIL_KEY })),`,
+    `};`,
+  ]);
+}
+
+/** Writes `lines` as an annals.config.ts in a folder of its own under test/.tmp, removed after the file. */
+async function writeConfig(schema: string, lines: string[]): Promise<string> {
   const dir = join(root, 'test', '.tmp', `cli-${schema}-${randomBytes(3).toString('hex')}`);
   await mkdir(dir, { recursive: true });
   afterAll(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'annals.config.ts');
-  await writeFile(
-    path,
-    [
-      `import { tallyProjection } from ${JSON.stringify(tally)};`,
-      `export default {`,
-      `  schema: ${JSON.stringify(schema)},`,
-      `  projections: ${JSON.stringify(projections)}.map((p) => tallyProjection({ ...p, failOn: process.env.ANNALS_TEST_FAIL_KEY })),`,
-      `};`,
-      '',
-    ].join('\n'),
-  );
+  await writeFile(path, [...lines, ''].join('\n'));
   return path;
 }
 
