@@ -22,6 +22,8 @@ export interface CommandTask {
    * opened once; caller w owns accounts w, w + concurrency, ... (no conflicts).
    */
   accounts: number;
+  /** Annals from another checkout (bench/compare); default the working tree. */
+  annalsRoot?: string;
 }
 
 /** Writes the streams of the load-time figure (one step, not measured). */
@@ -67,7 +69,7 @@ export interface LoadTimeResult {
 export const filledAccount = (length: number) => `len-${length}`;
 
 export async function openCommandSession(task: CommandTask): Promise<Session> {
-  const contestant = await openBankContestant(task.contestant, task.target, task.concurrency);
+  const contestant = await openBankContestant(task.contestant, task.target, task.concurrency, task.annalsRoot);
   const hot = task.accounts === 1;
   if (!hot) await eachWorker(task.concurrency, (worker) => openShare(contestant, worker, task));
   // Per caller: the next account it works on (many accounts).

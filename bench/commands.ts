@@ -8,9 +8,8 @@
  */
 import { renderCommandsSummary } from './commands-report.js';
 import { bankContestantLabels, bankTargetKind, type BankContestantName } from './contestants/bank.js';
-import { inInterleavedRounds } from './figures.js';
-import { commandConcurrency, createTarget, dropTarget, formatRate, freshName, settings, type Target } from './harness.js';
-import { IsolatedProcess } from './isolated-process.js';
+import { interleavedWindows } from './figures.js';
+import { commandConcurrency, freshName, settings, type Target } from './harness.js';
 import { isMain } from './is-main.js';
 import { median } from './median.js';
 import type { CommandFigureId, CommandFigureResult } from './results.js';
@@ -40,7 +39,7 @@ function freshBankTarget(contestant: BankContestantName): Target {
 }
 
 /**
- * One command figure, run like the append figures (figures.ts, appendFigure): each
+ * One command figure, run like the append figures (figures.ts, interleavedWindows): each
  * contestant in a process of its own on a fresh schema or database, measured windows
  * interleaved round by round in a rotating order, the figure the median window.
  */
@@ -61,53 +60,35 @@ async function commandFigure(options: {
     streamLength: {},
     notes: [],
   };
-  const running = new Map<BankContestantName, IsolatedProcess<CommandTask>>();
-  const targets: Target[] = [];
-  const fail = (contestant: BankContestantName, error: unknown) => {
-    running.delete(contestant);
-    delete result.samples[contestant];
-    result.notes.push(`${bankContestantLabels[contestant]} failed: ${(error as Error).message.split('\n')[0]}`);
-    console.error(`  ${options.title}: ${bankContestantLabels[contestant]} failed`, error);
-  };
-  try {
-    for (const contestant of options.contestants) {
-      const target = freshBankTarget(contestant);
-      try {
-        await createTarget(target);
-        targets.push(target);
-        const task: CommandTask = { kind: 'commands', contestant, target, concurrency: commandConcurrency, accounts: options.accounts };
-        running.set(contestant, await IsolatedProcess.start(task));
-        result.samples[contestant] = [];
-      } catch (error) {
-        fail(contestant, error);
+  const failedCount = (contestant: BankContestantName) => Object.values(result.failed[contestant] ?? {}).reduce((sum, count) => sum + count, 0);
+  const { samples, notes } = await interleavedWindows({
+    title: options.title,
+    unit: 'commands/s',
+    entrants: options.contestants.map((contestant) => ({
+      key: contestant,
+      label: bankContestantLabels[contestant],
+      task: {
+        kind: 'commands',
+        contestant,
+        target: freshBankTarget(contestant),
+        concurrency: commandConcurrency,
+        accounts: options.accounts,
+      } satisfies CommandTask,
+    })),
+    rate: (contestant, measured) => {
+      result.succeeded[contestant] = (result.succeeded[contestant] ?? 0) + measured.succeeded;
+      const failed = (result.failed[contestant] ??= {});
+      for (const [kind, count] of Object.entries(measured.failed)) failed[kind] = (failed[kind] ?? 0) + count;
+      if (measured.streamLength !== undefined) {
+        result.streamLength[contestant] = Math.max(result.streamLength[contestant] ?? 0, measured.streamLength);
       }
-    }
-    await inInterleavedRounds([...running.keys()], async (contestant, window) => {
-      try {
-        const measured = await running.get(contestant)!.step(window);
-        result.samples[contestant]!.push(measured.commandsPerSecond);
-        result.succeeded[contestant] = (result.succeeded[contestant] ?? 0) + measured.succeeded;
-        const failed = (result.failed[contestant] ??= {});
-        for (const [kind, count] of Object.entries(measured.failed)) failed[kind] = (failed[kind] ?? 0) + count;
-        if (measured.streamLength !== undefined) {
-          result.streamLength[contestant] = Math.max(result.streamLength[contestant] ?? 0, measured.streamLength);
-        }
-      } catch (error) {
-        fail(contestant, error);
-      }
-    });
-    for (const [contestant, samples] of Object.entries(result.samples) as [BankContestantName, number[]][]) {
-      result.commandsPerSecond[contestant] = median(samples);
-      const failed = Object.values(result.failed[contestant] ?? {}).reduce((sum, count) => sum + count, 0);
-      console.log(
-        `  ${options.title}: ${bankContestantLabels[contestant]} ${formatRate(median(samples))} commands/s ` +
-          `(windows: ${samples.map(formatRate).join(', ')}; failed: ${failed})`,
-      );
-    }
-  } finally {
-    await Promise.allSettled([...running.values()].map((child) => child.close()));
-    for (const target of targets) await dropTarget(target);
-  }
+      return measured.commandsPerSecond;
+    },
+    summary: (contestant) => `failed: ${failedCount(contestant)}`,
+  });
+  result.samples = samples;
+  result.notes.push(...notes);
+  for (const [contestant, windows] of Object.entries(samples) as [BankContestantName, number[]][]) result.commandsPerSecond[contestant] = median(windows);
   return result;
 }
 

@@ -1,4 +1,4 @@
-/** The measuring loop the append figures share, and how a figure script runs alone. */
+/** The measuring loop the append and command figures share, and how a figure script runs alone. */
 import { contestantLabels, contestantNames, targetKind, type ContestantName } from './contestants/index.js';
 import { createTarget, dropTarget, formatRate, freshName, settings, type Target } from './harness.js';
 import { IsolatedProcess } from './isolated-process.js';
@@ -6,7 +6,8 @@ import { isMain } from './is-main.js';
 import { median } from './median.js';
 import { renderSummary } from './report.js';
 import type { FigureId, FigureResult } from './results.js';
-import type { AppendTask } from './tasks.js';
+import type { CommandTask } from './command-tasks.js';
+import type { AppendTask, StepTypes } from './tasks.js';
 
 export function freshTarget(contestant: ContestantName): Target {
   const name = freshName(contestant);
@@ -41,19 +42,48 @@ export interface AppendEntrant<K extends string> {
 }
 
 /**
- * Measures the entrants' appends side by side: each in a process of its own on a fresh
- * schema (or database), dropped afterwards. The measured windows are interleaved, round
- * by round and in a rotating order, so that a noisy moment on a shared machine hits
- * every entrant alike. Returns every window's events per second by entrant (window i of
- * each entrant ran in round i); an entrant that fails is left out, with a note.
+ * Measures the entrants' appends side by side (see interleavedWindows), each on a fresh
+ * schema (or database). Returns every window's events per second by entrant.
  */
-export async function interleavedAppends<K extends string>(
+export function interleavedAppends<K extends string>(
   title: string,
   entrants: readonly AppendEntrant<K>[],
 ): Promise<{ samples: Partial<Record<K, number[]>>; notes: string[] }> {
+  return interleavedWindows({
+    title,
+    unit: 'events/s',
+    entrants: entrants.map(({ key, label, task }) => ({
+      key,
+      label,
+      task: { kind: 'append', target: freshTarget(task.contestant), streams: settings.streams, ...task } satisfies AppendTask,
+    })),
+    rate: (_, throughput) => throughput.eventsPerSecond,
+  });
+}
+
+/** A task whose steps are measured windows (MeasureWindow in, a result out). */
+export type WindowTask = AppendTask | CommandTask;
+
+/**
+ * Measures the entrants side by side: each in a process of its own running its task on
+ * the task's target, created first and dropped afterwards. The measured windows are
+ * interleaved, round by round and in a rotating order, so that a noisy moment on a
+ * shared machine hits every entrant alike. `rate` gives a window's figure (and may note
+ * more of its result); `summary` adds to an entrant's console line. Returns every
+ * window's figure by entrant (window i of each entrant ran in round i); an entrant that
+ * fails is left out, with a note.
+ */
+export async function interleavedWindows<K extends string, T extends WindowTask>(options: {
+  title: string;
+  unit: string;
+  entrants: readonly { key: K; label: string; task: T }[];
+  rate: (key: K, result: StepTypes[T['kind']]['result']) => number;
+  summary?: (key: K) => string;
+}): Promise<{ samples: Partial<Record<K, number[]>>; notes: string[] }> {
+  const { title, entrants } = options;
   const samples: Partial<Record<K, number[]>> = {};
   const notes: string[] = [];
-  const running = new Map<K, IsolatedProcess<AppendTask>>();
+  const running = new Map<K, IsolatedProcess<T>>();
   const labels = new Map(entrants.map((entrant) => [entrant.key, entrant.label]));
   const targets: Target[] = [];
   const fail = (key: K, error: unknown) => {
@@ -64,11 +94,10 @@ export async function interleavedAppends<K extends string>(
   };
   try {
     for (const { key, task } of entrants) {
-      const target = freshTarget(task.contestant);
       try {
-        await createTarget(target);
-        targets.push(target);
-        running.set(key, await IsolatedProcess.start<AppendTask>({ kind: 'append', target, streams: settings.streams, ...task }));
+        await createTarget(task.target);
+        targets.push(task.target);
+        running.set(key, await IsolatedProcess.start(task));
         samples[key] = [];
       } catch (error) {
         fail(key, error);
@@ -79,14 +108,14 @@ export async function interleavedAppends<K extends string>(
       const child = running.get(key);
       if (!child) return;
       try {
-        const throughput = await child.step(window);
-        samples[key]!.push(throughput.eventsPerSecond);
+        samples[key]!.push(options.rate(key, await child.step(window)));
       } catch (error) {
         fail(key, error);
       }
     });
     for (const [key, windows] of Object.entries(samples) as [K, number[]][]) {
-      console.log(`  ${title}: ${labels.get(key)} ${formatRate(median(windows))} events/s (windows: ${windows.map(formatRate).join(', ')})`);
+      const extra = options.summary ? `; ${options.summary(key)}` : '';
+      console.log(`  ${title}: ${labels.get(key)} ${formatRate(median(windows))} ${options.unit} (windows: ${windows.map(formatRate).join(', ')}${extra})`);
     }
   } finally {
     await Promise.allSettled([...running.values()].map((child) => child.close()));

@@ -17,6 +17,7 @@ import {
 import { openContestant, type ContestantName } from './contestants/index.js';
 import { likeEvent, type Contestant, type LikeEvent } from './contestants/contestant.js';
 import { collectGarbage, now, PeakMemory, runWorkers, type Target, type Throughput } from './harness.js';
+import { openReplaySession, type ReplayStep, type ReplayStepResult, type ReplayTask } from './replay/replay-task.js';
 import type { AppendWindow, Session } from './session.js';
 
 /**
@@ -62,7 +63,7 @@ export interface ReadTask {
   annalsRoot?: string;
 }
 
-export type Task = AppendTask | LoadTask | ReadTask | CommandTask | FillTask | LoadTimeTask;
+export type Task = AppendTask | LoadTask | ReadTask | CommandTask | FillTask | LoadTimeTask | ReplayTask;
 
 export interface ReadResult extends Throughput {
   baselineRssBytes: number;
@@ -78,6 +79,7 @@ export interface StepTypes {
   commands: { args: AppendWindow; result: CommandWindowResult };
   fill: { args: undefined; result: { seconds: number } };
   'load-time': { args: LoadTimeArgs; result: LoadTimeResult };
+  replay: { args: ReplayStep; result: ReplayStepResult };
 }
 
 export async function openSession(task: Task): Promise<Session> {
@@ -94,6 +96,8 @@ export async function openSession(task: Task): Promise<Session> {
       return openFillSession(task);
     case 'load-time':
       return openLoadTimeSession(task);
+    case 'replay':
+      return openReplaySession(task);
   }
 }
 

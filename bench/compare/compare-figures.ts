@@ -24,14 +24,19 @@ export interface Versions {
 
 export interface CompareFigure {
   title: string;
-  /** Every measured window (or read) by side, in the order they ran: index i is round i. */
+  /** What a sample counts: events/s when absent; ms are latencies (lower is better). */
+  unit?: 'events/s' | 'commands/s' | 'ms';
+  /**
+   * Every measured window (or read, or run) by side, in the order they ran: index i is
+   * round i. 'raw-pg' holds the figure's yardstick, code that is the same on both sides.
+   */
   samples: Partial<Record<Side, number[]>>;
   notes: string[];
 }
 
 export const rawPgLabel = 'raw pg, code unchanged';
 
-function label(side: Side, versions: Versions): string {
+export function label(side: Side, versions: Versions): string {
   return side === 'raw-pg' ? rawPgLabel : versions[side].label;
 }
 

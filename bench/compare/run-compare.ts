@@ -1,18 +1,23 @@
 /**
- * `npm run bench:compare -- [baseline] [--current <ref>] [--title <section>] [--no-write]`:
- * what a change costs. Runs the append and read figures for Annals at a baseline commit
- * and for the working tree (or `--current <ref>`) side by side in one run, with raw pg as
- * a yardstick, then writes a section of docs/benchmarks.md (kept by `npm run bench`).
+ * `npm run bench:compare -- [baseline] [--current <ref>] [--title <section>] [--only <parts>] [--no-write]`:
+ * what a change costs. Runs the append, read, command and projection figures for Annals
+ * at a baseline commit and for the working tree (or `--current <ref>`) side by side in
+ * one run, with raw yardsticks where the suite has them, then writes a section of
+ * docs/benchmarks.md (kept by `npm run bench`). `--only` takes a comma-separated subset
+ * of appends, reads, commands, projections.
  *
  * The baseline is the first argument, else BENCH_BASELINE_REF, else the merge-base with
- * the upstream branch, else HEAD~1. Settings are the suite's BENCH_* variables, with
- * other defaults (below). About eight minutes on a loaded 2-core machine.
+ * the upstream branch, else HEAD~1. Settings are the suite's BENCH_* variables (and
+ * REPLAY_*, LATENCY_*), with other defaults (below and in compare-projections.ts).
+ * About 20 minutes on a loaded 2-core machine.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { machineDetails, now, settings, watchSurroundings, type Surroundings } from '../harness.js';
+import { runCommandCompare } from './compare-commands.js';
 import { runAppendFigures, runReadFigure, type CompareFigure, type Versions } from './compare-figures.js';
+import { runProjectionCompare } from './compare-projections.js';
 import { renderComparison, type CompareRun } from './compare-report.js';
 import { withSection } from './doc-section.js';
 import { defaultBaselineRef, extractSourceTree, resolveCommit, uncommittedCodeFiles, type SourceTree } from './source-tree.js';
@@ -24,6 +29,7 @@ const { values: options, positionals } = parseArgs({
   options: {
     current: { type: 'string' },
     title: { type: 'string' },
+    only: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -33,6 +39,12 @@ const { values: options, positionals } = parseArgs({
 if (!process.env.BENCH_ROUNDS) settings.rounds = 15;
 if (!process.env.BENCH_READ_ROUNDS) settings.readRounds = 7;
 if (!process.env.BENCH_READ_EVENTS) settings.readEvents = 50_000;
+
+const compareParts = ['appends', 'reads', 'commands', 'projections'] as const;
+const only = options.only?.split(',').map((part) => part.trim()) ?? [...compareParts];
+const unknownParts = only.filter((part) => !(compareParts as readonly string[]).includes(part));
+if (unknownParts.length > 0) throw new Error(`--only: unknown part(s) ${unknownParts.join(', ')}; known: ${compareParts.join(', ')}`);
+const runs = (part: (typeof compareParts)[number]) => only.includes(part);
 
 const baseline = resolveCommit(positionals[0] ?? process.env.BENCH_BASELINE_REF ?? defaultBaselineRef());
 const currentRef = options.current ?? process.env.BENCH_CURRENT_REF;
@@ -64,6 +76,7 @@ function reproduceCommand(): string {
   const parts = ['npm run bench:compare --', baseline.short];
   if (current) parts.push('--current', current.short);
   if (options.title) parts.push('--title', JSON.stringify(options.title));
+  if (options.only) parts.push('--only', options.only);
   return parts.join(' ');
 }
 
@@ -78,7 +91,10 @@ let surroundings: Surroundings;
 try {
   prepared = await prepareVersions();
   console.log(`Comparing ${prepared.versions.previous.label} "${baseline.subject}" with ${prepared.versions.current.label}`);
-  figures.push(...(await runAppendFigures(prepared.versions)), await runReadFigure(prepared.versions));
+  if (runs('appends')) figures.push(...(await runAppendFigures(prepared.versions)));
+  if (runs('reads')) figures.push(await runReadFigure(prepared.versions));
+  if (runs('commands')) figures.push(...(await runCommandCompare(prepared.versions)));
+  if (runs('projections')) figures.push(...(await runProjectionCompare(prepared.versions)));
 } finally {
   surroundings = await watcher.stop();
   await removeTrees();

@@ -1,6 +1,6 @@
 /**
  * Another commit's Annals, extracted beside the working tree so that its store can be
- * benchmarked next to the working tree's (bench/contestants/annals.ts loads it by path).
+ * benchmarked next to the working tree's (bench/annals-api.ts loads it by path).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
@@ -11,8 +11,13 @@ import { fileURLToPath } from 'node:url';
 /** The repository this script belongs to (bench/compare/ is two levels below it). */
 export const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-/** What the store needs at run time: its code, its SQL, and "type": "module". */
-const extractedPaths = ['src', 'migrations', 'package.json', 'tsconfig.json'];
+/**
+ * What the figures need at run time: the store's code and SQL, "type": "module" and the
+ * package's name (its domain/ and projections/ import 'annals', which resolves to its own
+ * src/ through package.json), and the example domain and projections the command and
+ * projection figures run (bench/annals-api.ts).
+ */
+const extractedPaths = ['src', 'migrations', 'package.json', 'tsconfig.json', 'domain', 'projections'];
 
 function gitRaw(...args: string[]): string {
   return execFileSync('git', args, { cwd: repositoryRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -56,7 +61,7 @@ export function uncommittedCodeFiles(): string[] {
 
 export interface SourceTree {
   commit: Commit;
-  /** A directory holding src/ and migrations/ as at the commit. */
+  /** A directory holding src/, migrations/, domain/ and projections/ as at the commit. */
   root: string;
   /** Deletes the directory. */
   remove(): Promise<void>;

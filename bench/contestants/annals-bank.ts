@@ -1,24 +1,23 @@
-import { bankAccount } from '../../domain/bank-account/index.js';
-import {
-  ConcurrencyError,
-  createEventStore,
-  defineAggregate,
-  DomainError,
-  handleCommand,
-  loadAggregate,
-  type EventStore,
-} from '../../src/index.js';
+import type { bankAccount as BankAccount } from '../../domain/bank-account/index.js';
+import type { EventStore } from '../../src/index.js';
+import { loadAnnals, loadBankDomain, type AnnalsApi } from '../annals-api.js';
 import { errorName, fillBatch, fillEvent, type BankCommand, type BankContestant } from './bank-contestant.js';
 
-// The domain's bank account minus its snapshot policy (and the parts defineAggregate
-// derives again): the same decide and evolve, so the two Annals variants differ only in
-// snapshots.
-const { eventCodec: _eventCodec, commandSchema: _commandSchema, streamId: _streamId, snapshots: _snapshots, ...definition } = bankAccount;
-export const bankAccountWithoutSnapshots = defineAggregate(definition);
-/** The domain's bank account, snapshots included, with a state cache (docs/aggregates.md). */
-export const bankAccountCached = defineAggregate({ ...definition, snapshots: bankAccount.snapshots!, cache: { maxStreams: 10_000 } });
-
 export type AnnalsVariant = 'snapshots' | 'no-snapshots' | 'cached';
+
+/**
+ * The domain's bank account as each variant runs it, defined with `annals`' own
+ * defineAggregate: as it is (snapshots every 50 events); without its snapshot policy
+ * (the same decide and evolve, so the two differ only in snapshots); or with its
+ * snapshots and a state cache (docs/aggregates.md).
+ */
+function bankAccountVariant(annals: AnnalsApi, bankAccount: typeof BankAccount, variant: AnnalsVariant): typeof BankAccount {
+  if (variant === 'snapshots') return bankAccount;
+  // Less the parts defineAggregate derives again.
+  const { eventCodec: _eventCodec, commandSchema: _commandSchema, streamId: _streamId, snapshots, ...definition } = bankAccount;
+  const aggregate = variant === 'cached' ? annals.defineAggregate({ ...definition, snapshots: snapshots!, cache: { maxStreams: 10_000 } }) : annals.defineAggregate(definition);
+  return aggregate as unknown as typeof BankAccount;
+}
 
 /**
  * Annals through its public API: `handleCommand(store, bankAccount, id, command)` with its
@@ -28,27 +27,37 @@ export type AnnalsVariant = 'snapshots' | 'no-snapshots' | 'cached';
  * cache as well.
  */
 export class AnnalsBank implements BankContestant {
+  readonly #annals: AnnalsApi;
   readonly #store: EventStore;
-  readonly #aggregate: typeof bankAccount | typeof bankAccountWithoutSnapshots | typeof bankAccountCached;
+  readonly #aggregate: typeof BankAccount;
 
-  private constructor(store: EventStore, variant: AnnalsVariant) {
+  private constructor(annals: AnnalsApi, store: EventStore, aggregate: typeof BankAccount) {
+    this.#annals = annals;
     this.#store = store;
-    this.#aggregate = { snapshots: bankAccount, 'no-snapshots': bankAccountWithoutSnapshots, cached: bankAccountCached }[variant];
+    this.#aggregate = aggregate;
   }
 
-  /** Opens a store on `schema`, creating its tables with the store's own (idempotent) migration. */
-  static async open(connectionString: string, schema: string, options: { maxConnections: number; variant: AnnalsVariant }): Promise<AnnalsBank> {
-    const store = createEventStore({ connectionString, maxConnections: options.maxConnections }, { schema });
+  /**
+   * Opens a store on `schema`, creating its tables with the store's own (idempotent)
+   * migration. `annalsRoot`: Annals and the domain from another checkout (bench/compare).
+   */
+  static async open(
+    connectionString: string,
+    schema: string,
+    options: { maxConnections: number; variant: AnnalsVariant; annalsRoot?: string },
+  ): Promise<AnnalsBank> {
+    const [annals, { bankAccount }] = await Promise.all([loadAnnals(options.annalsRoot), loadBankDomain(options.annalsRoot)]);
+    const store = annals.createEventStore({ connectionString, maxConnections: options.maxConnections }, { schema });
     await store.migrate();
-    return new AnnalsBank(store, options.variant);
+    return new AnnalsBank(annals, store, bankAccountVariant(annals, bankAccount, options.variant));
   }
 
   async handle(id: string, command: BankCommand): Promise<void> {
-    await handleCommand(this.#store, this.#aggregate, id, command);
+    await this.#annals.handleCommand(this.#store, this.#aggregate, id, command);
   }
 
   async load(id: string): Promise<{ version: number; balance: number }> {
-    const { state, version } = await loadAggregate(this.#store, this.#aggregate, id);
+    const { state, version } = await this.#annals.loadAggregate(this.#store, this.#aggregate, id);
     return { version, balance: state.balance };
   }
 
@@ -67,8 +76,8 @@ export class AnnalsBank implements BankContestant {
   }
 
   failureKind(error: unknown): string {
-    if (error instanceof ConcurrencyError) return 'version conflict';
-    if (error instanceof DomainError) return 'domain rule';
+    if (error instanceof this.#annals.ConcurrencyError) return 'version conflict';
+    if (error instanceof this.#annals.DomainError) return 'domain rule';
     return errorName(error);
   }
 

@@ -1,7 +1,6 @@
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
-import type { createEventStore as CreateEventStore, EventStore } from '../../src/index.js';
+import type { EventStore } from '../../src/index.js';
+import { loadAnnals } from '../annals-api.js';
 import { readDone, type Contestant, type LikeEvent, type ReadOptions, type StreamAppend } from './contestant.js';
 
 /**
@@ -21,7 +20,9 @@ export class AnnalsContestant implements Contestant {
 
   /** Opens a store on `schema`, creating its tables with the store's own migration. */
   static async open(connectionString: string, schema: string, options: { maxConnections: number; annalsRoot?: string }): Promise<AnnalsContestant> {
-    const createEventStore = await loadCreateEventStore(options.annalsRoot);
+    // Imported on demand, so that a process measuring another checkout runs that
+    // checkout's store only (tsx compiles its TypeScript).
+    const { createEventStore } = await loadAnnals(options.annalsRoot);
     const store = createEventStore({ connectionString, maxConnections: options.maxConnections }, { schema });
     await store.migrate();
     return new AnnalsContestant(store);
@@ -57,16 +58,4 @@ export class AnnalsContestant implements Contestant {
   close(): Promise<void> {
     return this.store.close();
   }
-}
-
-/**
- * The store factory of the working tree, or of the checkout at `annalsRoot`. Imported
- * on demand so that a process measuring another checkout runs that checkout's store
- * (tsx compiles its TypeScript; its packages resolve through its node_modules link).
- */
-async function loadCreateEventStore(annalsRoot?: string): Promise<typeof CreateEventStore> {
-  const module = (annalsRoot === undefined
-    ? await import('../../src/index.js')
-    : await import(pathToFileURL(path.join(annalsRoot, 'src', 'index.ts')).href)) as { createEventStore: typeof CreateEventStore };
-  return module.createEventStore;
 }

@@ -26,13 +26,16 @@ export function bankTargetKind(name: BankContestantName): 'schema' | 'database' 
   return name.startsWith('emmett') ? 'database' : 'schema';
 }
 
-/** Opens `name` on `target`, creating its tables if they are not there yet. */
-export async function openBankContestant(name: BankContestantName, target: Target, maxConnections: number): Promise<BankContestant> {
+/**
+ * Opens `name` on `target`, creating its tables if they are not there yet. `annalsRoot`
+ * runs Annals from another checkout (bench/compare); Emmett ignores it.
+ */
+export async function openBankContestant(name: BankContestantName, target: Target, maxConnections: number, annalsRoot?: string): Promise<BankContestant> {
   if (name === 'emmett' || name === 'emmett-retry') {
     if (!('database' in target)) throw new Error('Emmett needs a database of its own');
     return EmmettBank.open(urlForDatabase(target.database), { maxConnections, retryOnConflict: name === 'emmett-retry' });
   }
   if (!('schema' in target)) throw new Error(`${name} works in a schema`);
   const variant = name === 'annals-cached' ? 'cached' : name === 'annals' ? 'snapshots' : 'no-snapshots';
-  return AnnalsBank.open(databaseUrl, target.schema, { maxConnections, variant });
+  return AnnalsBank.open(databaseUrl, target.schema, { maxConnections, variant, annalsRoot });
 }

@@ -3,12 +3,12 @@
  * the default worker settings on the schema given in argv, and reports each committed
  * batch to the parent as { position, at }, where `at` is wall-clock time in ms with
  * sub-millisecond precision (performance.timeOrigin + now(): comparable across processes
- * on one machine).
+ * on one machine). A third argument runs Annals from another checkout (bench/compare).
  */
-import { createEventStore, runProjections } from 'annals';
-import { likeCounts } from '../../projections/like-counts/like-counts.projection.js';
+import { loadAnnals, loadLikeCounts } from '../annals-api.js';
 
-const [databaseUrl, schema] = process.argv.slice(2) as [string, string];
+const [databaseUrl, schema, annalsRoot] = process.argv.slice(2) as [string, string, string | undefined];
+const [{ createEventStore, runProjections }, { likeCounts }] = await Promise.all([loadAnnals(annalsRoot), loadLikeCounts(annalsRoot)]);
 const store = createEventStore({ connectionString: databaseUrl, maxConnections: 4 }, { schema });
 const runner = runProjections(store, [likeCounts], {
   onBatch: (batch) => process.send?.({ position: batch.position.toString(), at: performance.timeOrigin + performance.now() }),

@@ -5,11 +5,12 @@
  * settings: LISTEN/NOTIFY, batches of up to 500) keeps the like-counts projection up to
  * date. An event's latency runs from the start of its append call to the commit of the
  * first batch whose checkpoint covers it: the moment a reader can see it.
+ * `annalsRoot` runs the writers' store and the worker from another checkout (bench/compare).
  * Run alone: `npx tsx bench/projections/latency.ts`.
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createEventStore } from 'annals';
+import { loadAnnals } from '../annals-api.js';
 import { freshName, createTarget, databaseUrl, dropTarget, formatMs } from '../harness.js';
 import { isMain } from '../is-main.js';
 
@@ -25,15 +26,19 @@ export interface LatencyFigure {
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
-export async function runLatency(options: { rate?: number; seconds?: number; warmupSeconds?: number } = {}): Promise<LatencyFigure> {
+export async function runLatency(
+  options: { rate?: number; seconds?: number; warmupSeconds?: number; annalsRoot?: string } = {},
+): Promise<LatencyFigure> {
   const rate = options.rate ?? Number(process.env.LATENCY_RATE ?? 500);
   const seconds = options.seconds ?? Number(process.env.LATENCY_SECONDS ?? 20);
   const warmup = options.warmupSeconds ?? 3;
   const schema = freshName('latency');
   await createTarget({ schema });
+  const { createEventStore } = await loadAnnals(options.annalsRoot);
   const store = createEventStore({ connectionString: databaseUrl, maxConnections: 8 }, { schema });
   await store.migrate();
-  const worker = fork(new URL('./latency-worker.ts', import.meta.url), [databaseUrl, schema], { execArgv: process.execArgv });
+  const workerArgs = [databaseUrl, schema, ...(options.annalsRoot === undefined ? [] : [options.annalsRoot])];
+  const worker = fork(new URL('./latency-worker.ts', import.meta.url), workerArgs, { execArgv: process.execArgv });
   const batches: { position: bigint; at: number }[] = [];
   try {
     await new Promise<void>((resolve, reject) => {

@@ -14,7 +14,7 @@
  * Run alone: `npx tsx bench/replay/raw-sql-replay.ts` (REPLAY_EVENTS=100000 for a quick run).
  */
 import pg from 'pg';
-import { createEventStore } from '../../src/index.js';
+import { loadAnnals } from '../annals-api.js';
 import { adminQuery, databaseUrl, formatRate, freshName, now, quoteIdent, withTarget, type Throughput } from '../harness.js';
 import { isMain } from '../is-main.js';
 import { median } from '../median.js';
@@ -41,7 +41,8 @@ export interface LoadResult extends Throughput {
 
 /**
  * Creates Annals' tables in `schema` (its own migration) and appends the whole workload
- * with Annals' public API. Setup, not a figure.
+ * with Annals' public API (of the working tree, or of the checkout at `annalsRoot`:
+ * bench/compare). Setup, not a figure.
  *
  * Segment by segment: a segment's events are grouped by stream, the groups are packed into
  * transactions of about `eventsPerTransaction` events (`withTransaction`, then
@@ -54,8 +55,10 @@ export async function loadAnnalsLikes(options: {
   schema: string;
   workload: LikeWorkloadOptions;
   connectionString?: string;
+  annalsRoot?: string;
 }): Promise<LoadResult> {
   const connectionString = options.connectionString ?? databaseUrl;
+  const { createEventStore } = await loadAnnals(options.annalsRoot);
   const store = createEventStore({ connectionString, maxConnections: loadConcurrency }, { schema: options.schema });
   let events = 0;
   let appends = 0;
