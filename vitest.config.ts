@@ -1,6 +1,17 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
 export default defineConfig({
+  // 'annals' in this repository's tests and examples is the sources (tsconfig.json's paths);
+  // the package's users get dist/ through package.json's exports.
+  resolve: {
+    alias: [
+      { find: /^annals$/, replacement: source('./src/index.ts') },
+      { find: /^annals\/testing$/, replacement: source('./src/testing/index.ts') },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/global-setup.ts'],

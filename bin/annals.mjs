@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// The `annals` command. It registers tsx's ESM loader first: the command is TypeScript,
-// and so is the annals.config.ts it imports.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/main.ts');
+// The `annals` command: the compiled CLI in dist/, on plain Node. A TypeScript config
+// (annals.config.ts) is loaded through tsx only when there is one (src/cli/config.ts).
+try {
+  await import('../dist/cli/main.js');
+} catch (error) {
+  // Only a checkout that was never built lacks dist/; an installed package has it.
+  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('/dist/cli/main.js')) {
+    console.error('annals: dist/ is missing: run `npm run build` in this checkout first (or `npm run annals -- ...`, which runs the sources)');
+    process.exitCode = 1;
+  } else {
+    throw error;
+  }
+}

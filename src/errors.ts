@@ -15,17 +15,22 @@ export {
 } from './errors/event-store-errors.js';
 export {
   ConnectionTimeoutError,
+  DatabaseUnreachableError,
   LogAheadError,
   MigrationError,
   SchemaConflictError,
+  SchemaNotMigratedError,
   StoreClosedError,
   StoreLockedError,
+  type DatabaseTarget,
   type StoreLockHolder,
+  type UnreachableReason,
 } from './errors/database-errors.js';
 export {
   ConsumerStoppedError,
   ConsumerTimeoutError,
   DeadLetterError,
+  ProjectionSchemaError,
   ProjectionStoppedError,
   ProjectionTimeoutError,
   UnknownProjectionError,

@@ -98,6 +98,7 @@ export type { ConsumerDeadLetter, DeadLetterStatus } from './consumers/dead-lett
 // that reason about partitions (the same function places projections' and consumers' events).
 export { partitionOfKey } from './consumers/partition-key.js';
 export type { ConnectionConfig } from './database/connection.js';
+export { connectionFromEnvironment, type EnvironmentConnection } from './database/environment.js';
 export type { AnnalsConfig } from './annals-config.js';
 export type { MigrationResult } from './database/migration-result.js';
 export {
@@ -110,6 +111,7 @@ export {
   IdempotencyConflictError,
   LogAheadError,
   MigrationError,
+  ProjectionSchemaError,
   ProjectionStoppedError,
   ProjectionTimeoutError,
   StoreClosedError,
@@ -117,13 +119,17 @@ export {
   SchemaConflictError,
   ConnectionTimeoutError,
   ConsumerStoppedError,
+  DatabaseUnreachableError,
+  SchemaNotMigratedError,
   ConsumerTimeoutError,
   StreamDeletedError,
   StreamTruncatedError,
   TransactionTooLargeError,
   UnknownProjectionError,
   ValidationError,
+  type DatabaseTarget,
   type ErrorCode,
   type StoreLockHolder,
+  type UnreachableReason,
   type ValidationIssue,
 } from './errors.js';

@@ -5,17 +5,29 @@
  * (A later issue replaces this with the GraphQL service.)
  *
  * An application, not part of the package: it imports the library from 'annals', as a
- * user's code does.
+ * user's code does. It chooses its database as the `annals` command does
+ * (connectionFromEnvironment), so `npm run annals -- status` sees what it projected.
  */
 import { randomUUID } from 'node:crypto';
-import { catchUpProjections, ConcurrencyError, createEventStore, readSchemaOf } from 'annals';
+import { AnnalsError, catchUpProjections, ConcurrencyError, connectionFromEnvironment, createEventStore, readSchemaOf, type EventStore } from 'annals';
 import { likeCounts } from '../../projections/like-counts/like-counts.projection.js';
-import { connectionFromEnvironment } from './connection.js';
 
-const { config, description } = connectionFromEnvironment();
-const store = createEventStore(config, { schema: process.env.ANNALS_SCHEMA ?? 'annals' });
-
+let store: EventStore | undefined;
 try {
+  const { config, description } = connectionFromEnvironment();
+  store = createEventStore(config, { schema: process.env.ANNALS_SCHEMA ?? 'annals' });
+  await tour(store, description);
+} catch (error) {
+  // Annals' own errors (a malformed DATABASE_URL, a database it cannot connect to) say
+  // what is wrong in one line: a stack trace would only bury it.
+  console.error(`demo failed: ${error instanceof AnnalsError ? error.message : ((error as Error).stack ?? error)}`);
+  process.exitCode = 1;
+} finally {
+  await store?.close();
+}
+
+/** Appends, refuses a stale writer, retries idempotently, reads back and projects. */
+async function tour(store: EventStore, description: string): Promise<void> {
   console.log(`Annals demo on ${description}, schema "${store.schema}"`);
   const { applied } = await store.migrate();
   console.log(applied.length ? `migrated: ${applied.join(', ')}` : 'schema up to date');
@@ -73,9 +85,4 @@ try {
     tx.db.withSchema(readSchemaOf(store.schema, likeCounts)).selectFrom('like_counts').select('likes').where('post_id', '=', post).execute(),
   );
   console.log(`like count from the like-counts projection: ${row?.likes}`);
-} catch (error) {
-  console.error(`demo failed: ${(error as Error).stack ?? error}`);
-  process.exitCode = 1;
-} finally {
-  await store.close();
 }

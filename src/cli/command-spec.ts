@@ -1,4 +1,4 @@
-import { defaultConfigFile, loadConfig, type AnnalsConfig } from './config.js';
+import { defaultConfigFiles, loadConfig, type AnnalsConfig } from './config.js';
 
 /**
  * What every command of the `annals` command is made of (its spec, its input) and the
@@ -31,18 +31,36 @@ export interface CommandSpec {
   maxArgs: number;
   summary: string;
   options: Readonly<Record<string, OptionSpec>>;
+  /** Environment variables the command reads, with what each does, for help (see environmentHelp). */
+  environment?: Readonly<Record<string, string>>;
   run(input: CommandInput): Promise<number>;
+}
+
+/**
+ * The `Environment:` section of a command's help, or '' when it names no variables.
+ *
+ * @example
+ * ```ts
+ * environmentHelp({ ...spec, environment: { DATABASE_URL: 'the PostgreSQL database' } });
+ * // 'Environment:\n  DATABASE_URL                       the PostgreSQL database'
+ * ```
+ */
+export function environmentHelp(command: Pick<CommandSpec, 'environment'>): string {
+  const variables = Object.entries(command.environment ?? {});
+  if (variables.length === 0) return '';
+  // Padded like the options above it (run-cli.ts' helpText), so the two columns line up.
+  return ['Environment:', ...variables.map(([name, description]) => `  ${name.padEnd(34)} ${description}`)].join('\n');
 }
 
 /** Options every command takes. */
 export const globalOptions: Readonly<Record<string, OptionSpec>> = {
-  config: { type: 'string', value: 'PATH', description: `the config module (default ./${defaultConfigFile})` },
+  config: { type: 'string', value: 'PATH', description: `the config module (default: the first of ${defaultConfigFiles.join(', ')} in the working directory)` },
   help: { type: 'boolean', short: 'h', description: 'show help for the command' },
 };
 
 export const jsonOption: OptionSpec = { type: 'boolean', description: 'print JSON (bigints as strings) instead of a table' };
 
 export const configOf = (input: CommandInput): Promise<AnnalsConfig> => loadConfig(configPath(input));
-export const configPath = (input: CommandInput): string => (input.values.config as string | undefined) ?? defaultConfigFile;
+export const configPath = (input: CommandInput): string | undefined => input.values.config as string | undefined;
 export const text = (input: CommandInput, name: string): string | undefined => input.values[name] as string | undefined;
 export const print = (output: string) => process.stdout.write(`${output}\n`);

@@ -1,8 +1,7 @@
-import { access } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { resumeProjection } from '../index.js';
-import { configOf, configPath, jsonOption, print, text, type CommandInput, type CommandSpec, type OptionSpec } from './command-spec.js';
+import { configOf, jsonOption, print, text, type CommandInput, type CommandSpec, type OptionSpec } from './command-spec.js';
 import { findProjection, selectProjections } from './config.js';
+import { findDefaultConfigFile } from './config-module.js';
 import { consumerCommands } from './consumer-commands.js';
 import { deadLetterStatuses, listDeadLettersCommand, retryDeadLetterCommand, skipDeadLetterCommand } from './dead-letters-command.js';
 import { migrateCommand } from './migrate-command.js';
@@ -44,8 +43,8 @@ export const commands: readonly CommandSpec[] = [
       const config = await configOf(input);
       const projections = selectProjections(config, input.args);
       const options = runnerOptions(input.values as RunnerFlags);
-      return withStore(schemaFor({ config: config.schema }), (store) =>
-        projectionsRunCommand(store, projections, { ...options, inline: config.inline ?? [] }),
+      return withStore(schemaFor({ config: config.schema }), (store, { database }) =>
+        projectionsRunCommand(store, projections, { ...options, inline: config.inline ?? [] }, database),
       );
     },
   },
@@ -58,6 +57,7 @@ export const commands: readonly CommandSpec[] = [
     options: {
       from: { type: 'string', value: 'POSITION', description: 'replay from after this global position (default: the start of the log)' },
       'worker-id': runnerOptionSpecs['worker-id']!,
+      json: { type: 'boolean', description: 'print JSON lines on stdout: start, progress about every second, then the result (positions as strings)' },
     },
     async run(input) {
       const config = await configOf(input);
@@ -65,7 +65,7 @@ export const commands: readonly CommandSpec[] = [
       const from = positionOption('--from', text(input, 'from'));
       const runner = runnerOptions({ 'worker-id': text(input, 'worker-id') });
       return withStore(schemaFor({ config: config.schema }), (store) =>
-        rebuildCommand(store, projection, config.inline ?? [], { ...(from === undefined ? {} : { from }), runner }),
+        rebuildCommand(store, projection, config.inline ?? [], { ...(from === undefined ? {} : { from }), runner, json: input.values.json === true }),
       );
     },
   },
@@ -148,8 +148,8 @@ export const commands: readonly CommandSpec[] = [
     options: { json: jsonOption },
     async run(input) {
       const config = await configOf(input);
-      return withStore(schemaFor({ config: config.schema }), async (store) => {
-        print(await statusCommand(store, config.projections, { json: input.values.json === true }));
+      return withStore(schemaFor({ config: config.schema }), async (store, { database }) => {
+        print(await statusCommand(store, config.projections, { json: input.values.json === true, database }));
         return ExitCodes.ok;
       });
     },
@@ -161,11 +161,16 @@ export const commands: readonly CommandSpec[] = [
     maxArgs: 0,
     summary: "create or upgrade the event store's tables, then exit",
     options: { schema: { type: 'string', value: 'NAME', description: "the store's schema (default: the config's, ANNALS_SCHEMA, else annals)" } },
+    environment: {
+      DATABASE_URL: 'the PostgreSQL database (postgres://user:password@host:5432/db); unset: an embedded PGlite',
+      ANNALS_DATA_DIR: "the embedded PGlite's folder when DATABASE_URL is unset (default ./.annals-data; required with NODE_ENV=production)",
+      ANNALS_SCHEMA: "the store's schema when neither --schema nor the config names one (default annals)",
+    },
     async run(input) {
       // The config is optional here: a fresh project migrates before it has projections.
       const explicit = input.values.config !== undefined;
-      const config = explicit || (await exists(configPath(input))) ? await configOf(input) : undefined;
-      return withStore(schemaFor({ flag: text(input, 'schema'), config: config?.schema }), async (store, description) => {
+      const config = explicit || (await findDefaultConfigFile()) !== undefined ? await configOf(input) : undefined;
+      return withStore(schemaFor({ flag: text(input, 'schema'), config: config?.schema }), async (store, { description }) => {
         print(await migrateCommand(store, description));
         return ExitCodes.ok;
       });
@@ -182,11 +187,4 @@ async function listDeadLetters(input: CommandInput): Promise<number> {
     print(await listDeadLettersCommand(store, { status, json: input.values.json === true, ...(name === undefined ? {} : { projection: name }) }));
     return ExitCodes.ok;
   });
-}
-
-function exists(path: string): Promise<boolean> {
-  return access(resolve(path)).then(
-    () => true,
-    () => false,
-  );
 }

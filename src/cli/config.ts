@@ -1,18 +1,15 @@
-import { access } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { Consumer } from '../consumers/define-consumer.js';
 import type { AnyProjection } from '../projections/define-projection.js';
 import { schemaNameSchema } from '../database/schema-name.js';
 import { UnknownProjectionError } from '../errors.js';
 import { UsageError } from './usage-error.js';
+import { findConfigFile, importConfigModule } from './config-module.js';
 import type { AnnalsConfig } from '../annals-config.js';
 
 export type { AnnalsConfig } from '../annals-config.js';
 
-/** Where the config is looked for without `--config`: in the working directory. */
-export const defaultConfigFile = 'annals.config.ts';
+export { defaultConfigFiles } from './config-module.js';
 
 const isProjection = (value: unknown): value is AnyProjection =>
   typeof value === 'object' &&
@@ -40,25 +37,15 @@ const configSchema = z.object({
 });
 
 /**
- * Loads the config module at `path` (relative to the working directory) by dynamic
- * import: TypeScript loads because the `annals` bin runs under tsx's loader.
+ * Loads the config module at `path` (relative to the working directory), or without a
+ * path the first of `defaultConfigFiles` there: a `.js`/`.mjs` config on plain Node, a
+ * `.ts`/`.mts` one through tsx (config-module.ts).
  *
  * @throws UsageError when the file is missing, does not load, or its default export is malformed.
  */
-export async function loadConfig(path: string): Promise<AnnalsConfig> {
-  const file = resolve(path);
-  try {
-    await access(file);
-  } catch {
-    throw new UsageError(`config file ${file} not found (give its path with --config PATH)`);
-  }
-  let module: { default?: unknown };
-  try {
-    module = (await import(pathToFileURL(file).href)) as { default?: unknown };
-  } catch (error) {
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new UsageError(`config file ${file} could not be loaded: ${message}`);
-  }
+export async function loadConfig(path?: string): Promise<AnnalsConfig> {
+  const file = await findConfigFile(path);
+  const module = await importConfigModule(file);
   const parsed = configSchema.safeParse(module.default);
   if (!parsed.success) {
     const [issue] = parsed.error.issues;

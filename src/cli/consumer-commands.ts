@@ -101,8 +101,8 @@ export const consumerCommands: readonly CommandSpec[] = [
     async run(input) {
       const config = await configOf(input);
       const consumers = selectConsumers(config, input.args);
-      return withStore(schemaFor({ config: config.schema }), async (store) => {
-        print(await consumerStatusCommand(store, consumers, { json: input.values.json === true }));
+      return withStore(schemaFor({ config: config.schema }), async (store, { database }) => {
+        print(await consumerStatusCommand(store, consumers, { json: input.values.json === true, database }));
         return ExitCodes.ok;
       });
     },

@@ -1,13 +1,20 @@
 import { consumerStatus, type Consumer, type ConsumerStatus, type EventStore } from '../index.js';
+import { announceDatabase } from './store.js';
 import { formatCount, formatDuration, formatTable, toJson, truncate } from './output.js';
 
 /**
  * `annals consumers status [NAME...] [--json]`: where the consumers stand, per partition.
- * JSON is consumerStatus's result as it is, bigints as strings.
+ * JSON is consumerStatus's result as it is, bigints as strings. Which database that is
+ * comes first (announceDatabase).
  */
-export async function consumerStatusCommand(store: EventStore, consumers: readonly Consumer[], options: { json: boolean }): Promise<string> {
+export async function consumerStatusCommand(
+  store: EventStore,
+  consumers: readonly Consumer[],
+  options: { json: boolean; database?: string },
+): Promise<string> {
+  const announced = announceDatabase(options);
   const status = await consumerStatus(store, consumers);
-  if (options.json) return toJson(status);
+  if (options.json) return announced(toJson(status));
   // Counted, not subtracted: positions are sparse, and a consumer reads only its types
   // and categories. A count is of the consumer's events after the checkpoint, of every
   // partition's keys (the partition is the key's hash, not something the log can filter on).
@@ -17,7 +24,7 @@ export async function consumerStatusCommand(store: EventStore, consumers: readon
     const filter = { ...(consumer?.eventTypes ? { types: consumer.eventTypes } : {}), ...(consumer?.categories ? { categories: consumer.categories } : {}) };
     lags.set(`${p.consumer}/${p.partition}`, (await store.countEvents({ ...filter, after: p.position, until: status.head })).count);
   }
-  return formatConsumerStatus(status, { configured: consumers.map((c) => c.name), lags });
+  return announced(formatConsumerStatus(status, { configured: consumers.map((c) => c.name), lags }));
 }
 
 const columns = [

@@ -1,18 +1,10 @@
 /**
- * `npm run migrate [-- --schema NAME]`: creates or upgrades the event store's tables in
- * DATABASE_URL (or the embedded database), then exits. `annals migrate` does the same.
+ * `npm run migrate [-- --schema NAME]` (`tsx src/cli/migrate.ts`): `annals migrate`,
+ * which creates or upgrades the event store's tables in DATABASE_URL (or the embedded
+ * database), then exits. It runs that command's path, so both take the same options,
+ * print the same help and fail alike: an unknown option is one line and exit code 2, a
+ * failure one line (no stack) and exit code 1 (docs/cli.md).
  */
-import { parseArgs } from 'node:util';
-import { migrateCommand } from './migrate-command.js';
-import { openStore, schemaFor } from './store.js';
+import { runCli } from './run-cli.js';
 
-const { values } = parseArgs({ options: { schema: { type: 'string' } } });
-const { store, description } = openStore(schemaFor({ flag: values.schema }));
-try {
-  console.log(await migrateCommand(store, description));
-} catch (error) {
-  console.error(`migration failed: ${(error as Error).message}`);
-  process.exitCode = 1;
-} finally {
-  await store.close();
-}
+process.exitCode = await runCli(['migrate', ...process.argv.slice(2)]);

@@ -12,8 +12,23 @@
  * ```
  */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? item.toString() : item), 2);
+  return JSON.stringify(value, bigintsAsStrings, 2);
 }
+
+/**
+ * toJson on one line: one object per line (JSON lines), for output a program reads as it
+ * comes (`annals projections rebuild --json`).
+ *
+ * @example
+ * ```ts
+ * toJsonLine({ event: 'progress', position: 4294967296n }); // '{"event":"progress","position":"4294967296"}'
+ * ```
+ */
+export function toJsonLine(value: unknown): string {
+  return JSON.stringify(value, bigintsAsStrings);
+}
+
+const bigintsAsStrings = (_key: string, item: unknown): unknown => (typeof item === 'bigint' ? item.toString() : item);
 
 /** How a column is aligned: numbers to the right, text to the left. */
 export type Align = 'left' | 'right';

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { AnnalsError, DeadLetterError, UnknownProjectionError, ValidationError } from '../index.js';
+import { environmentHelp } from './command-spec.js';
 import { commands, globalOptions, type CommandSpec, type OptionSpec } from './commands.js';
 import { ExitCodes, UsageError } from './usage-error.js';
 
@@ -105,20 +106,19 @@ function guard<T>(parse: () => T): T {
   }
 }
 
-/** The line to print and the exit code for an error a command threw. */
+/**
+ * The line to print and the exit code for an error a command threw. Bad input, a
+ * malformed or (in production) missing DATABASE_URL among it (a ValidationError naming
+ * it), exits 2; an AnnalsError (a database it cannot connect to, a schema not migrated)
+ * exits 1 with its message, which says what to do.
+ */
 function describeFailure(error: unknown): { message: string; code: number } {
   if (error instanceof UsageError) return { message: error.message, code: ExitCodes.usage };
   if (error instanceof UnknownProjectionError || error instanceof ValidationError) return { message: error.message, code: ExitCodes.usage };
   // An unknown or resolved id is bad input; a handler failing again is a failure (it has a cause).
   if (error instanceof DeadLetterError) return { message: error.message, code: error.cause === undefined ? ExitCodes.usage : ExitCodes.failed };
   if (error instanceof AnnalsError) return { message: error.message, code: ExitCodes.failed };
-  const message = error instanceof Error ? error.message : String(error);
-  // Postgres' undefined_table / invalid_schema_name: the usual cause is a store never migrated.
-  const pgCode = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
-  if (pgCode === '42P01' || pgCode === '3F000') {
-    return { message: `${message} (is the store's schema migrated? run annals migrate)`, code: ExitCodes.failed };
-  }
-  return { message, code: ExitCodes.failed };
+  return { message: error instanceof Error ? error.message : String(error), code: ExitCodes.failed };
 }
 
 /** Help: the list of commands, or one command's usage and options. */
@@ -131,7 +131,17 @@ export function helpText(command?: CommandSpec): string {
     const usage = ['annals', ...command.path, command.arguments, '[options]'].filter(Boolean).join(' ');
     const own = Object.entries(command.options).map(([name, spec]) => option(name, spec));
     const global = Object.entries(globalOptions).map(([name, spec]) => option(name, spec));
-    return [`Usage: ${usage}`, '', command.summary, '', ...(own.length ? ['Options:', ...own, ''] : []), 'Global options:', ...global].join('\n');
+    const environment = environmentHelp(command);
+    return [
+      `Usage: ${usage}`,
+      '',
+      command.summary,
+      '',
+      ...(own.length ? ['Options:', ...own, ''] : []),
+      'Global options:',
+      ...global,
+      ...(environment ? ['', environment] : []),
+    ].join('\n');
   }
   const lines = commands.map((c) => `  ${[...c.path, c.arguments].filter(Boolean).join(' ').padEnd(34)} ${c.summary}`);
   return [
@@ -143,7 +153,8 @@ export function helpText(command?: CommandSpec): string {
     'Global options:',
     ...Object.entries(globalOptions).map(([name, spec]) => option(name, spec)),
     '',
-    'The database is DATABASE_URL, else an embedded PGlite in ANNALS_DATA_DIR (default ./.annals-data).',
+    'The database is DATABASE_URL (postgres://...), else an embedded PGlite in ANNALS_DATA_DIR (default ./.annals-data;',
+    'with NODE_ENV=production only when ANNALS_DATA_DIR is set). See docs/configuration.md.',
     'Run annals <command> --help for its options; docs/cli.md has examples.',
   ].join('\n');
 }

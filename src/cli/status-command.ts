@@ -7,15 +7,22 @@ import {
   type ProjectionStatus,
 } from '../index.js';
 import { formatCount, formatDuration, formatPercent, formatTable, toJson, truncate } from './output.js';
+import { announceDatabase } from './store.js';
 
 /**
  * `annals status [--json]`: where every configured projection stands, per generation and
  * partition, and the session holding the log back if one is. JSON is projectionStatus's
- * result as it is, bigints as strings (`logHeldBackBy` is null or that session).
+ * result as it is, bigints as strings (`logHeldBackBy` is null or that session). Which
+ * database that is comes first (announceDatabase).
  */
-export async function statusCommand(store: EventStore, projections: readonly AnyProjection[], options: { json: boolean }): Promise<string> {
+export async function statusCommand(
+  store: EventStore,
+  projections: readonly AnyProjection[],
+  options: { json: boolean; database?: string },
+): Promise<string> {
+  const announced = announceDatabase(options);
   const status = await projectionStatus(store, projections);
-  return options.json ? toJson(status) : formatStatus(status, projections.map((p) => p.name));
+  return announced(options.json ? toJson(status) : formatStatus(status, projections.map((p) => p.name)));
 }
 
 const columns = [

@@ -18,9 +18,15 @@ export class UsageError extends Error {
 /** Exit codes of the `annals` command (docs/cli.md). */
 export const ExitCodes = {
   ok: 0,
-  /** The command ran and failed: a database error, a handler that fails again, a stopped partition. */
+  /**
+   * The command ran and failed: a database it cannot connect to, a schema not migrated,
+   * another database error, a handler that fails again, a stopped partition.
+   */
   failed: 1,
-  /** Bad input: unknown command, option, projection or id; a malformed value or config. */
+  /**
+   * Bad input: unknown command, option, projection or id; a malformed value or config; a
+   * DATABASE_URL that is not a Postgres URL, or none with NODE_ENV=production.
+   */
   usage: 2,
   /** Interrupted (SIGINT/SIGTERM) before the work was done, e.g. a rebuild; re-running resumes it. */
   interrupted: 130,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import { ConnectionTimeoutError, StoreClosedError, ValidationError } from '../errors.js';
+import { connectFailure } from './connect-failure.js';
 import type { EventStoreTables } from './tables.js';
 import { openPGlitePool, poolTimeoutMessage, type PGlitePool } from './pglite-pool.js';
 import { listenOn, trackListeners } from './listen.js';
@@ -58,11 +59,22 @@ export interface Connection {
 
 type Listen = Connection['listen'];
 
+export interface ConnectionOptions {
+  /**
+   * Called with each error a query fails with; what it returns is thrown instead. The
+   * store names its own missing tables with it (SchemaNotMigratedError): every query of
+   * every layer (appends, reads, consumers in `withTransaction`) passes through here.
+   */
+  translateError?: (error: unknown) => unknown;
+}
+
 /**
  * Opens the connection described by `config`; the caller closes it. Nothing connects
- * until the first query, so this is synchronous.
+ * until the first query, so this is synchronous. A connection to Postgres that cannot be
+ * made fails the query that needed it with DatabaseUnreachableError.
  */
-export function openConnection(config: ConnectionConfig): Connection {
+export function openConnection(config: ConnectionConfig, options: ConnectionOptions = {}): Connection {
+  const { translateError } = options;
   if ('pglite' in config && typeof config.pglite === 'string') {
     const { pglite: dataDir, lockTimeoutMs } = config;
     if (lockTimeoutMs !== undefined && !(Number.isFinite(lockTimeoutMs) && lockTimeoutMs >= 0)) {
@@ -87,6 +99,7 @@ export function openConnection(config: ConnectionConfig): Connection {
       // PGlite runs in process: there is no network round trip or plan cache to win.
       namedStatements: false,
       limits: { size: 1, timeoutMs: connectionTimeoutMs },
+      translateError,
       listen: async (channel, onNotify) => (await shared()).listen(channel, onNotify),
     });
     return {
@@ -100,14 +113,16 @@ export function openConnection(config: ConnectionConfig): Connection {
     };
   }
   if ('pool' in config && config.pool !== undefined) {
-    const options = (config.pool as pg.Pool & { options?: pg.PoolConfig }).options ?? {};
+    const poolOptions = (config.pool as pg.Pool & { options?: pg.PoolConfig }).options ?? {};
     return fromPool({
       kind: 'postgres',
       pool: config.pool,
       owned: false,
       namedStatements: true,
-      limits: { size: options.max ?? 10, timeoutMs: options.connectionTimeoutMillis ?? 0 },
-      listen: (channel, onNotify, onLost) => listenOn(options, channel, onNotify, onLost),
+      limits: { size: poolOptions.max ?? 10, timeoutMs: poolOptions.connectionTimeoutMillis ?? 0 },
+      connectFailure: (error) => connectFailure(error, poolOptions, poolOptions.connectionTimeoutMillis ?? 0),
+      translateError,
+      listen: (channel, onNotify, onLost) => listenOn(poolOptions, channel, onNotify, onLost),
     });
   }
   if ('connectionString' in config && typeof config.connectionString === 'string') {
@@ -131,6 +146,8 @@ export function openConnection(config: ConnectionConfig): Connection {
       owned: true,
       namedStatements: true,
       limits: { size: max, timeoutMs: connectionTimeoutMs },
+      connectFailure: (error) => connectFailure(error, clientConfig, connectionTimeoutMs),
+      translateError,
       listen: (channel, onNotify, onLost) => listenOn(clientConfig, channel, onNotify, onLost),
     });
   }
@@ -153,11 +170,14 @@ interface PoolSource {
   namedStatements: boolean;
   /** The pool's size and its wait for a connection, for the error when that runs out. */
   limits: { size: number; timeoutMs: number };
+  /** A server connection that could not be made, as the error to throw (Postgres only). */
+  connectFailure?: (error: unknown) => Error;
+  translateError?: ((error: unknown) => unknown) | undefined;
   listen: Listen;
 }
 
 function fromPool(source: PoolSource): Connection {
-  const { kind, owned, namedStatements, limits } = source;
+  const { kind, owned, namedStatements, limits, connectFailure, translateError } = source;
   const prepared = new Map<string, string>();
   const wrap = (pool: PostgresPool): PostgresPool => ({
     connect: async () => {
@@ -165,9 +185,10 @@ function fromPool(source: PoolSource): Connection {
       try {
         client = await pool.connect();
       } catch (error) {
-        throw poolTimeoutError(error, kind, limits) ?? error;
+        throw poolTimeoutError(error, kind, limits) ?? connectFailure?.(error) ?? error;
       }
-      return namedStatements ? withNamedStatements(client as unknown as pg.PoolClient, prepared) : client;
+      const named = namedStatements ? withNamedStatements(client as unknown as pg.PoolClient, prepared) : client;
+      return translateError ? withTranslatedErrors(named, translateError) : named;
     },
     // Kysely ends the pool it was given on destroy(); a pool the caller owns is shielded.
     end: owned ? () => pool.end() : async () => {},
@@ -195,7 +216,8 @@ function fromPool(source: PoolSource): Connection {
  * pg-pool's error when no connection came free within `connectionTimeoutMillis`, as the
  * typed error that says what to do (PGlitePool throws the same). pg-pool gives it no
  * code, only this message. A new connection that could not be established in time
- * ("Connection terminated due to connection timeout") is a database fault, left as is.
+ * ("Connection terminated due to connection timeout") is a database fault:
+ * DatabaseUnreachableError (connect-failure.ts).
  */
 function poolTimeoutError(error: unknown, kind: Connection['kind'], limits: { size: number; timeoutMs: number }): ConnectionTimeoutError | undefined {
   if (!(error instanceof Error) || error.message !== poolTimeoutMessage) return undefined;
@@ -210,6 +232,21 @@ function poolTimeoutError(error: unknown, kind: Connection['kind'], limits: { si
     { timeoutMs: limits.timeoutMs, poolSize: kind === 'pglite' ? 1 : limits.size, backend: kind },
     { cause: error },
   );
+}
+
+/** A view of a client whose failing queries throw what `translate` makes of the error. */
+function withTranslatedErrors(client: PostgresPoolClient, translate: (error: unknown) => unknown): PostgresPoolClient {
+  return {
+    query(...args: unknown[]) {
+      const result = (client as unknown as { query(...a: unknown[]): unknown }).query(...args);
+      // A cursor (kysely's stream()) is returned as is; it reports its own errors.
+      if (typeof (result as PromiseLike<unknown> | undefined)?.then !== 'function') return result;
+      return Promise.resolve(result).catch((error: unknown) => {
+        throw translate(error);
+      });
+    },
+    release: () => client.release(),
+  } as unknown as PostgresPoolClient;
 }
 
 /**

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { StoreClosedError } from '../errors.js';
+import { connectFailure } from './connect-failure.js';
 import type { Connection } from './connection.js';
 import { quoteIdent } from './quote-ident.js';
 
@@ -64,7 +65,11 @@ export function trackListeners(listen: Listen): { listen: Listen; close(): Promi
   };
 }
 
-/** LISTEN on a dedicated client: a pooled one would be handed to other queries. */
+/**
+ * LISTEN on a dedicated client: a pooled one would be handed to other queries.
+ *
+ * @throws DatabaseUnreachableError when the client cannot connect.
+ */
 export async function listenOn(
   config: pg.ClientConfig,
   channel: string,
@@ -91,6 +96,11 @@ export async function listenOn(
   };
   try {
     await client.connect();
+  } catch (error) {
+    await stop();
+    throw connectFailure(error, config, config.connectionTimeoutMillis ?? 0);
+  }
+  try {
     await client.query(`LISTEN ${quoteIdent(channel)}`);
   } catch (error) {
     await stop();

@@ -5,9 +5,7 @@ import { MigrationError } from '../errors.js';
 import type { MigrationResult } from './migration-result.js';
 import type { EventStoreTables } from './tables.js';
 import { quoteIdent } from './quote-ident.js';
-
-/** The SQL files shipped in `migrations/`, beside `src/`. */
-const migrationsFolder = new URL('../../migrations/', import.meta.url);
+import { embeddedMigrations } from './embedded-migrations.js';
 
 export interface Migration {
   version: number;
@@ -22,8 +20,13 @@ export interface Migration {
   sql: string;
 }
 
+const migrationFile = /^\d{4}_[\w-]+\.sql$/;
+
 /**
- * Reads `migrations/NNNN_name.sql`, ordered by number.
+ * The migrations, ordered by number: by default the copies of `migrations/NNNN_name.sql`
+ * embedded in the code (embedded-migrations.ts), so that an installed, relocated or
+ * bundled build runs exactly what it was built with, wherever its files are; from
+ * `folder` when given (tests read edited copies that way).
  *
  * Line endings are made LF (CRLF and lone CR) before the checksum is taken and the SQL
  * run: a Windows checkout (git's autocrlf) of the same files then verifies against a
@@ -32,20 +35,21 @@ export interface Migration {
  * they were; a database migrated from a CRLF checkout before this recorded the CRLF
  * text's checksum, which `crlfChecksum` keeps accepted.
  */
-export async function loadMigrations(folder: URL = migrationsFolder): Promise<Migration[]> {
-  const files = (await readdir(folder)).filter((file) => /^\d{4}_[\w-]+\.sql$/.test(file)).sort();
-  return Promise.all(
-    files.map(async (file) => {
-      const text = (await readFile(new URL(file, folder), 'utf8')).replace(/\r\n?/g, '\n');
-      return {
-        version: Number.parseInt(file.slice(0, 4), 10),
-        name: file.replace(/\.sql$/, ''),
-        checksum: sha256(text),
-        crlfChecksum: sha256(text.replaceAll('\n', '\r\n')),
-        sql: text,
-      };
-    }),
-  );
+export async function loadMigrations(folder?: URL): Promise<Migration[]> {
+  if (folder === undefined) return embeddedMigrations.map(({ file, text }) => toMigration(file, text));
+  const files = (await readdir(folder)).filter((file) => migrationFile.test(file)).sort();
+  return Promise.all(files.map(async (file) => toMigration(file, await readFile(new URL(file, folder), 'utf8'))));
+}
+
+function toMigration(file: string, original: string): Migration {
+  const text = original.replace(/\r\n?/g, '\n');
+  return {
+    version: Number.parseInt(file.slice(0, 4), 10),
+    name: file.replace(/\.sql$/, ''),
+    checksum: sha256(text),
+    crlfChecksum: sha256(text.replaceAll('\n', '\r\n')),
+    sql: text,
+  };
 }
 
 /**

@@ -34,6 +34,9 @@ export const ErrorCodes = {
   connectionTimeout: 'ANNALS_CONNECTION_TIMEOUT',
   consumerStopped: 'ANNALS_CONSUMER_STOPPED',
   consumerTimeout: 'ANNALS_CONSUMER_TIMEOUT',
+  databaseUnreachable: 'ANNALS_DATABASE_UNREACHABLE',
+  notMigrated: 'ANNALS_NOT_MIGRATED',
+  projectionSchema: 'ANNALS_PROJECTION_SCHEMA',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

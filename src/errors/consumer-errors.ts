@@ -1,4 +1,4 @@
-/** Errors of consumers of the log: projections and other consumers stopping, timing out, dead letters. */
+/** Errors of consumers of the log: projections and other consumers stopping, timing out, dead letters; a projection's schema() failing. */
 import { AnnalsError, ErrorCodes } from './annals-error.js';
 
 /**
@@ -69,5 +69,41 @@ export class UnknownProjectionError extends AnnalsError {
   constructor(projection: string, known: readonly string[]) {
     super(ErrorCodes.unknownProjection, `no projection named '${projection}' (known: ${known.join(', ') || 'none'})`);
     this.projection = projection;
+  }
+}
+
+/** Which projection's `schema()` failed, and for which generation. */
+export interface ProjectionSchemaTarget {
+  projection: string;
+  /** The code version whose `schema()` ran. */
+  version: number;
+  /** The generation whose tables it was creating (nothing of it was kept). */
+  generation: number;
+}
+
+/**
+ * A projection's `schema()` (the DDL of its read-model tables, run once per generation:
+ * at setup, when a worker starts, for a rebuild) threw, or a statement of it failed. The
+ * generation was not created: its transaction rolled back. `cause` is what `schema()`
+ * threw (for SQL, the `pg` error with its SQLSTATE `code`). Workers do not retry it
+ * unless the cause is a passing database fault: the same code fails the same way.
+ *
+ * @example
+ * ```ts
+ * // ProjectionSchemaError: projection 'like-counts' v2: schema() failed: type "integr" does not exist
+ * if (error instanceof ProjectionSchemaError) console.error(error.projection, error.version, error.cause);
+ * ```
+ */
+export class ProjectionSchemaError extends AnnalsError {
+  readonly projection: string;
+  readonly version: number;
+  readonly generation: number;
+
+  constructor(target: ProjectionSchemaTarget, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(ErrorCodes.projectionSchema, `projection '${target.projection}' v${target.version}: schema() failed: ${reason}`, { cause });
+    this.projection = target.projection;
+    this.version = target.version;
+    this.generation = target.generation;
   }
 }

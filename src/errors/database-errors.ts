@@ -1,4 +1,4 @@
-/** Errors of the store's database: migrations, a moved log, a closed store, locks, schemas, the pool. */
+/** Errors of the store's database: connecting, migrations, a moved log, a closed store, locks, schemas, the pool. */
 import { AnnalsError, ErrorCodes } from './annals-error.js';
 
 /** A migration failed, or an applied migration's file changed since it was applied. */
@@ -133,5 +133,82 @@ export class ConnectionTimeoutError extends AnnalsError {
     this.timeoutMs = where.timeoutMs;
     this.poolSize = where.poolSize;
     this.backend = where.backend;
+  }
+}
+
+/** Where a store connects: never the password. */
+export interface DatabaseTarget {
+  /** A host name or address, or the directory of a Unix socket. */
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+}
+
+/**
+ * Why no connection could be made (DatabaseUnreachableError.reason): `refused` (nothing
+ * listens there), `host-not-found` (the name does not resolve), `timeout` (no answer in
+ * time), `database-missing`, `role-missing`, `authentication-failed` (a wrong or missing
+ * password, or pg_hba.conf refuses this user from here), `other` (the server's own reason).
+ */
+export type UnreachableReason = 'refused' | 'host-not-found' | 'timeout' | 'database-missing' | 'role-missing' | 'authentication-failed' | 'other';
+
+/**
+ * A connection to Postgres could not be made: the message is one line naming where
+ * (host, port, database, user; never the password) and why, and the driver's error is
+ * the `cause`. Distinct from ConnectionTimeoutError, which is a healthy database whose
+ * pool had no connection free. Projection and consumer workers retry the passing kinds
+ * (refused, timeout) while they last.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof DatabaseUnreachableError && error.reason === 'database-missing') console.error(`createdb ${error.database}`);
+ * ```
+ */
+export class DatabaseUnreachableError extends AnnalsError {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly reason: UnreachableReason;
+
+  constructor(target: DatabaseTarget, reason: UnreachableReason, detail: string, options?: { cause?: unknown }) {
+    super(
+      ErrorCodes.databaseUnreachable,
+      `cannot connect to PostgreSQL at ${target.host}:${target.port} (database "${target.database}", user "${target.user}"): ${detail.replace(/\s+/g, ' ')}`,
+      options,
+    );
+    this.host = target.host;
+    this.port = target.port;
+    this.database = target.database;
+    this.user = target.user;
+    this.reason = reason;
+  }
+}
+
+/**
+ * The store's schema has not been migrated (or not up to date): a table or function the
+ * store uses, or the schema itself, does not exist. Nothing was written. Run
+ * `store.migrate()` or `annals migrate` once for this schema (a deploy step, say).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof SchemaNotMigratedError) await store.migrate();
+ * ```
+ */
+export class SchemaNotMigratedError extends AnnalsError {
+  readonly schema: string;
+  /** What was missing in it (`streams`, `annals_log_bound`); undefined when the schema itself is. */
+  readonly relation: string | undefined;
+
+  constructor(schema: string, relation: string | undefined, options?: { cause?: unknown }) {
+    const missing = relation === undefined ? 'the schema does not exist' : `it has no ${relation}`;
+    super(
+      ErrorCodes.notMigrated,
+      `the event store's schema "${schema}" is not migrated (${missing}): run annals migrate, or store.migrate(), for this schema first`,
+      options,
+    );
+    this.schema = schema;
+    this.relation = relation;
   }
 }

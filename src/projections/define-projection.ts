@@ -73,7 +73,12 @@ export interface ProjectionDefinition<Events extends EventSchemas> {
    * `public`, `information_schema` and `pg_*` are refused.
    */
   readSchema?: string;
-  /** Creates the read-model tables (with `db.schema`), unqualified: once per generation. */
+  /**
+   * Creates the read-model tables (with `db.schema`), unqualified: once per generation.
+   * If it throws or a statement fails, the generation is not created and setup, the
+   * workers' start or the rebuild fails with a ProjectionSchemaError naming this
+   * projection and version, the original error as its `cause`.
+   */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   schema: (db: Kysely<any>) => Promise<void>;
   /** Applies one event. Give this or `applyBatch`. */

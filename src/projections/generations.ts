@@ -2,6 +2,7 @@ import { lockConsumer } from '../consumers/lock-consumer.js';
 import { ensurePartitions } from '../consumers/partitions.js';
 import { sql, type Selectable } from 'kysely';
 import { quoteIdent } from '../database/quote-ident.js';
+import { ProjectionSchemaError } from '../errors.js';
 import type { EventStoreTransaction } from '../event-store/event-store.js';
 import { generationSchemaOf, readSchemaOf, type AnyProjection } from './define-projection.js';
 import { createGenerationSchema, dropGenerationSchema, pointViewsAt } from './read-schemas.js';
@@ -123,7 +124,13 @@ export async function createGeneration(
   const schemaName = generationSchemaOf(readSchema, generation);
   await createGenerationSchema(tx, projection.name, schemaName);
   const context = await projectionContext(tx, schemaName, { replaying: status === 'building', generation, partition: 0 });
-  await projection.definition.schema(context.db);
+  try {
+    await projection.definition.schema(context.db);
+  } catch (error) {
+    // User code: without its name and version, a failing CREATE TABLE reads as the
+    // store's own fault at every caller (setup, a worker's start, a rebuild; issue 13).
+    throw new ProjectionSchemaError({ projection: projection.name, version: projection.version, generation }, error);
+  }
   // The head a reader can see now: what this generation replays as history.
   const head = await tx.headPosition();
   await projectionTables(tx)

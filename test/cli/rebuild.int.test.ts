@@ -65,4 +65,47 @@ describe('annals projections rebuild', () => {
     const after = await tallies();
     expect(Object.values(after).reduce((a, b) => a + b, 0)).toBe(2);
   });
+
+  it('with --json, prints JSON lines on stdout: start, progress, then the result, positions as strings', { timeout: 120_000 }, async () => {
+    // Given a live generation and more events than one batch
+    for (let i = 0; i < 5; i++) await appendVisible(store, `tally-json-${i}`, [counted('json'), counted('all')]);
+    await catchUpProjections(store, [tally]);
+    const head = (await projectionStatus(store, [tally])).head;
+
+    // When it is rebuilt with --json
+    const { code, stdout, stderr } = await runAnnals(['projections', 'rebuild', 'tally', '--json', '--config', config]);
+
+    // Then every line of stdout is one JSON object
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    const objects = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const [start, ...rest] = objects;
+    const result = rest.pop()!;
+    expect(start).toMatchObject({ event: 'start', projection: 'tally', version: 1, status: 'building', from: '0', resumed: false });
+    const generation = start!.generation as number;
+    // At least one read of the status, each with the figures of the text bar and where the generation is
+    expect(rest.length).toBeGreaterThanOrEqual(1);
+    for (const progress of rest) {
+      expect(progress).toMatchObject({ event: 'progress', projection: 'tally', generation });
+      expect(progress.position).toMatch(/^\d+$/);
+      expect(progress.target).toMatch(/^\d+$/);
+      expect(BigInt(progress.position as string)).toBeLessThanOrEqual(BigInt(progress.target as string));
+      expect(BigInt(progress.target as string)).toBeGreaterThanOrEqual(head);
+      expect(progress.share).toBeGreaterThanOrEqual(0);
+      expect(progress.share).toBeLessThanOrEqual(1);
+      expect(typeof progress.eventsPerSecond).toBe('number');
+      expect(typeof progress.elapsedMs).toBe('number');
+    }
+    // The last one found it switched
+    expect(rest.at(-1)).toMatchObject({ share: 1 });
+    expect(result).toMatchObject({ event: 'result', projection: 'tally', generation, outcome: 'switched', share: 1 });
+    expect(typeof result.eventsReplayed).toBe('number');
+    // No bar or text on either stream; stderr is left for warnings
+    expect(stdout).not.toContain('rebuilding tally');
+    expect(stderr).not.toMatch(/tally g\d+/);
+    expect((await generations()).map(([g, , status]) => [g, status])).toEqual([
+      [generation, 'live'],
+      [generation, 'live'],
+    ]);
+  });
 });

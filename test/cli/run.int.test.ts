@@ -1,6 +1,6 @@
-import { projectionStatus, type EventStore } from 'annals';
+import { connectionFromEnvironment, projectionStatus, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
-import { createTestStore, eventually } from '../setup/database.js';
+import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
 import { counted, tallyProjection } from '../support/tally.js';
 import { startAnnals, writeTestConfig } from './support/cli.js';
 
@@ -41,7 +41,12 @@ describe('annals projections run', () => {
       const logs = stdout
         .trim()
         .split('\n')
-        .map((line) => JSON.parse(line) as { msg: string; level: number });
+        .map((line) => JSON.parse(line) as { msg: string; level: number; database?: string });
+      // The first line says which database it runs on: a worker on the wrong one looks idle, not broken.
+      expect(logs[0]).toMatchObject({
+        msg: 'projection runner starting',
+        database: `${connectionFromEnvironment({ DATABASE_URL: testDatabaseUrl }).description}, schema "${store.schema}"`,
+      });
       expect(logs.map((log) => log.msg)).toEqual(expect.arrayContaining(['projection runner started', 'stopping: finishing the batches in flight', 'projection runner stopped; leases released']));
       expect(await partitions()).toEqual([0, 1, 2].map((partition) => ({ projection: 'tally', partition, owner: null })));
       const workers = await store.withTransaction((tx) => tx.query(`SELECT worker_id FROM "${store.schema}".consumer_workers`));

@@ -1,12 +1,14 @@
-import { catchUpProjections, type EventStore } from 'annals';
+import { catchUpProjections, connectionFromEnvironment, type EventStore } from 'annals';
 import { describe, expect, it } from 'vitest';
-import { createTestStore, eventually } from '../setup/database.js';
+import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
 import { counted, tallyProjection } from '../support/tally.js';
 import { appendVisible } from './support/append-visible.js';
 import { runAnnals, writeTestConfig, type CliResult } from './support/cli.js';
 
 const store: EventStore = await createTestStore('cli_status');
 const config = await writeTestConfig(store.schema, [{ name: 'tally' }, { name: 'tally-wide', partitions: 3 }]);
+// Said first, so that a forgotten DATABASE_URL (an empty embedded database) does not look like an idle store.
+const database = `${connectionFromEnvironment({ DATABASE_URL: testDatabaseUrl }).description}, schema "${store.schema}"`;
 
 describe('annals status', () => {
   it('prints where each projection stands as JSON, bigints as strings, after a catch-up', async () => {
@@ -14,7 +16,7 @@ describe('annals status', () => {
     await catchUpProjections(store, [tallyProjection()]);
 
     const { code, stdout, stderr } = await runAnnals(['status', '--json', '--config', config]);
-    expect(stderr).toBe('');
+    expect(stderr).toBe(`annals: database: ${database}\n`);
     expect(code).toBe(0);
     const status = JSON.parse(stdout);
     expect(status.head).toMatch(/^\d+$/);
@@ -48,10 +50,11 @@ describe('annals status', () => {
     const { code, stdout } = await runAnnals(['status', '--config', config]);
     expect(code).toBe(0);
     const lines = stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^head: \d+$/);
-    expect(lines[2]).toMatch(/^projection\s+gen\s+status\s+part\s+checkpoint\s+lag\s+oldest\s+events\/s\s+retries\s+dead\s+owner\s+heartbeat\s+rebuild$/);
-    expect(lines[3]).toMatch(/^tally\s+1\s+live\s+0\s+\d+\s+0\s+-\s+/);
-    expect(lines[4]).toMatch(/^tally-wide\s+-\s+not set up/);
+    expect(lines[0]).toBe(`database: ${database}`);
+    expect(lines[1]).toMatch(/^head: \d+$/);
+    expect(lines[3]).toMatch(/^projection\s+gen\s+status\s+part\s+checkpoint\s+lag\s+oldest\s+events\/s\s+retries\s+dead\s+owner\s+heartbeat\s+rebuild$/);
+    expect(lines[4]).toMatch(/^tally\s+1\s+live\s+0\s+\d+\s+0\s+-\s+/);
+    expect(lines[5]).toMatch(/^tally-wide\s+-\s+not set up/);
   });
 
   it('names the session holding the log back, with its age and query, under the head and in JSON', { timeout: 120_000 }, async () => {
@@ -73,7 +76,7 @@ describe('annals status', () => {
 
       const [text, json] = await Promise.all([runAnnals(['status', '--config', config]), runAnnals(['status', '--json', '--config', config])]);
       expect(text.code).toBe(0);
-      const lines = text.stdout.trim().split('\n');
+      const lines = text.stdout.trim().split('\n').slice(1);
       expect(lines[0]).toMatch(/^head: \d+$/);
       expect(lines[1]).toMatch(
         new RegExp(`^log held back since \\d\\d:\\d\\d:\\d\\d \\([\\dhms.]+\\) by pid ${pid} \\(application 'slow-importer', idle in transaction\\): \\S.{0,99}$`),

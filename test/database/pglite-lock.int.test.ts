@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createEventStore, StoreLockedError, type EventStore } from '../../src/index.js';
 import { lockFileName } from '../../src/database/pglite-lock.js';
 import { killAllScripts, startScript, type ScriptProcess } from '../setup/child-process.js';
+import { annalsFromSources } from '../cli/support/cli.js';
 
 // Issue 10, part 7: two stores on one PGlite directory each accepted `expectedVersion: 1`
 // for the same stream, and after a reopen one acknowledged event was gone. One store per
@@ -221,7 +222,7 @@ describe('one PGlite data directory, one store', { timeout: 240_000 }, () => {
   it('annals prints the holder in one line and exits 1', async () => {
     const dir = await dataDir();
     await storeOn(dir).migrate();
-    const child = spawn(process.execPath, [join(root, 'bin', 'annals.mjs'), 'migrate'], {
+    const child = spawn(process.execPath, [...annalsFromSources, 'migrate'], {
       cwd: dir,
       env: { ...process.env, DATABASE_URL: '', ANNALS_DATA_DIR: dir },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { closedPort, testDatabase, testUser, urlWith } from '../database/support/unreachable.js';
 import { testDatabaseUrl, useTestSchema } from '../setup/database.js';
 
 const run = promisify(execFile);
@@ -42,5 +43,27 @@ describe('npm start (the demo)', () => {
     expect(stdout).toContain('stale writer refused');
     expect(stdout).toContain('like count from the like-counts projection: 1');
     expect(stdout).toMatch(/global log since the demo started: 3 events of post-/);
+  });
+
+  it('says in one line, without a stack trace, that DATABASE_URL is no Postgres URL or names no database it can reach', { timeout: 120_000 }, async () => {
+    const port = await closedPort();
+    const failures = await Promise.all(
+      ['mysql://ada:hunter2@db.example/app', urlWith({ host: '127.0.0.1', port })].map((url) =>
+        run(tsx, [demo], { env: { ...process.env, DATABASE_URL: url } }).then(
+          () => expect.unreachable(`the demo ran on ${url}`),
+          (error: { code: number; stdout: string; stderr: string }) => error,
+        ),
+      ),
+    );
+    const [mysql, refused] = failures;
+    expect(mysql).toMatchObject({ code: 1, stderr: expect.stringMatching(/^demo failed: DATABASE_URL: must be a PostgreSQL URL, starting postgres:\/\/ or postgresql:\/\/ \(its scheme is 'mysql'\)/) });
+    expect(refused).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(new RegExp(`^demo failed: cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${port} \\(database "${testDatabase}", user "${testUser}"\\): connection refused`)),
+    });
+    for (const failure of failures) {
+      expect(failure!.stderr.trim().split('\n')).toHaveLength(1);
+      expect(failure!.stdout + failure!.stderr).not.toMatch(/hunter2/);
+    }
   });
 });

@@ -6,6 +6,7 @@ import type { EventStore } from '../event-store.js';
 import { defaultAppendLimits } from '../validation.js';
 import { parseInput } from '../../validation.js';
 import { maxEventsPerTransaction } from './append-statement.js';
+import { notMigratedError } from './not-migrated.js';
 import { PostgresEventStore } from './postgres-event-store.js';
 
 export interface EventStoreOptions {
@@ -25,7 +26,9 @@ const optionsSchema = z.object({
 
 /**
  * Creates an event store on Postgres (a connection string or your `pg.Pool`) or on an
- * embedded PGlite. Call `migrate()` once before use and `close()` when done.
+ * embedded PGlite. Call `migrate()` once before use and `close()` when done: used before
+ * its schema is migrated, the store throws SchemaNotMigratedError; a database it cannot
+ * connect to, DatabaseUnreachableError (nothing connects before the first call).
  *
  * @example
  * ```ts
@@ -38,7 +41,9 @@ const optionsSchema = z.object({
 export function createEventStore(connection: ConnectionConfig | pg.Pool, options: EventStoreOptions = {}): EventStore {
   const checked = parseInput(optionsSchema, options, 'options');
   const config: ConnectionConfig = isPool(connection) ? { pool: connection } : connection;
-  return new PostgresEventStore(openConnection(config), checked.schema ?? 'annals', {
+  const schema = checked.schema ?? 'annals';
+  const opened = openConnection(config, { translateError: (error) => notMigratedError(error, schema) });
+  return new PostgresEventStore(opened, schema, {
     maxEventBytes: checked.maxEventBytes ?? defaultAppendLimits.maxEventBytes,
     maxEventsPerAppend: checked.maxEventsPerAppend ?? defaultAppendLimits.maxEventsPerAppend,
   });

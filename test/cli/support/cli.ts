@@ -2,11 +2,15 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll } from 'vitest';
 import { testDatabaseUrl } from '../../setup/database.js';
 
 const root = resolve(import.meta.dirname, '../../..');
-const bin = join(root, 'bin', 'annals.mjs');
+// The command from its sources, as `npm run annals` runs it; bin/annals.mjs runs the build
+// in dist/, which test/package/installed-package.int.test.ts checks from a packed tarball.
+// tsx by absolute URL: children may start in a folder with no node_modules.
+export const annalsFromSources = ['--import', pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, join(root, 'src', 'cli', 'main.ts')];
 const tally = join(root, 'test', 'support', 'tally.ts');
 const tallyConsumer = join(root, 'test', 'cli', 'support', 'tally-consumer.ts');
 
@@ -72,12 +76,12 @@ export interface RunningCli {
   readonly done: Promise<CliResult>;
 }
 
-/** Starts `node bin/annals.mjs ...args` on the test database, in the repository's folder. */
+/** Starts `annals ...args` (from src/) on the test database, in the repository's folder. */
 export function startAnnals(args: readonly string[], env: Record<string, string> = {}): RunningCli {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: testDatabaseUrl, ...env };
   // The config names the schema; an ANNALS_SCHEMA from the caller's shell must not matter.
   delete childEnv.ANNALS_SCHEMA;
-  const child = spawn(process.execPath, [bin, ...args], {
+  const child = spawn(process.execPath, [...annalsFromSources, ...args], {
     cwd: root,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
