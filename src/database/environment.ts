@@ -37,7 +37,7 @@ const urlExample = 'postgres://user:password@host:5432/database';
  * console.log(`running on ${description}`);
  * ```
  */
-export function connectionFromEnvironment(env: NodeJS.ProcessEnv = process.env): EnvironmentConnection {
+export function connectionFromEnvironment(env: Readonly<Record<string, string | undefined>> = process.env): EnvironmentConnection {
   const url = env.DATABASE_URL;
   if (url) return { config: { connectionString: url }, description: describePostgresUrl(url) };
   const dataDir = env.ANNALS_DATA_DIR;
