@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { backoffDelay, sleep } from '../backoff.js';
 import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
@@ -57,6 +58,9 @@ export class ConsumerEngine {
     this.#ttlMs = options.leaseTtlMs ?? 5000;
     this.#log = options.logger;
     this.#woken = new Promise((resolve) => (this.#wake = resolve));
+    // Every partition's retry wait listens on this one signal (backoff.ts sleep): more
+    // than Node's default of 10 at once is expected, not a leak.
+    setMaxListeners(0, this.#stopping.signal);
     this.ready = this.#start();
     // The caller may never await `ready`; its failure is logged, and stop() still works.
     this.ready.catch((error: unknown) => this.#log.error({ err: error }, `${options.noun} runner failed to start`));

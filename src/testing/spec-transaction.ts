@@ -4,6 +4,7 @@ import type { EventStore, EventStoreTransaction, RecordedEvent } from '../event-
 import { applyInLogOrder } from '../projections/apply-in-log-order.js';
 import type { AnyProjectedEvent, AnyProjection, ProjectionContext } from '../projections/define-projection.js';
 import { projectionContext } from '../projections/projection-context.js';
+import { ProjectionSchemaError } from '../errors.js';
 
 /** Events of one step of a spec (given, or when), and whether handlers see them as replayed. */
 export interface SpecStep {
@@ -38,7 +39,12 @@ export async function inSpecTransaction<T>(store: EventStore, projection: AnyPro
       async (tx) => {
         await tx.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
         const context = await projectionContext(tx, schema, { replaying: false, generation: 1, partition: 0 });
-        await projection.definition.schema(context.db);
+        try {
+          await projection.definition.schema(context.db);
+        } catch (error) {
+          // As a worker reports it (generations.ts): the spec's failure names the projection.
+          throw new ProjectionSchemaError({ projection: projection.name, version: projection.version, generation: 1 }, error);
+        }
         result = { value: await work({ tx, schema, context }) };
         throw new SpecFinished();
       },

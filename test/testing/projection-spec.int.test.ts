@@ -1,5 +1,5 @@
 import { AssertionError } from 'node:assert';
-import { createEventStore, defineProjection, EventSchemaError, ValidationError, type EventStore } from 'annals';
+import { createEventStore, defineProjection, EventSchemaError, ProjectionSchemaError, ValidationError, type EventStore } from 'annals';
 import { projectionSpec } from 'annals/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { likeEvents } from '../../domain/likes/likes.events.js';
@@ -207,6 +207,25 @@ describe.each([
       await expect(spec.given([liked('p1', 'bob')]).when([unliked('p1', 'bob')]).thenThrows(Error)).rejects.toThrow(AssertionError);
       await expect(spec.when([unliked('p1', 'bob')]).thenThrows(SendFailed)).rejects.toThrow(/expected SendFailed .* got Error: LikeRemoved of bob/);
       await expect(spec.when([unliked('p1', 'bob')]).thenThrows(Error, { message: 'something else' })).rejects.toThrow(AssertionError);
+    });
+
+    it('names the projection and its version when its schema() fails, as a worker would', async () => {
+      const broken = defineProjection({
+        name: 'broken-schema',
+        version: 3,
+        events: likeEvents,
+        schema: async (db) => {
+          await db.schema.createTable('t').addColumn('n', 'integr' as 'integer').execute();
+        },
+        apply: async () => {},
+      });
+      const error = await projectionSpec(broken, { store })
+        .when([liked('p1', 'ada')])
+        .thenRows('t', [])
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ProjectionSchemaError);
+      expect(error).toMatchObject({ code: 'ANNALS_PROJECTION_SCHEMA', projection: 'broken-schema', version: 3 });
+      expect((error as Error).message).toMatch(/^projection 'broken-schema' v3: schema\(\) failed: .*"integr"/);
     });
 
     it('throws the handler error from thenRows and then', async () => {
