@@ -35,3 +35,4 @@ export {
   ProjectionTimeoutError,
   UnknownProjectionError,
 } from './errors/consumer-errors.js';
+export { GraphQLSchemaError, type GraphQLSchemaTarget } from './errors/graphql-errors.js';

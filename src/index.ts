@@ -112,6 +112,7 @@ export {
   LogAheadError,
   MigrationError,
   ProjectionSchemaError,
+  GraphQLSchemaError,
   ProjectionStoppedError,
   ProjectionTimeoutError,
   StoreClosedError,

@@ -14,6 +14,7 @@ it('exports exactly the public API', () => {
     'DomainError',
     'ErrorCodes',
     'EventSchemaError',
+    'GraphQLSchemaError',
     'IdempotencyConflictError',
     'LogAheadError',
     'MigrationError',

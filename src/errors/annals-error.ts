@@ -37,6 +37,7 @@ export const ErrorCodes = {
   databaseUnreachable: 'ANNALS_DATABASE_UNREACHABLE',
   notMigrated: 'ANNALS_NOT_MIGRATED',
   projectionSchema: 'ANNALS_PROJECTION_SCHEMA',
+  graphqlSchema: 'ANNALS_GRAPHQL_SCHEMA',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
