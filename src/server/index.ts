@@ -24,3 +24,24 @@ export {
   type CommandMutationOptions,
   type DerivedTypeDef,
 } from '../graphql/zod-to-graphql.js';
+export { composeSchema, type ComposedSchema } from '../graphql/compose-schema.js';
+export { graphqlPart, type GraphQLPart, type PartLoaders, type PartResolvers } from '../graphql/graphql-part.js';
+export {
+  commandMutations,
+  type MutationContext,
+  type MutationOutcome,
+  type MutationSpec,
+  type MutationSpecs,
+} from '../graphql/command-mutations.js';
+export { readModel, type ReadContext, type ReadModel } from '../graphql/read-model.js';
+export {
+  connectionTypeDefs,
+  defineConnection,
+  type Connection,
+  type ConnectionArgs,
+  type ConnectionDefinition,
+  type ConnectionOptions,
+  type Edge,
+  type PageRequest,
+} from '../graphql/connection.js';
+export { connectionLoader, type ConnectionLoaderOptions, type LoaderQuery } from '../graphql/connection-loader.js';
