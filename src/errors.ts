@@ -36,3 +36,10 @@ export {
   UnknownProjectionError,
 } from './errors/consumer-errors.js';
 export { GraphQLSchemaError, type GraphQLSchemaTarget } from './errors/graphql-errors.js';
+export {
+  ConsistencyDeadLetteredError,
+  ConsistencyRebuildingError,
+  ConsistencyStoppedError,
+  ConsistencyTimeoutError,
+  type DeadLetteredEvent,
+} from './errors/consistency-errors.js';

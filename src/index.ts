@@ -74,6 +74,8 @@ export {
   type RunProjectionsOptions,
 } from './projections/projection-worker.js';
 export { catchUpProjections, type CatchUpOptions } from './projections/catch-up.js';
+// Read your writes: wait until projections have processed a write's position.
+export { waitForProjections, type WaitForProjectionsOptions } from './projections/wait-for-projections.js';
 export { startRebuild, type StartRebuildOptions } from './projections/rebuild.js';
 // Workers set projections up themselves; a deploy step may do it first, so that the read
 // views exist before the service that queries them starts.
@@ -113,6 +115,10 @@ export {
   MigrationError,
   ProjectionSchemaError,
   GraphQLSchemaError,
+  ConsistencyDeadLetteredError,
+  ConsistencyRebuildingError,
+  ConsistencyStoppedError,
+  ConsistencyTimeoutError,
   ProjectionStoppedError,
   ProjectionTimeoutError,
   StoreClosedError,

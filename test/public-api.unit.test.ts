@@ -7,6 +7,10 @@ it('exports exactly the public API', () => {
     'AnnalsError',
     'ConcurrencyError',
     'ConnectionTimeoutError',
+    'ConsistencyDeadLetteredError',
+    'ConsistencyRebuildingError',
+    'ConsistencyStoppedError',
+    'ConsistencyTimeoutError',
     'ConsumerStoppedError',
     'ConsumerTimeoutError',
     'DatabaseUnreachableError',
@@ -59,6 +63,7 @@ it('exports exactly the public API', () => {
     'startRebuild',
     'upcast',
     'versionedEvent',
+    'waitForProjections',
     'withInlineProjections',
   ]);
 });

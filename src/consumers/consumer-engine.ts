@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { backoffDelay, sleep } from '../backoff.js';
 import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
 import { AnnalsError } from '../errors.js';
+import { CheckpointNotifier } from './checkpoint-notifier.js';
 import type { AnyConsumerClient, BatchPlan, ConsumerUnit } from './consumer-client.js';
 import { processBatch, type BatchOutcome, type BatchSettings } from './consumer-batch.js';
 import { fairShare } from './fair-share.js';
@@ -43,6 +44,8 @@ export class ConsumerEngine {
   /** Per consumer, the generations its last round found it may process. */
   readonly #claimable = new Map<string, readonly number[]>();
   readonly #stopping = new AbortController();
+  /** Tells waiters for a position (waitForProjections) that a checkpoint moved. */
+  readonly #checkpoints: CheckpointNotifier;
   #stopped: Promise<void> | undefined;
   #wake: () => void = () => {};
   #woken: Promise<void>;
@@ -57,6 +60,7 @@ export class ConsumerEngine {
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.#ttlMs = options.leaseTtlMs ?? 5000;
     this.#log = options.logger;
+    this.#checkpoints = new CheckpointNotifier(store);
     this.#woken = new Promise((resolve) => (this.#wake = resolve));
     // Every partition's retry wait listens on this one signal (backoff.ts sleep): more
     // than Node's default of 10 at once is expected, not a leak.
@@ -182,6 +186,7 @@ export class ConsumerEngine {
     const outcome = await processBatch(client, unit, settings, fixedLimit);
     if (outcome.kind === 'done') {
       const { events, position, caughtUp, plan } = outcome;
+      if (events > 0) this.checkpointMoved();
       this.#options.onBatch?.({ consumer: unit.consumer, generation: unit.generation, partition: unit.partition, replaying: plan?.replaying ?? false, events, position, caughtUp });
     }
     return outcome;
@@ -230,6 +235,11 @@ export class ConsumerEngine {
     return this.#store.withTransaction(work, { appends });
   }
 
+  /** After a committed move of a checkpoint past events (applied, dead-lettered) or a stop: notifies waiters. */
+  checkpointMoved(): void {
+    this.#checkpoints.notify();
+  }
+
   get log(): ConsumerLogger {
     return this.#log;
   }
@@ -261,6 +271,7 @@ export class ConsumerEngine {
       await this.ready.catch(() => {});
       await this.#membership.catch(() => {});
       await Promise.all([...this.#units.values()].map(({ loop }) => loop));
+      await this.#checkpoints.settle();
       await this.#subscription?.close().catch(() => {});
       await this.transaction((tx) => leases.deregisterWorker(tx, this.workerId)).catch(() => {});
     })();

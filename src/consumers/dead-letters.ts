@@ -106,6 +106,28 @@ export async function selectDeadLetters(
   return rows.map(toDeadLetter);
 }
 
+/**
+ * The dead letters of one generation of a consumer at global positions `from` to `to`
+ * (inclusive) that were not retried (pending or skipped: either way their events are not
+ * reflected), in position order: what a wait for a position checks (waitForProjections).
+ */
+export async function selectUnresolvedDeadLettersBetween(
+  tx: EventStoreTransaction,
+  key: { consumer: string; generation: number; from: bigint; to: bigint },
+): Promise<ConsumerDeadLetter[]> {
+  const rows = await tables(tx)
+    .selectFrom('consumer_dead_letters')
+    .selectAll()
+    .where('consumer', '=', key.consumer)
+    .where('generation', '=', key.generation)
+    .where('global_position', '>=', key.from.toString())
+    .where('global_position', '<=', key.to.toString())
+    .where('status', '<>', 'retried')
+    .orderBy('global_position')
+    .execute();
+  return rows.map(toDeadLetter);
+}
+
 /** How many dead letters of `consumer` are pending. */
 export async function countPendingDeadLetters(tx: EventStoreTransaction, consumer: string): Promise<number> {
   const row = await tables(tx)

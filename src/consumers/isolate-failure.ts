@@ -41,7 +41,10 @@ export async function isolateFailure(engine: ConsumerEngine, client: AnyConsumer
       }
       if (next.kind === 'stop' || !failedEvent) {
         const stopped = await engine.transaction((tx) => partitions.stopPartition(tx, unit, { workerId, from }, describe(error)));
-        if (stopped) log.error({ err: error, consumer: unit.consumer, partition: unit.partition }, `${options.noun} partition stopped`);
+        if (stopped) {
+          log.error({ err: error, consumer: unit.consumer, partition: unit.partition }, `${options.noun} partition stopped`);
+          engine.checkpointMoved();
+        }
         unit.lost = true;
         return;
       }
@@ -57,7 +60,10 @@ export async function isolateFailure(engine: ConsumerEngine, client: AnyConsumer
           attempts: attempt,
         }),
       );
-      if (dead) log.error({ consumer: unit.consumer, position, attempts: attempt }, 'event dead-lettered');
+      if (dead) {
+        log.error({ consumer: unit.consumer, position, attempts: attempt }, 'event dead-lettered');
+        engine.checkpointMoved();
+      }
       outcome = dead ? { kind: 'done', events: 1, position: failedEvent.globalPosition, caughtUp: false, plan: undefined } : { kind: 'lost' };
       break;
     }

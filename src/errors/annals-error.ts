@@ -38,6 +38,10 @@ export const ErrorCodes = {
   notMigrated: 'ANNALS_NOT_MIGRATED',
   projectionSchema: 'ANNALS_PROJECTION_SCHEMA',
   graphqlSchema: 'ANNALS_GRAPHQL_SCHEMA',
+  consistencyTimeout: 'ANNALS_CONSISTENCY_TIMEOUT',
+  consistencyRebuilding: 'ANNALS_CONSISTENCY_REBUILDING',
+  consistencyStopped: 'ANNALS_CONSISTENCY_STOPPED',
+  consistencyDeadLettered: 'ANNALS_CONSISTENCY_DEAD_LETTERED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

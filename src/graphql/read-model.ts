@@ -11,11 +11,20 @@ import { readSchemaOf, type AnyProjection } from '../projections/define-projecti
 /** What a read needs from the resolver's context: the service's context has it. */
 export interface ReadContext {
   readonly store: EventStore;
+  /**
+   * Waits until the projections have processed the position the client sent
+   * (`Annals-Min-Position`; at once without one): the service's context has it
+   * (docs/server.md, "Read your writes"). A context without it reads at once.
+   */
+  readonly readYourWrites?: (projections: readonly AnyProjection[]) => Promise<void>;
 }
 
 /**
  * Runs `query` on the projection's live tables, typed as `Tables`: one short transaction
  * that never appends, so it never holds back the log's readers (docs/global-log.md).
+ * When the client sent a position, first waits until the projection has processed it, so
+ * every part answers with the client's own writes without asking for it (the wait is
+ * once per projection and request).
  */
 export type ReadModel<Tables> = <T>(context: ReadContext, query: (db: Kysely<Tables>) => Promise<T>) => Promise<T>;
 
@@ -33,7 +42,8 @@ export type ReadModel<Tables> = <T>(context: ReadContext, query: (db: Kysely<Tab
 export function readModel<Tables>(projection: AnyProjection): ReadModel<Tables> {
   // The read schema depends only on the store's schema: one service may serve several stores.
   const schemas = new Map<string, string>();
-  return (context, query) => {
+  return async (context, query) => {
+    await context.readYourWrites?.([projection]);
     const { store } = context;
     let schema = schemas.get(store.schema);
     if (schema === undefined) {

@@ -11,6 +11,7 @@ import { registerHttpErrorHandler } from './http-errors.js';
 import { noIntrospection } from './introspection.js';
 import { defaultHost, defaultPort, type ListenOptions } from './listen-environment.js';
 import type { ReadinessCheck } from './readiness.js';
+import { minPositionGuard, readYourWritesContext } from './read-your-writes.js';
 import { registerRequestDeadline, requestSignal } from './request-deadline.js';
 import { correlationIdOf, requestIdHeader, requestIdOf, requestLogger } from './request-ids.js';
 import { parseInput } from '../validation.js';
@@ -135,6 +136,7 @@ async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, se
     correlationId: correlationIdOf(request.raw, request.id),
     signal: requestSignal(request),
     log: request.log,
+    ...readYourWritesContext(request, { store: options.store, timeoutMs: limits.consistencyTimeoutMs }),
   });
   // The caller's builder runs in a hook, once: what it throws then goes through the
   // route's error handler to the formatter like any error. Run from mercurius' `context`
@@ -157,7 +159,7 @@ async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, se
     graphiql: !production,
     validationRules: production ? [noIntrospection] : [],
     graphql: { parseOptions: { maxTokens: limits.maxQueryTokens } },
-    additionalRouteOptions: { preValidation: batchGuard(limits.maxBatchedQueries), preHandler: buildCallerContext },
+    additionalRouteOptions: { preValidation: [batchGuard(limits.maxBatchedQueries), minPositionGuard], preHandler: buildCallerContext },
   } as mercurius.MercuriusOptions);
   try {
     // Loads mercurius now, so SDL that does not parse or a resolver of a field the schema

@@ -17,6 +17,7 @@ export type { ReadinessCheck, ReadinessReport, ReadinessResult } from './readine
 export { closeOnSignal, type SignalShutdown } from './close-on-signal.js';
 export { listenOptionsFromEnvironment, type ListenOptions } from './listen-environment.js';
 export { RequestRefusedError, RequestTimeoutError, ServiceErrorCodes, type ServiceErrorCode } from './service-errors.js';
+export { ConsistencyRefusedError, minPositionHeader, type ReadYourWrites, type ReadYourWritesOptions } from './read-your-writes.js';
 export {
   mergeTypeDefs,
   mutationFor,

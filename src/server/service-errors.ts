@@ -27,6 +27,10 @@ export const ServiceErrorCodes = {
   requestTimeout: 'REQUEST_TIMEOUT',
   readinessCheckFailed: 'READINESS_CHECK_FAILED',
   readinessCheckTimeout: 'READINESS_CHECK_TIMEOUT',
+  consistencyTimeout: 'CONSISTENCY_TIMEOUT',
+  consistencyRebuilding: 'CONSISTENCY_REBUILDING',
+  consistencyStopped: 'CONSISTENCY_STOPPED',
+  consistencyDeadLettered: 'CONSISTENCY_DEAD_LETTERED',
 } as const;
 
 export type ServiceErrorCode = (typeof ServiceErrorCodes)[keyof typeof ServiceErrorCodes];

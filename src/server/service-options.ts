@@ -6,6 +6,7 @@ import type { EventStore } from '../event-store/event-store.js';
 import { parseInput } from '../validation.js';
 import { isGraphQLSchema } from './graphql-realm.js';
 import type { ReadinessCheck } from './readiness.js';
+import type { ReadYourWrites } from './read-your-writes.js';
 
 /** What every resolver gets as its context, whatever the caller's builder adds. */
 export interface ServiceContext {
@@ -23,6 +24,15 @@ export interface ServiceContext {
   readonly signal: AbortSignal;
   /** The request's logger: its lines carry the request id (and correlation id). */
   readonly log: FastifyBaseLogger;
+  /** The position the client sent in the `Annals-Min-Position` header (its last write's), if any. */
+  readonly minPosition: bigint | undefined;
+  /**
+   * Waits until the projections a resolver reads have processed the client's write
+   * (`minPosition`, or a `minPosition` argument given here), up to
+   * `limits.consistencyTimeoutMs`; throws GraphQL errors with `CONSISTENCY_*` codes
+   * otherwise (docs/server.md, "Read your writes"). Resolves at once without a position.
+   */
+  readonly readYourWrites: ReadYourWrites;
 }
 
 /**
@@ -55,6 +65,8 @@ export interface ServiceLimits {
   readinessTimeoutMs?: number;
   /** How long `close()` lets requests in flight finish before cutting their connections (default 20 s). */
   shutdownTimeoutMs?: number;
+  /** How long `context.readYourWrites` waits for the read models (default 5 s). Past it: `CONSISTENCY_TIMEOUT`. */
+  consistencyTimeoutMs?: number;
 }
 
 export interface ServiceOptions {
@@ -98,6 +110,9 @@ export const serviceDefaults = {
     readinessTimeoutMs: 2000,
     // Below Kubernetes' default grace period (30 s) before it kills the process.
     shutdownTimeoutMs: 20_000,
+    // Projections usually follow within milliseconds; one that is seconds behind is better
+    // answered with a retryable error than by holding the request (and a connection) longer.
+    consistencyTimeoutMs: 5000,
   },
 } as const;
 
@@ -152,6 +167,7 @@ const optionsSchema = z.strictObject({
       maxBatchedQueries: z.number().int().min(0).max(1000).optional(),
       readinessTimeoutMs: milliseconds.optional(),
       shutdownTimeoutMs: milliseconds.optional(),
+      consistencyTimeoutMs: milliseconds.optional(),
     })
     .optional(),
   environment: z.enum(['development', 'production']).optional(),

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { EventStore } from '../event-store/event-store.js';
+import { AppendNotifier } from '../event-store/postgres/append-notifier.js';
+
+/**
+ * The store's notification channel: the one `subscribeToAppends` listens on. A copy of
+ * `appendChannel` in src/event-store/postgres/postgres-event-store.ts, which the store does
+ * not export; test/consumers/checkpoint-notifications.int.test.ts fails if the two part.
+ */
+export function storeChannel(schema: string): string {
+  return `annals_${createHash('md5').update(schema).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * Tells the store's listeners that a checkpoint moved (a batch applied events, an event
+ * was dead-lettered, a partition stopped), so that whoever waits for a read model to reach
+ * a position (waitForProjections) looks again at once instead of at its next poll.
+ *
+ * Sent after the checkpoint's transaction committed, from a transaction of its own, never
+ * from inside the batch's: Postgres serializes the commits of transactions that notify on
+ * one global lock (docs/projections.md, "Running projections"). Coalesced like the store's
+ * append notifications: one in flight at a time, one more for every move meanwhile.
+ * Best effort: a lost one only delays a waiter until its next poll.
+ *
+ * It goes on the appends' channel because the store can LISTEN on that one only
+ * (`subscribeToAppends`). Workers hear it too and run one more batch, which finds nothing
+ * new (a batch that applies nothing sends nothing, so this never loops).
+ */
+export class CheckpointNotifier {
+  readonly #notifier: AppendNotifier;
+
+  constructor(store: EventStore) {
+    const channel = storeChannel(store.schema);
+    this.#notifier = new AppendNotifier(() =>
+      store.withTransaction((tx) => tx.query('SELECT pg_notify($1, $2)', [channel, '']), { appends: false }),
+    );
+  }
+
+  /** Asks for a notification; never waits for it and never throws. */
+  notify(): void {
+    this.#notifier.notify();
+  }
+
+  /** Waits for the notification in flight, if any (before the store closes). */
+  settle(): Promise<void> {
+    return this.#notifier.settle();
+  }
+}
