@@ -44,12 +44,10 @@ describe('a position watch', () => {
     // Once on arrival; nothing changed since (no worker runs), so no more.
     expect(calls()).toBe(1);
     expect(watch.listening).toBe(true);
-    const started = Date.now();
     const runner = runConsumers(store, [consumer]);
     onTestFinished(() => runner.stop());
     await waiting;
-    // Well before the poll (two minutes): the checkpoint's notification woke it.
-    expect(Date.now() - started).toBeLessThan(30_000);
+    // The poll is two minutes, past the test's timeout: the checkpoint's notification woke it.
     expect(watch.waiting).toBe(0);
   });
 

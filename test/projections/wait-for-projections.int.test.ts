@@ -49,11 +49,16 @@ function run(projections: Parameters<typeof runProjections>[1], options: Paramet
   return runner;
 }
 
-/** How long `promise` took to settle, and how. */
-async function timed(promise: Promise<unknown>): Promise<{ ms: number; error: unknown }> {
-  const started = Date.now();
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  return { ms: Date.now() - started, error };
+/**
+ * What `promise` rejected with, or undefined. "At once" is shown by the error's type, not
+ * by a clock: the waits below are long, so a wait that ran out would be a
+ * ConsistencyTimeoutError instead.
+ */
+async function settled(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 }
 
 describe('waitForProjections', () => {
@@ -71,9 +76,8 @@ describe('waitForProjections', () => {
     const projection = likeCountsProjection({ name: unique('unrelated'), partitions: 3 });
     await catchUpProjections(store, [projection]); // set up; no worker from here on
     const { lastGlobalPosition } = await store.appendToStream(`order-${randomUUID()}`, [{ type: 'OrderPlaced', data: {} }]);
-    const { ms, error } = await timed(waitForProjections(store, [projection], lastGlobalPosition, { timeoutMs: 20_000 }));
+    const error = await settled(waitForProjections(store, [projection], lastGlobalPosition, { timeoutMs: 20_000 }));
     expect(error).toBeUndefined();
-    expect(ms).toBeLessThan(10_000);
   });
 
   it('counts a partition behind the position as done when none of its events lies up to it', async () => {
@@ -118,7 +122,7 @@ describe('waitForProjections', () => {
     const runner = run([projection], { retries: { attempts: 2, minDelayMs: 10, maxDelayMs: 20 } });
     await runner.ready;
     const { lastGlobalPosition } = await store.appendToStream(`post-${post}`, [like(post)]);
-    const { ms, error } = await timed(waitForProjections(store, [projection], lastGlobalPosition, { timeoutMs: 45_000 }));
+    const error = await settled(waitForProjections(store, [projection], lastGlobalPosition, { timeoutMs: 45_000 }));
     expect(error).toBeInstanceOf(ConsistencyDeadLetteredError);
     expect(error).toMatchObject({
       code: 'ANNALS_CONSISTENCY_DEAD_LETTERED',
@@ -127,7 +131,6 @@ describe('waitForProjections', () => {
       event: { globalPosition: lastGlobalPosition, eventType: 'LikeCreated', streamId: `post-${post}` },
     });
     expect((error as Error).message).toContain(`refusing post ${post}`);
-    expect(ms).toBeLessThan(30_000);
     // A later write of the same projection, not dead-lettered, is reached.
     const other = randomUUID();
     const later = await store.appendToStream(`post-${other}`, [like(other)]);
@@ -140,11 +143,10 @@ describe('waitForProjections', () => {
     const runner = run([projection], { onFailure: 'stop', retries: { attempts: 2, minDelayMs: 10, maxDelayMs: 20 } });
     await runner.ready;
     const { lastGlobalPosition } = await store.appendToStream(`post-${post}`, [like(post)]);
-    const { ms, error } = await timed(waitForProjections(store, [projection], lastGlobalPosition, { timeoutMs: 45_000 }));
+    const error = await settled(waitForProjections(store, [projection], lastGlobalPosition, { timeoutMs: 45_000 }));
     expect(error).toBeInstanceOf(ConsistencyStoppedError);
     expect(error).toMatchObject({ code: 'ANNALS_CONSISTENCY_STOPPED', projection: projection.name, partition: 0, position: lastGlobalPosition });
     expect((error as ConsistencyStoppedError).reason).toContain(`refusing post ${post}`);
-    expect(ms).toBeLessThan(30_000);
   });
 
   it('answers at once with ConsistencyRebuildingError when only a rebuild would reach the position', async () => {
@@ -155,10 +157,9 @@ describe('waitForProjections', () => {
     const rebuild = await startRebuild(store, v2); // building, no worker of either version runs
     const post = randomUUID();
     const { lastGlobalPosition } = await store.appendToStream(`post-${post}`, [like(post)]);
-    const { ms, error } = await timed(waitForProjections(store, [v2], lastGlobalPosition, { timeoutMs: 45_000 }));
+    const error = await settled(waitForProjections(store, [v2], lastGlobalPosition, { timeoutMs: 45_000 }));
     expect(error).toBeInstanceOf(ConsistencyRebuildingError);
     expect(error).toMatchObject({ code: 'ANNALS_CONSISTENCY_REBUILDING', projection: name, generation: rebuild.generation, version: 2 });
-    expect(ms).toBeLessThan(30_000);
 
     // With a worker of the live version running, the live generation gets there: no error.
     const runner = run([v1]);

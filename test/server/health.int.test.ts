@@ -144,10 +144,8 @@ describe('/readyz', () => {
         },
       ],
     });
-    const started = Date.now();
     const { status, body } = await getJson<ReadinessReport>(service.url, '/readyz');
     expect(status).toBe(503);
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(body.checks[1]).toMatchObject({ name: 'hangs', status: 'failed', code: 'READINESS_CHECK_TIMEOUT' });
     expect(aborted).toBeInstanceOf(Error);
   });

@@ -142,9 +142,7 @@ describe('read your writes over HTTP', () => {
     await runner.ready;
     const service = await serve(projection, { consistencyTimeoutMs: 60_000 });
     const position = await like(service.url, post);
-    const started = Date.now();
     const { body } = await likes(service.url, post, { header: position });
-    expect(Date.now() - started).toBeLessThan(30_000);
     expect(body.errors?.[0]?.extensions).toEqual({ code: 'CONSISTENCY_DEAD_LETTERED', position, projections: [projection.name] });
   });
 
@@ -155,9 +153,7 @@ describe('read your writes over HTTP', () => {
     await runner.ready;
     const service = await serve(projection, { consistencyTimeoutMs: 60_000 });
     const position = await like(service.url, post);
-    const started = Date.now();
     const { body } = await likes(service.url, post, { header: position });
-    expect(Date.now() - started).toBeLessThan(30_000);
     expect(body.errors?.[0]?.extensions).toEqual({ code: 'CONSISTENCY_STOPPED', position, projections: [projection.name] });
   });
 
@@ -170,9 +166,7 @@ describe('read your writes over HTTP', () => {
     const service = await serve(v2, { consistencyTimeoutMs: 60_000 });
     const post = randomUUID();
     const position = await like(service.url, post);
-    const started = Date.now();
     const { body } = await likes(service.url, post, { header: position });
-    expect(Date.now() - started).toBeLessThan(30_000);
     expect(body.errors?.[0]?.extensions).toEqual({ code: 'CONSISTENCY_REBUILDING', retryable: true, position, projections: [name] });
   });
 

@@ -52,16 +52,14 @@ describe('close()', () => {
     expect(await freshRequest(service.url, '/healthz')).toBe('ECONNREFUSED');
     expect(closedAt).toBe(0);
 
-    const finishedAt = Date.now();
     finish();
     const answer = await inFlight;
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({ data: { wait: 'finished' } });
     // The answer tells the client not to reuse the connection, so close() need not wait
-    // for the keep-alive timeout (72 s) to end it.
+    // for the keep-alive timeout (72 s, past this test's timeout) to end it.
     expect(answer.headers.get('connection')).toBe('close');
     await closing;
-    expect(closedAt - finishedAt).toBeLessThan(5000);
 
     // The store belongs to its owner: still usable.
     expect(await store.headPosition()).toEqual(expect.any(BigInt));
@@ -77,9 +75,8 @@ describe('close()', () => {
       () => 'connection cut',
     );
     await hasStarted;
-    const started = Date.now();
+    // The request never ends by itself: close() returns only because the connection is cut.
     await service.close();
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(await inFlight).toBe('connection cut');
     finish();
   });
