@@ -1,15 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { EventStore } from '../event-store/event-store.js';
+import { appendChannel } from '../event-store/postgres/append-channel.js';
 import { AppendNotifier } from '../event-store/postgres/append-notifier.js';
-
-/**
- * The store's notification channel: the one `subscribeToAppends` listens on. A copy of
- * `appendChannel` in src/event-store/postgres/postgres-event-store.ts, which the store does
- * not export; test/consumers/checkpoint-notifications.int.test.ts fails if the two part.
- */
-export function storeChannel(schema: string): string {
-  return `annals_${createHash('md5').update(schema).digest('hex').slice(0, 16)}`;
-}
 
 /**
  * Tells the store's listeners that a checkpoint moved (a batch applied events, an event
@@ -30,7 +21,7 @@ export class CheckpointNotifier {
   readonly #notifier: AppendNotifier;
 
   constructor(store: EventStore) {
-    const channel = storeChannel(store.schema);
+    const channel = appendChannel(store.schema);
     this.#notifier = new AppendNotifier(() =>
       store.withTransaction((tx) => tx.query('SELECT pg_notify($1, $2)', [channel, '']), { appends: false }),
     );

@@ -19,8 +19,8 @@ async function listen(): Promise<{ count(): number }> {
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('checkpoint notifications', () => {
-  // Catches: the copy of the store's channel name drifting from the store's own (waiters
-  // would then hear nothing and fall back to their poll).
+  // Catches: checkpoint notices on a channel the store does not listen on (waiters would
+  // then hear nothing and fall back to their poll).
   it("go on the channel subscribeToAppends listens on, with nothing appended", async () => {
     const heard = await listen();
     const notifier = new CheckpointNotifier(store);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { appendChannel } from './append-channel.js';
 import { CompiledQuery } from 'kysely';
 import { z } from 'zod';
 import type { Connection } from '../../database/connection.js';
@@ -25,14 +25,6 @@ import { deleteStream, truncateStream, type StreamLifecycleContext } from './str
 
 const transactionOptionsSchema = z.object({ appends: z.boolean({ error: 'must be true or false' }).optional() }).optional();
 const batchSizeSchema = z.number().int().positive().max(100_000).optional();
-
-/**
- * The schema's notification channel, named from a hash of the schema: a channel name must
- * fit in 63 bytes, whatever the schema's name.
- */
-function appendChannel(schema: string): string {
-  return `annals_${createHash('md5').update(schema).digest('hex').slice(0, 16)}`;
-}
 
 /**
  * The store: a session on the pool, plus what only the store does (migrations,
