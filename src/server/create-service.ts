@@ -15,6 +15,10 @@ import { minPositionGuard, readYourWritesContext } from './read-your-writes.js';
 import { registerRequestDeadline, requestSignal } from './request-deadline.js';
 import { correlationIdOf, requestIdHeader, requestIdOf, requestLogger } from './request-ids.js';
 import { parseInput } from '../validation.js';
+import { registerMetrics } from './metrics/register-metrics.js';
+import type { Authenticate } from './principal.js';
+import { principalOf, registerSecurity, secureGraphQL } from './security/register-security.js';
+import { subscriptionOptions } from './subscriptions/subscription-options.js';
 import { checkServiceOptions, readinessCheckSchema, type ServiceContext, type ServiceOptions, type ServiceSettings } from './service-options.js';
 
 /** The GraphQL service: a fastify app serving `/graphql`, `/healthz` and `/readyz`. */
@@ -71,7 +75,11 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const app = createApp(settings);
   registerHealthRoutes(app, { checks: () => [...checks.values()], timeoutMs: settings.limits.readinessTimeoutMs, production: settings.production });
   try {
-    await registerGraphQL(app, options, settings);
+    // Security and metrics hook into every route, so they come before the GraphQL one.
+    const authenticate = await registerSecurity(app, options.security, settings);
+    await registerMetrics(app, options.store, options.metrics, settings);
+    await registerGraphQL(app, options, settings, authenticate);
+    secureGraphQL(app, options.security, settings);
   } catch (error) {
     await app.close().catch(() => {});
     throw error;
@@ -127,7 +135,7 @@ function createApp(settings: ServiceSettings): FastifyInstance {
   return app;
 }
 
-async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, settings: ServiceSettings): Promise<void> {
+async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, settings: ServiceSettings, authenticate: Authenticate): Promise<void> {
   const { limits, production } = settings;
   const contexts = new WeakMap<FastifyRequest, Record<string, unknown>>();
   const baseContext = (request: FastifyRequest): ServiceContext => ({
@@ -136,6 +144,7 @@ async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, se
     correlationId: correlationIdOf(request.raw, request.id),
     signal: requestSignal(request),
     log: request.log,
+    principal: principalOf(request),
     ...readYourWritesContext(request, { store: options.store, timeoutMs: limits.consistencyTimeoutMs }),
   });
   // The caller's builder runs in a hook, once: what it throws then goes through the
@@ -157,6 +166,7 @@ async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, se
     queryDepth: limits.queryDepth,
     allowBatchedQueries: limits.maxBatchedQueries > 0,
     graphiql: !production,
+    subscription: subscriptionOptions({ store: options.store, options: options.subscriptions, settings, authenticate }),
     validationRules: production ? [noIntrospection] : [],
     graphql: { parseOptions: { maxTokens: limits.maxQueryTokens } },
     additionalRouteOptions: { preValidation: [batchGuard(limits.maxBatchedQueries), minPositionGuard], preHandler: buildCallerContext },

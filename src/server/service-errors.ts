@@ -31,6 +31,9 @@ export const ServiceErrorCodes = {
   consistencyRebuilding: 'CONSISTENCY_REBUILDING',
   consistencyStopped: 'CONSISTENCY_STOPPED',
   consistencyDeadLettered: 'CONSISTENCY_DEAD_LETTERED',
+  unauthenticated: 'UNAUTHENTICATED',
+  forbidden: 'FORBIDDEN',
+  rateLimited: 'RATE_LIMITED',
 } as const;
 
 export type ServiceErrorCode = (typeof ServiceErrorCodes)[keyof typeof ServiceErrorCodes];

@@ -7,6 +7,10 @@ import { parseInput } from '../validation.js';
 import { isGraphQLSchema } from './graphql-realm.js';
 import type { ReadinessCheck } from './readiness.js';
 import type { ReadYourWrites } from './read-your-writes.js';
+import type { MetricsOptions } from './metrics/register-metrics.js';
+import type { Principal } from './principal.js';
+import type { SecurityOptions } from './security/register-security.js';
+import type { SubscriptionOptions } from './subscriptions/subscription-options.js';
 
 /** What every resolver gets as its context, whatever the caller's builder adds. */
 export interface ServiceContext {
@@ -33,6 +37,8 @@ export interface ServiceContext {
    * otherwise (docs/server.md, "Read your writes"). Resolves at once without a position.
    */
   readonly readYourWrites: ReadYourWrites;
+  /** Who is calling, as the request's bearer token proved; undefined without one (docs/server.md, "Security"). */
+  readonly principal: Principal | undefined;
 }
 
 /**
@@ -92,6 +98,12 @@ export interface ServiceOptions {
   environment?: 'development' | 'production';
   /** Checks `/readyz` runs beside the store's own (projection workers running, say). */
   readinessChecks?: readonly ReadinessCheck[];
+  /** Bearer tokens, roles, rate limits, CORS and security headers (docs/server.md, "Security"). */
+  security?: SecurityOptions;
+  /** Prometheus metrics on `/metrics` (on by default; false turns them off). */
+  metrics?: MetricsOptions | false;
+  /** GraphQL subscriptions over websockets (on by default when the schema has a Subscription type; false turns them off). */
+  subscriptions?: SubscriptionOptions | false;
 }
 
 /** The defaults, and why they are what they are (docs/server.md, "Limits"). */
@@ -172,6 +184,10 @@ const optionsSchema = z.strictObject({
     .optional(),
   environment: z.enum(['development', 'production']).optional(),
   readinessChecks: z.array(readinessCheckSchema).optional(),
+  // Each checked, field by field, where it is used (security/, metrics/, subscriptions/).
+  security: z.unknown().optional(),
+  metrics: z.unknown().optional(),
+  subscriptions: z.unknown().optional(),
 });
 
 /**
