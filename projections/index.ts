@@ -19,7 +19,11 @@ import { userLikes } from './user-likes/user-likes.projection.js';
 export { accountBalances, accountStatements, likeCounts, likesPerHour, notificationsProjection, orderStatus, userLikes };
 export type { LikeNotification, NotificationsOptions } from './notifications/notifications.projection.js';
 
-/** Every example projection; notifications needs its `send`. */
-export function exampleProjections(notifications: NotificationsOptions): AnyProjection[] {
-  return [likeCounts, userLikes, notificationsProjection(notifications), likesPerHour, accountBalances, accountStatements, orderStatus];
+/**
+ * Every example projection; notifications needs its `send`, or the projection itself
+ * when its GraphQL part (notificationsGraphQL) must read the same one.
+ */
+export function exampleProjections(notifications: NotificationsOptions | ReturnType<typeof notificationsProjection>): AnyProjection[] {
+  const notifier = 'send' in notifications ? notificationsProjection(notifications) : notifications;
+  return [likeCounts, userLikes, notifier, likesPerHour, accountBalances, accountStatements, orderStatus];
 }

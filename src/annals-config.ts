@@ -21,4 +21,29 @@ export interface AnnalsConfig {
   inline?: string[];
   /** Consumers made with defineConsumer, for `annals consumers ...` (default none). */
   consumers?: Consumer[];
+  /** The GraphQL service `annals serve` and `annals start` run (docs/server.md, "Running it"). */
+  service?: ServiceConfig;
+}
+
+/**
+ * The service's schema and options. Typed here without the server's packages (fastify,
+ * mercurius, graphql), which a project using only the event store does not install:
+ * `parts` are what `graphqlPart` and `commandMutations` from 'annals/server' return, and
+ * `options` are createService's other options, both checked when the service starts.
+ *
+ * @example
+ * ```ts
+ * import { likeMutations } from './domain/likes/likes.graphql.ts';
+ * import { likeCountsGraphQL } from './projections/like-counts/like-counts.graphql.ts';
+ * export default {
+ *   projections: [likeCounts],
+ *   service: { parts: [likeMutations, likeCountsGraphQL], options: { limits: { queryDepth: 8 } } },
+ * } satisfies AnnalsConfig;
+ * ```
+ */
+export interface ServiceConfig {
+  /** The schema's parts, composed with composeSchema. */
+  parts: readonly { readonly name: string; readonly typeDefs: string }[];
+  /** createService's options but `store`, `schema`, `resolvers` and `loaders` (ServiceOptions in 'annals/server'). */
+  options?: Readonly<Record<string, unknown>>;
 }

@@ -101,7 +101,7 @@ export type { ConsumerDeadLetter, DeadLetterStatus } from './consumers/dead-lett
 export { partitionOfKey } from './consumers/partition-key.js';
 export type { ConnectionConfig } from './database/connection.js';
 export { connectionFromEnvironment, type EnvironmentConnection } from './database/environment.js';
-export type { AnnalsConfig } from './annals-config.js';
+export type { AnnalsConfig, ServiceConfig } from './annals-config.js';
 export type { MigrationResult } from './database/migration-result.js';
 export {
   AnnalsError,

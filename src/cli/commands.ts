@@ -9,6 +9,7 @@ import { projectionsRunCommand } from './projections-run-command.js';
 import { rebuildCommand } from './rebuild-command.js';
 import { runnerOptions, type RunnerFlags } from './run-options.js';
 import { statusCommand } from './status-command.js';
+import { serveCommand } from './serve-command.js';
 import { schemaFor, withStore } from './store.js';
 import { choiceOption, ExitCodes, positionOption } from './usage-error.js';
 
@@ -29,6 +30,17 @@ const runnerOptionSpecs: Readonly<Record<string, OptionSpec>> = {
   'no-auto-rebuild': { type: 'boolean', description: 'do not rebuild on a version bump; wait for annals projections rebuild' },
   'worker-id': { type: 'string', value: 'ID', description: "this worker's name in leases and status (default host:pid:random)" },
 };
+
+const serviceEnvironment: Readonly<Record<string, string>> = {
+  DATABASE_URL: 'the PostgreSQL database (postgres://user:password@host:5432/db); unset: an embedded PGlite',
+  PORT: 'the port to listen on (default 4000)',
+  HOST: 'the address to listen on (default 127.0.0.1; 0.0.0.0 in a container)',
+  ANNALS_API_KEYS: 'bearer tokens for mutations and admin operations (docs/security.md)',
+  NODE_ENV: 'production: no GraphiQL, no introspection, no error details, mutations only with keys',
+  LOG_LEVEL: 'pino level of the JSON logs on stdout (default info)',
+};
+
+const migrateOption: OptionSpec = { type: 'boolean', description: "create or upgrade the store's tables before serving (as annals migrate)" };
 
 /** Every command, most specific path first where paths share words. */
 export const commands: readonly CommandSpec[] = [
@@ -138,6 +150,26 @@ export const commands: readonly CommandSpec[] = [
       });
     },
   },
+  {
+    path: ['serve'],
+    arguments: '',
+    minArgs: 0,
+    maxArgs: 0,
+    summary: "serve the config's GraphQL service (API only; run the workers with annals projections run) until SIGTERM or SIGINT",
+    options: { migrate: migrateOption },
+    environment: serviceEnvironment,
+    run: (input) => serve(input, false),
+  },
+  {
+    path: ['start'],
+    arguments: '',
+    minArgs: 0,
+    maxArgs: 0,
+    summary: 'serve the GraphQL service and run every configured projection in this one process (what npm start runs)',
+    options: { migrate: migrateOption, ...runnerOptionSpecs },
+    environment: serviceEnvironment,
+    run: (input) => serve(input, true),
+  },
   ...consumerCommands,
   {
     path: ['status'],
@@ -177,6 +209,15 @@ export const commands: readonly CommandSpec[] = [
     },
   },
 ];
+
+async function serve(input: CommandInput, withWorkers: boolean): Promise<number> {
+  const config = await configOf(input);
+  const options = withWorkers ? runnerOptions(input.values as RunnerFlags) : undefined;
+  return withStore(schemaFor({ config: config.schema }), async (store, { description, database }) => {
+    if (input.values.migrate === true) process.stderr.write(`annals: ${await migrateCommand(store, description)}\n`);
+    return serveCommand({ store, config, database, ...(options ? { workers: { projections: config.projections, options } } : {}) });
+  });
+}
 
 async function listDeadLetters(input: CommandInput): Promise<number> {
   const config = await configOf(input);

@@ -34,6 +34,18 @@ const configSchema = z.object({
   consumers: z
     .array(z.custom<Consumer>(isConsumer, { error: 'must be a consumer made with defineConsumer' }), { error: 'must be an array of consumers' })
     .optional(),
+  service: z
+    .object({
+      parts: z.array(
+        z.custom<{ name: string; typeDefs: string }>(
+          (value) => typeof value === 'object' && value !== null && typeof (value as { name?: unknown }).name === 'string' && typeof (value as { typeDefs?: unknown }).typeDefs === 'string',
+          { error: 'must be a GraphQL part made with graphqlPart or commandMutations (annals/server)' },
+        ),
+        { error: 'must be an array of GraphQL parts' },
+      ),
+      options: z.record(z.string(), z.unknown(), { error: "must be an object of createService's options" }).optional(),
+    })
+    .optional(),
 });
 
 /**

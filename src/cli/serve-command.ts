@@ -1,0 +1,97 @@
+import pino from 'pino';
+import type { AnnalsConfig, AnyProjection, EventStore, ProjectionRunner, RunProjectionsOptions } from '../index.js';
+import { startRunner } from './run-options.js';
+import { listenForStop } from './signals.js';
+import { ExitCodes, UsageError } from './usage-error.js';
+
+/** What `annals serve` (API only) and `annals start` (API and workers) are given. */
+export interface ServeInput {
+  store: EventStore;
+  config: AnnalsConfig;
+  /** The database, for the first log line (`embedded PGlite in ./.annals-data (DATABASE_URL is not set), schema "annals"`). */
+  database: string;
+  /** The projections to run in this process (`annals start`); none for `annals serve`. */
+  workers?: { projections: readonly AnyProjection[]; options: RunProjectionsOptions };
+  env?: NodeJS.ProcessEnv;
+}
+
+const serverPackages = ['fastify', 'mercurius', 'graphql'];
+
+/**
+ * Runs the GraphQL service of the config's `service` until SIGTERM or SIGINT, with the
+ * projections' workers in the same process when asked: migrates nothing (run `annals
+ * migrate` first, or let `npm start` do it), prints the URL, then on the signal stops
+ * accepting, drains the requests in flight, stops the workers (their batches commit or
+ * roll back, leases are released) and exits 0. Logs are pino's JSON lines on stdout.
+ *
+ * @throws UsageError when the config has no `service`, or the server's packages are not
+ * installed; the service's ValidationError for a malformed PORT, HOST or option.
+ */
+export async function serveCommand(input: ServeInput): Promise<number> {
+  const { store, config, database, workers } = input;
+  const env = input.env ?? process.env;
+  if (config.service === undefined) {
+    throw new UsageError('the config has no service: add service: { parts: [...] } to its default export (docs/server.md, "Running it")');
+  }
+  const server = await importServer();
+  const logger = pino({ name: 'annals', level: env.LOG_LEVEL || 'info' });
+  const composed = server.composeSchema(config.service.parts as Parameters<typeof server.composeSchema>[0]);
+  const options = config.service.options ?? {};
+  const service = await server.createService({
+    ...options,
+    store,
+    ...composed,
+    logger,
+  } as Parameters<typeof server.createService>[0]);
+
+  let runner: ProjectionRunner | undefined;
+  let workersState: { state: 'starting' } | { state: 'running' } | { state: 'failed'; error: unknown } = { state: 'starting' };
+  const stop = listenForStop((signal) => logger.info({ signal }, 'stopping: draining requests, then the workers'));
+  try {
+    if (workers !== undefined && workers.projections.length > 0) {
+      runner = startRunner(store, workers.projections, { ...workers.options, logger, inline: config.inline ?? [] });
+      runner.ready.then(
+        () => (workersState = { state: 'running' }),
+        (error: unknown) => {
+          workersState = { state: 'failed', error };
+          logger.error({ err: error }, 'the projection workers failed to start');
+        },
+      );
+      service.addReadinessCheck({
+        name: 'projection-workers',
+        check: async () => {
+          if (workersState.state === 'failed') throw workersState.error;
+          if (workersState.state === 'starting') throw new Error('the projection workers are starting');
+        },
+      });
+    }
+    const url = await service.listen(server.listenOptionsFromEnvironment(env));
+    logger.info({ url: `${url}/graphql`, database, workers: workers?.projections.map((p) => p.name) ?? [] }, 'annals service listening');
+    // People starting it by hand look for this line; the JSON above is for log shippers.
+    process.stderr.write(`annals: GraphQL at ${url}/graphql on ${database}\n`);
+    await stop.received;
+    await service.close();
+    await runner?.stop();
+    logger.info('stopped');
+    return ExitCodes.ok;
+  } catch (error) {
+    await service.close();
+    await runner?.stop().catch(() => {});
+    throw error;
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** 'annals/server', loaded only by the commands that need it, so the rest work without its packages. */
+async function importServer(): Promise<typeof import('../server/index.js')> {
+  try {
+    return await import('../server/index.js');
+  } catch (error) {
+    const missing = serverPackages.find((name) => (error as Error).message?.includes(`'${name}'`));
+    if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && missing !== undefined) {
+      throw new UsageError(`the service needs ${serverPackages.join(', ')} (npm install ${serverPackages.join(' ')}): '${missing}' is not installed`);
+    }
+    throw error;
+  }
+}
