@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +10,18 @@ import { testDatabaseUrl, useTestSchema } from '../setup/database.js';
 import { graphqlRequest, npmStartArguments, startServiceProcess, type ServiceProcess } from './support/service-process.js';
 
 const start = await npmStartArguments();
+const run = promisify(execFile);
+
+/**
+ * The README's curl examples, each with the answer its comment shows: every `curl` line
+ * (with its continuation) of the README's first `sh` block that has them.
+ */
+async function readmeCurls(): Promise<{ command: string; answer: string }[]> {
+  const readme = await readFile(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  const block = /```sh\n(# a mutation[\s\S]*?)```/.exec(readme)![1]!;
+  const lines = block.replace(/\\\n\s*/g, '').split('\n');
+  return lines.flatMap((line, index) => (line.startsWith('curl ') ? [{ command: line, answer: lines[index + 1]!.replace(/^# /, '') }] : []));
+}
 const { schema } = useTestSchema('npm_start');
 
 const likePost = (post: string, user: string) => `mutation { likePost(postId: "${post}", userId: "${user}") { streamId version position } }`;
@@ -54,6 +67,16 @@ describe('npm start: the service and the workers in one process', () => {
     try {
       expect(service.stderr()).toMatch(/GraphQL at http:\/\/127\.0\.0\.1:\d+\/graphql on PostgreSQL at /);
       expect(await likeThenRead(service, service, 'pg-1', 'ada')).toMatchObject({ id: 'pg-1', likes: 1 });
+      // The README's curl examples, as a user pastes them, with this service's address and the position it returns.
+      const curls = await readmeCurls();
+      expect(curls).toHaveLength(2);
+      const documented = /"position":"(\d+)"/.exec(curls[0]!.answer)![1]!;
+      let position = '';
+      for (const { command, answer } of curls) {
+        const { stdout } = await run('bash', ['-c', command.replaceAll('localhost:4000', service.url.replace('http://', '')).replaceAll(documented, position || documented)]);
+        position ||= /"position":"(\d+)"/.exec(stdout)![1]!;
+        expect(JSON.parse(stdout)).toEqual(JSON.parse(answer.replaceAll(documented, position)));
+      }
     } finally {
       expect(await service.stop()).toBe(0);
     }
