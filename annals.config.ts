@@ -1,21 +1,34 @@
 /**
  * The `annals` command's config for this repository: the example projections
- * (projections/index.ts) on the store in DATABASE_URL (or the embedded PGlite), and the
- * GraphQL service over the example domains that `npm start` (`annals start`) runs.
+ * (projections/index.ts) and the order process manager on the store in DATABASE_URL (or
+ * the embedded PGlite), and the GraphQL service over the example domains that `npm start`
+ * (`annals start`) runs.
  *
  * @example
  * ```sh
  * npm start                                # the service and the workers, one process
  * npm run annals -- serve --migrate        # the API alone (any number of these)
- * npm run annals -- projections run        # the workers alone
+ * npm run annals -- projections run        # the projections' workers alone
  * npm run annals -- status
  * ```
  */
+import { adminGraphQL, logSubscriptionsGraphQL } from 'annals/server';
+import { bankAccountMutations } from './domain/bank-account/bank-account.graphql.js';
 import { likeMutations } from './domain/likes/likes.graphql.js';
+import { inventoryMutations } from './domain/orders/inventory/inventory.graphql.js';
+import { orderMutations } from './domain/orders/order/order.graphql.js';
+import { orderProcessManager } from './domain/orders/order-process-manager.js';
+import { paymentMutations } from './domain/orders/payment/payment.graphql.js';
+import { accountBalancesGraphQL } from './projections/account-balances/account-balances.graphql.js';
+import { accountBalancesSubscriptions } from './projections/account-balances/account-balances.subscriptions.js';
+import { accountStatementsGraphQL } from './projections/account-statements/account-statements.graphql.js';
 import { exampleProjections, notificationsProjection } from './projections/index.js';
 import { likeCountsGraphQL } from './projections/like-counts/like-counts.graphql.js';
+import { likeCountsSubscriptions } from './projections/like-counts/like-counts.subscriptions.js';
 import { likesPerHourGraphQL } from './projections/likes-per-hour/likes-per-hour.graphql.js';
 import { notificationsGraphQL } from './projections/notifications/notifications.graphql.js';
+import { orderStatusGraphQL } from './projections/order-status/order-status.graphql.js';
+import { orderStatusSubscriptions } from './projections/order-status/order-status.subscriptions.js';
 import { userLikesGraphQL } from './projections/user-likes/user-likes.graphql.js';
 import type { AnnalsConfig } from './src/cli/config.js';
 
@@ -25,11 +38,35 @@ const notifications = notificationsProjection({
     process.stderr.write(`notification for post ${notification.postId}: ${notification.message}\n`);
   },
 });
+const projections = exampleProjections(notifications);
 
 export default {
   schema: process.env.ANNALS_SCHEMA || 'annals',
-  projections: exampleProjections(notifications),
+  projections,
+  consumers: [orderProcessManager()],
   service: {
-    parts: [likeMutations, likeCountsGraphQL, userLikesGraphQL, notificationsGraphQL(notifications), likesPerHourGraphQL],
+    parts: [
+      // likes on posts
+      likeMutations,
+      likeCountsGraphQL,
+      likeCountsSubscriptions,
+      userLikesGraphQL,
+      notificationsGraphQL(notifications),
+      likesPerHourGraphQL,
+      // the bank account
+      bankAccountMutations,
+      accountBalancesGraphQL,
+      accountBalancesSubscriptions,
+      accountStatementsGraphQL,
+      // the order flow
+      orderMutations,
+      inventoryMutations,
+      paymentMutations,
+      orderStatusGraphQL,
+      orderStatusSubscriptions,
+      // operations: projections, dead letters, the log and its live feed (admin role)
+      adminGraphQL({ projections }),
+      logSubscriptionsGraphQL,
+    ],
   },
 } satisfies AnnalsConfig;

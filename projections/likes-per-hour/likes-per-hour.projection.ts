@@ -16,7 +16,10 @@ export function hourOf(recordedAt: Date): Date {
 /**
  * Likes analytics: `likes_per_hour(hour, source, likes, unlikes)`, the likes given and
  * taken back in each hour of the log (by when they were recorded), per source (web,
- * mobile, api).
+ * mobile, api); and `post_likes_per_hour(post_id, hour, likes, unlikes)`, the same per
+ * post, which `likesPerHour(postId, from, to)` reads (its primary key is the index that
+ * query needs). Version 2 added the per-post table: the first version could not answer
+ * a post's series.
  *
  * A LikeRemoved does not say where the like came from, so the projection remembers the
  * source of every standing like in `like_sources(post_id, user_id, source)`, its own
@@ -33,7 +36,7 @@ export function hourOf(recordedAt: Date): Date {
  */
 export const likesPerHour = defineProjection({
   name: 'likes-per-hour',
-  version: 1,
+  version: 2,
   events: likeEvents,
   categories: ['post'],
   schema: async (db) => {
@@ -51,6 +54,14 @@ export const likesPerHour = defineProjection({
       .addColumn('user_id', 'text', (c) => c.notNull())
       .addColumn('source', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('like_sources_pkey', ['post_id', 'user_id'])
+      .execute();
+    await db.schema
+      .createTable('post_likes_per_hour')
+      .addColumn('post_id', 'text', (c) => c.notNull())
+      .addColumn('hour', 'timestamptz', (c) => c.notNull())
+      .addColumn('likes', 'integer', (c) => c.notNull())
+      .addColumn('unlikes', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('post_likes_per_hour_pkey', ['post_id', 'hour'])
       .execute();
   },
   apply: async (event, { db }) => {
@@ -77,13 +88,24 @@ export const likesPerHour = defineProjection({
       source = removed.source as string;
     }
     const [likes, unlikes] = event.type === 'LikeCreated' ? [1, 0] : [0, 1];
+    const hour = hourOf(event.recordedAt);
     await db
       .insertInto('likes_per_hour')
-      .values({ hour: hourOf(event.recordedAt), source, likes, unlikes })
+      .values({ hour, source, likes, unlikes })
       .onConflict((oc) =>
         oc.columns(['hour', 'source']).doUpdateSet({
           likes: sql`likes_per_hour.likes + excluded.likes`,
           unlikes: sql`likes_per_hour.unlikes + excluded.unlikes`,
+        }),
+      )
+      .execute();
+    await db
+      .insertInto('post_likes_per_hour')
+      .values({ post_id: postId, hour, likes, unlikes })
+      .onConflict((oc) =>
+        oc.columns(['post_id', 'hour']).doUpdateSet({
+          likes: sql`post_likes_per_hour.likes + excluded.likes`,
+          unlikes: sql`post_likes_per_hour.unlikes + excluded.unlikes`,
         }),
       )
       .execute();

@@ -25,6 +25,12 @@ export interface NotificationsOptions {
  * During a rebuild (`replaying`) rows are written but nothing is sent: those
  * notifications went out when the events were first processed.
  *
+ * `user(id) { notifications }` reads a user's rows newest first, after a cursor
+ * `(created_at, event_id)`: the index `(user_id, created_at, event_id)` makes a page one
+ * range scan of `first` rows. Version 2 added it (a generation's tables are made once, so
+ * a new index needs a new generation: deployed read models get it by a rebuild, which
+ * sends nothing again).
+ *
  * Delivery is at least once, not exactly once: `send` runs inside the batch's
  * transaction, so if that transaction then rolls back (a lost lease, a failure later in
  * the batch) the notification went out but its row did not commit, and the next
@@ -40,7 +46,7 @@ export interface NotificationsOptions {
 export function notificationsProjection(options: NotificationsOptions) {
   return defineProjection({
     name: 'notifications',
-    version: 1,
+    version: 2,
     events: { LikeCreated: likeEvents.LikeCreated },
     categories: ['post'],
     schema: async (db) => {
@@ -53,6 +59,7 @@ export function notificationsProjection(options: NotificationsOptions) {
         .addColumn('created_at', 'timestamptz', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('notifications_post_idx').on('notifications').columns(['post_id', 'created_at']).execute();
+      await db.schema.createIndex('notifications_user_idx').on('notifications').columns(['user_id', 'created_at', 'event_id']).execute();
     },
     apply: async (event, { db, replaying }) => {
       const notification: LikeNotification = {

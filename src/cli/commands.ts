@@ -35,7 +35,13 @@ const serviceEnvironment: Readonly<Record<string, string>> = {
   DATABASE_URL: 'the PostgreSQL database (postgres://user:password@host:5432/db); unset: an embedded PGlite',
   PORT: 'the port to listen on (default 4000)',
   HOST: 'the address to listen on (default 127.0.0.1; 0.0.0.0 in a container)',
-  ANNALS_API_KEYS: 'bearer tokens for mutations and admin operations (docs/security.md)',
+  ANNALS_API_KEYS: 'API keys for mutations and admin operations: name:key[:writer+admin],... (docs/security.md)',
+  ANNALS_JWT_SECRET: 'accept JWTs signed with this HS256 secret (or ANNALS_JWT_PUBLIC_KEY, a PEM key)',
+  ANNALS_JWT_ISSUER: "the JWTs' required iss (and ANNALS_JWT_AUDIENCE, ANNALS_JWT_ROLES_CLAIM)",
+  ANNALS_REQUIRE_TOKEN_FOR_READS: 'true: queries and subscriptions need a token too',
+  ANNALS_OPEN_MUTATIONS: 'true: allow mutations without tokens in production (dangerous)',
+  ANNALS_CORS_ORIGINS: 'origins allowed to call from a browser, comma separated',
+  ANNALS_MUTATION_RATE_LIMIT: 'mutations per caller per window (docs/security.md)',
   NODE_ENV: 'production: no GraphiQL, no introspection, no error details, mutations only with keys',
   LOG_LEVEL: 'pino level of the JSON logs on stdout (default info)',
 };
@@ -165,7 +171,7 @@ export const commands: readonly CommandSpec[] = [
     arguments: '',
     minArgs: 0,
     maxArgs: 0,
-    summary: 'serve the GraphQL service and run every configured projection in this one process (what npm start runs)',
+    summary: 'serve the GraphQL service and run every configured projection and consumer in this one process (what npm start runs)',
     options: { migrate: migrateOption, ...runnerOptionSpecs },
     environment: serviceEnvironment,
     run: (input) => serve(input, true),
@@ -215,7 +221,8 @@ async function serve(input: CommandInput, withWorkers: boolean): Promise<number>
   const options = withWorkers ? runnerOptions(input.values as RunnerFlags) : undefined;
   return withStore(schemaFor({ config: config.schema }), async (store, { description, database }) => {
     if (input.values.migrate === true) process.stderr.write(`annals: ${await migrateCommand(store, description)}\n`);
-    return serveCommand({ store, config, database, ...(options ? { workers: { projections: config.projections, options } } : {}) });
+    const workers = options ? { projections: config.projections, consumers: config.consumers ?? [], options } : undefined;
+    return serveCommand({ store, config, database, ...(workers ? { workers } : {}) });
   });
 }
 

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import type { AnnalsConfig, AnyProjection, EventStore, ProjectionRunner, RunProjectionsOptions } from '../index.js';
+import { runConsumers, type AnnalsConfig, type AnyProjection, type Consumer, type EventStore, type RunConsumersOptions, type RunProjectionsOptions } from '../index.js';
 import { startRunner } from './run-options.js';
 import { listenForStop } from './signals.js';
 import { ExitCodes, UsageError } from './usage-error.js';
@@ -10,8 +10,8 @@ export interface ServeInput {
   config: AnnalsConfig;
   /** The database, for the first log line (`embedded PGlite in ./.annals-data (DATABASE_URL is not set), schema "annals"`). */
   database: string;
-  /** The projections to run in this process (`annals start`); none for `annals serve`. */
-  workers?: { projections: readonly AnyProjection[]; options: RunProjectionsOptions };
+  /** The projections and consumers (process managers) to run in this process (`annals start`); none for `annals serve`. */
+  workers?: { projections: readonly AnyProjection[]; consumers: readonly Consumer[]; options: RunProjectionsOptions };
   env?: NodeJS.ProcessEnv;
 }
 
@@ -42,15 +42,21 @@ export async function serveCommand(input: ServeInput): Promise<number> {
     store,
     ...composed,
     logger,
+    // The environment's settings win over the config's: they are the deployment's.
+    security: { ...(options.security as object | undefined), ...server.securityFromEnvironment(env) },
   } as Parameters<typeof server.createService>[0]);
 
-  let runner: ProjectionRunner | undefined;
+  let runners: { ready: Promise<void>; stop(): Promise<void> }[] = [];
   let workersState: { state: 'starting' } | { state: 'running' } | { state: 'failed'; error: unknown } = { state: 'starting' };
   const stop = listenForStop((signal) => logger.info({ signal }, 'stopping: draining requests, then the workers'));
   try {
-    if (workers !== undefined && workers.projections.length > 0) {
-      runner = startRunner(store, workers.projections, { ...workers.options, logger, inline: config.inline ?? [] });
-      runner.ready.then(
+    if (workers !== undefined && workers.projections.length + workers.consumers.length > 0) {
+      runners = [
+        ...(workers.projections.length > 0 ? [startRunner(store, workers.projections, { ...workers.options, inline: config.inline ?? [], logger })] : []),
+        // Process managers and relays run on the same engine, with the options they share.
+        ...(workers.consumers.length > 0 ? [runConsumers(store, workers.consumers, { ...engineOptions(workers.options), logger })] : []),
+      ];
+      Promise.all(runners.map((runner) => runner.ready)).then(
         () => (workersState = { state: 'running' }),
         (error: unknown) => {
           workersState = { state: 'failed', error };
@@ -66,21 +72,28 @@ export async function serveCommand(input: ServeInput): Promise<number> {
       });
     }
     const url = await service.listen(server.listenOptionsFromEnvironment(env));
-    logger.info({ url: `${url}/graphql`, database, workers: workers?.projections.map((p) => p.name) ?? [] }, 'annals service listening');
+    const running = [...(workers?.projections ?? []), ...(workers?.consumers ?? [])].map((worker) => worker.name);
+    logger.info({ url: `${url}/graphql`, database, workers: running }, 'annals service listening');
     // People starting it by hand look for this line; the JSON above is for log shippers.
     process.stderr.write(`annals: GraphQL at ${url}/graphql on ${database}\n`);
     await stop.received;
     await service.close();
-    await runner?.stop();
+    await Promise.all(runners.map((runner) => runner.stop()));
     logger.info('stopped');
     return ExitCodes.ok;
   } catch (error) {
     await service.close();
-    await runner?.stop().catch(() => {});
+    await Promise.all(runners.map((runner) => runner.stop().catch(() => {})));
     throw error;
   } finally {
     stop.dispose();
   }
+}
+
+/** The options of projection workers that consumers' take too (not batch sizes, rebuilds or inline projections). */
+function engineOptions(options: RunProjectionsOptions): RunConsumersOptions {
+  const { workerId, pollIntervalMs, leaseTtlMs, retries, onFailure } = options;
+  return Object.fromEntries(Object.entries({ workerId, pollIntervalMs, leaseTtlMs, retries, onFailure }).filter(([, value]) => value !== undefined));
 }
 
 /** 'annals/server', loaded only by the commands that need it, so the rest work without its packages. */

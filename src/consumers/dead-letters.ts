@@ -91,7 +91,8 @@ export async function recordDeadLetter(tx: EventStoreTransaction, key: ConsumerU
 /** Dead letters oldest first: of one consumer, of some, or of all; of one status or all. */
 export async function selectDeadLetters(
   tx: EventStoreTransaction,
-  filter: { consumer: string | readonly string[] | undefined; status: DeadLetterStatus | 'all'; limit: number },
+  /** `after`: a dead letter's id, to page from (the letters with greater ids). */
+  filter: { consumer: string | readonly string[] | undefined; status: DeadLetterStatus | 'all'; limit: number; after?: string },
 ): Promise<ConsumerDeadLetter[]> {
   const consumers = filter.consumer === undefined ? undefined : typeof filter.consumer === 'string' ? [filter.consumer] : [...filter.consumer];
   if (consumers?.length === 0) return [];
@@ -100,6 +101,7 @@ export async function selectDeadLetters(
     .selectAll()
     .$if(consumers !== undefined, (q) => q.where('consumer', 'in', consumers!))
     .$if(filter.status !== 'all', (q) => q.where('status', '=', filter.status as DeadLetterStatus))
+    .$if(filter.after !== undefined, (q) => q.where('id', '>', filter.after!))
     .orderBy('id')
     .limit(filter.limit)
     .execute();

@@ -54,6 +54,8 @@ export interface MutationContext extends ReadContext {
   readonly correlationId?: string;
   /** Stamped on the events appended as their causation id: the request that caused them. */
   readonly requestId?: string;
+  /** Told how many events a mutation appended to a stream of `category` (the service's metrics count them). */
+  readonly eventsAppended?: (category: string, count: number) => void;
 }
 
 /**
@@ -114,6 +116,7 @@ async function runMutation<A extends AnyAggregate>(aggregate: A, command: string
   } catch (error) {
     throw error instanceof ValidationError ? new ValidationError(error.issues.map(asArgumentIssue)) : error;
   }
+  if (result.globalPosition !== null) context.eventsAppended?.(aggregate.category, result.events.length);
   // A command that decided nothing appended nothing: the head is a token at least as
   // recent as the state it decided on.
   const position = result.globalPosition ?? (await context.store.headPosition());

@@ -2,7 +2,7 @@ import { parseDeadLetterId, skipConsumerDeadLetter } from '../consumers/consumer
 import { markDeadLetterRetried, readDeadLetter, selectDeadLetters, type ConsumerDeadLetter } from '../consumers/dead-letters.js';
 import { resumePartitions } from '../consumers/partitions.js';
 import type { EventStore } from '../event-store/event-store.js';
-import { DeadLetterError, UnknownProjectionError } from '../errors.js';
+import { DeadLetterError, UnknownProjectionError, ValidationError } from '../errors.js';
 import { applyEvents } from './apply.js';
 import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
 import { readGeneration, readProjectionNames } from './generations.js';
@@ -24,8 +24,11 @@ const toDeadLetter = ({ consumer, ...letter }: ConsumerDeadLetter): DeadLetter =
  */
 export async function listDeadLetters(
   store: EventStore,
-  options: { projection?: string; status?: DeadLetter['status'] | 'all'; limit?: number } = {},
+  options: { projection?: string; status?: DeadLetter['status'] | 'all'; limit?: number; after?: string } = {},
 ): Promise<DeadLetter[]> {
+  if (options.after !== undefined && !/^\d{1,19}$/.test(options.after)) {
+    throw new ValidationError([{ field: 'options.after', reason: "must be a dead letter's id (digits), to list the ones after it" }]);
+  }
   const letters = await store.withTransaction(
     async (tx) =>
       selectDeadLetters(tx, {
@@ -33,6 +36,7 @@ export async function listDeadLetters(
         consumer: options.projection ?? (await readProjectionNames(tx)),
         status: options.status ?? 'pending',
         limit: options.limit ?? 1000,
+        ...(options.after === undefined ? {} : { after: options.after }),
       }),
     { appends: false },
   );

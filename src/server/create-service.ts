@@ -16,6 +16,7 @@ import { registerRequestDeadline, requestSignal } from './request-deadline.js';
 import { correlationIdOf, requestIdHeader, requestIdOf, requestLogger } from './request-ids.js';
 import { parseInput } from '../validation.js';
 import { registerMetrics } from './metrics/register-metrics.js';
+import { countAppendedEvents } from './metrics/service-metrics.js';
 import type { Authenticate } from './principal.js';
 import { principalOf, registerSecurity, secureGraphQL } from './security/register-security.js';
 import { subscriptionOptions } from './subscriptions/subscription-options.js';
@@ -145,6 +146,7 @@ async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, se
     signal: requestSignal(request),
     log: request.log,
     principal: principalOf(request),
+    eventsAppended: (category: string, count: number) => countAppendedEvents(app, category, count),
     ...readYourWritesContext(request, { store: options.store, timeoutMs: limits.consistencyTimeoutMs }),
   });
   // The caller's builder runs in a hook, once: what it throws then goes through the
@@ -166,7 +168,7 @@ async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, se
     queryDepth: limits.queryDepth,
     allowBatchedQueries: limits.maxBatchedQueries > 0,
     graphiql: !production,
-    subscription: subscriptionOptions({ store: options.store, options: options.subscriptions, settings, authenticate }),
+    subscription: subscriptionOptions({ app, store: options.store, options: options.subscriptions, settings, authenticate }),
     validationRules: production ? [noIntrospection] : [],
     graphql: { parseOptions: { maxTokens: limits.maxQueryTokens } },
     additionalRouteOptions: { preValidation: [batchGuard(limits.maxBatchedQueries), minPositionGuard], preHandler: buildCallerContext },

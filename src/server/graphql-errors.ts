@@ -115,6 +115,18 @@ function refusal(error: unknown): { status: number; code: ServiceErrorCode | str
   return undefined;
 }
 
+/**
+ * A variable graphql could not coerce to its type (`Variable "$amount" got invalid value
+ * 2147483648; Int cannot represent ...`): bad input, as a resolver's ValidationError is,
+ * naming the field (`amount`, or `lines[0].quantity` inside an input object). The request
+ * still never ran, so it keeps its 400.
+ */
+function variableIssue(message: string): { field: string; reason: string } | undefined {
+  const match = /^Variable "\$(\w+)" got invalid value .*?(?: at "(\w+(?:\[\d+\]|\.\w+)*)")?; (.+)$/s.exec(message);
+  if (match === null) return undefined;
+  return { field: match[2] ?? match[1]!, reason: match[3]! };
+}
+
 /** One thing wrong with the document (or the body holding it), as a client sees it. */
 function documentFinding(finding: unknown): GraphQLFormattedError {
   if (isGraphQLError(finding)) {
@@ -122,6 +134,11 @@ function documentFinding(finding: unknown): GraphQLFormattedError {
     const tokens = /^Syntax Error: Document contains more that (\d+) tokens\. Parsing aborted\.$/.exec(finding.message)?.[1];
     if (tokens !== undefined) {
       return { message: `the query has more than ${tokens} tokens; send a smaller one`, extensions: { code: ServiceErrorCodes.queryTooLarge } };
+    }
+    const variable = variableIssue(finding.message);
+    if (variable !== undefined) {
+      const { message, locations } = finding.toJSON();
+      return { message, ...(locations ? { locations } : {}), extensions: { code: ServiceErrorCodes.badUserInput, issues: [variable] } };
     }
     const own = finding.extensions.code;
     const code =

@@ -46,3 +46,31 @@ export {
   type PageRequest,
 } from '../graphql/connection.js';
 export { connectionLoader, type ConnectionLoaderOptions, type LoaderQuery } from '../graphql/connection-loader.js';
+export { adminGraphQL, type AdminGraphQLOptions } from './admin/admin-graphql.js';
+export { AccessRefusedError, holdsRole, requireRole, Roles, type Authenticate, type Principal } from './principal.js';
+export { securityFromEnvironment } from './security/security-environment.js';
+export type {
+  ApiKey,
+  CorsOptions,
+  JwtAlgorithm,
+  JwtOptions,
+  QueryCostOptions,
+  RateLimit,
+  RateLimitOptions,
+  SecurityOptions,
+  VerifyToken,
+} from './security/security-options.js';
+export { RateLimitedError } from './security/rate-limits.js';
+export { QueryTooComplexError } from './security/query-cost.js';
+export { projectionSubscription, type ProjectionSubscriptionDefinition, type ProjectionUpdate } from './subscriptions/projection-subscription.js';
+export { logSubscriptionsGraphQL } from './subscriptions/log-subscriptions.js';
+export type { SubscriptionOptions } from './subscriptions/subscription-options.js';
+export type { SubscriptionContext } from './subscriptions/subscription-connection.js';
+export type { MetricsOptions } from './metrics/metrics-options.js';
+export {
+  countAppendedEvents,
+  metricsRegistry,
+  trackSubscription,
+  type SubscriptionEndReason,
+  type TrackedSubscription,
+} from './metrics/service-metrics.js';

@@ -16,6 +16,7 @@ export const ServiceErrorCodes = {
   validationFailed: 'GRAPHQL_VALIDATION_FAILED',
   queryTooDeep: 'QUERY_TOO_DEEP',
   queryTooLarge: 'QUERY_TOO_LARGE',
+  queryTooComplex: 'QUERY_TOO_COMPLEX',
   introspectionDisabled: 'INTROSPECTION_DISABLED',
   batchedQueriesDisabled: 'BATCHED_QUERIES_DISABLED',
   tooManyBatchedQueries: 'TOO_MANY_BATCHED_QUERIES',
@@ -34,6 +35,7 @@ export const ServiceErrorCodes = {
   unauthenticated: 'UNAUTHENTICATED',
   forbidden: 'FORBIDDEN',
   rateLimited: 'RATE_LIMITED',
+  tooManySubscriptions: 'TOO_MANY_SUBSCRIPTIONS',
 } as const;
 
 export type ServiceErrorCode = (typeof ServiceErrorCodes)[keyof typeof ServiceErrorCodes];

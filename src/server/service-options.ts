@@ -39,6 +39,8 @@ export interface ServiceContext {
   readonly readYourWrites: ReadYourWrites;
   /** Who is calling, as the request's bearer token proved; undefined without one (docs/server.md, "Security"). */
   readonly principal: Principal | undefined;
+  /** Counts events a mutation appended, for `/metrics` (commandMutations calls it). */
+  readonly eventsAppended: (category: string, count: number) => void;
 }
 
 /**
@@ -102,7 +104,7 @@ export interface ServiceOptions {
   security?: SecurityOptions;
   /** Prometheus metrics on `/metrics` (on by default; false turns them off). */
   metrics?: MetricsOptions | false;
-  /** GraphQL subscriptions over websockets (on by default when the schema has a Subscription type; false turns them off). */
+  /** GraphQL subscriptions over websockets (docs/subscriptions.md; on by default; false turns them off). */
   subscriptions?: SubscriptionOptions | false;
 }
 

@@ -67,6 +67,15 @@ describe('npm start: the service and the workers in one process', () => {
     try {
       expect(service.stderr()).toMatch(/GraphQL at http:\/\/127\.0\.0\.1:\d+\/graphql on PostgreSQL at /);
       expect(await likeThenRead(service, service, 'pg-1', 'ada')).toMatchObject({ id: 'pg-1', likes: 1 });
+      // The order flow: its process manager runs in the same process and confirms an order with stock and credit.
+      for (const mutation of [
+        'receiveStock(sku: "pen", quantity: 10) { position }',
+        'openPaymentAccount(payer: "ada", creditLimit: 100000) { position }',
+        'placeOrder(orderId: "o1", customerId: "ada", lines: [{ sku: "pen", quantity: 2, unitPrice: 150 }]) { position }',
+      ]) {
+        expect((await graphqlRequest(service.url, `mutation { ${mutation} }`)).body.errors).toBeUndefined();
+      }
+      await expect.poll(async () => (await graphqlRequest(service.url, '{ order(id: "o1") { status } }')).body.data?.order, { timeout: 60_000 }).toEqual({ status: 'confirmed' });
       // The README's curl examples, as a user pastes them, with this service's address and the position it returns.
       const curls = await readmeCurls();
       expect(curls).toHaveLength(2);

@@ -1,4 +1,4 @@
-import { buildSchema, graphql, parse, print, type ObjectTypeDefinitionNode } from 'graphql';
+import { buildSchema, graphql, isNonNullType, parse, print, printType, type GraphQLObjectType, type ObjectTypeDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import type { AnyAggregate } from '../../src/index.js';
@@ -9,6 +9,18 @@ import { stockReservation } from '../../domain/orders/inventory/stock-reservatio
 import { order } from '../../domain/orders/order/order.aggregate.js';
 import { paymentAccount } from '../../domain/orders/payment/payment-account.aggregate.js';
 import { mergeTypeDefs, mutationFor, type CommandMutation, type CommandMutationOptions } from '../../src/graphql/zod-to-graphql.js';
+import { composeSchema } from '../../src/graphql/compose-schema.js';
+import { bankAccountMutations } from '../../domain/bank-account/bank-account.graphql.js';
+import { likeMutations } from '../../domain/likes/likes.graphql.js';
+import { orderMutations } from '../../domain/orders/order/order.graphql.js';
+import { accountBalancesGraphQL } from '../../projections/account-balances/account-balances.graphql.js';
+import { accountStatementsGraphQL } from '../../projections/account-statements/account-statements.graphql.js';
+import { likeCountsGraphQL } from '../../projections/like-counts/like-counts.graphql.js';
+import { likesPerHourGraphQL } from '../../projections/likes-per-hour/likes-per-hour.graphql.js';
+import { notificationsGraphQL } from '../../projections/notifications/notifications.graphql.js';
+import { notificationsProjection } from '../../projections/notifications/notifications.projection.js';
+import { orderStatusGraphQL } from '../../projections/order-status/order-status.graphql.js';
+import { userLikesGraphQL } from '../../projections/user-likes/user-likes.graphql.js';
 
 // Issue 14 fixes these mutations for clients and docs. They are derived here from the
 // example domains' command schemas, as the server will: a command schema that changes
@@ -21,6 +33,7 @@ const mutations: readonly [string, AnyAggregate, string, CommandMutationOptions]
   // GraphQL refuses amounts above 2,147,483,647 cents: a choice made here, on purpose.
   ['deposit', bankAccount, 'DepositMoney', { aggregateId: 'accountId', scalars: { amount: 'Int' } }],
   ['withdraw', bankAccount, 'WithdrawMoney', { aggregateId: 'accountId', scalars: { amount: 'Int' } }],
+  ['closeAccount', bankAccount, 'CloseAccount', { aggregateId: 'accountId' }],
   ['placeOrder', order, 'PlaceOrder', { aggregateId: 'orderId' }],
 ];
 const derived = new Map<string, CommandMutation>(
@@ -43,6 +56,7 @@ describe('the example domains as mutations', () => {
       openAccount: 'openAccount(accountId: ID!, owner: String!)',
       deposit: 'deposit(accountId: ID!, amount: Int!)',
       withdraw: 'withdraw(accountId: ID!, amount: Int!)',
+      closeAccount: 'closeAccount(accountId: ID!)',
       placeOrder: 'placeOrder(orderId: ID!, customerId: ID!, lines: [PlaceOrderLinesInput!]!)',
     });
     expect(mergeTypeDefs([...derived.values()])).toBe(
@@ -105,6 +119,43 @@ describe('the example domains as mutations', () => {
       { aggregateId: 'a1', command: { type: 'DepositMoney', data: { amount: 500 } } },
       { aggregateId: 'o1', command: { type: 'PlaceOrder', data: { orderId: 'o1', customerId: 'c1', lines: [{ sku: 'pen', quantity: 2, unitPrice: 150 }] } } },
     ]);
+  });
+});
+
+describe('the example service’s parts', () => {
+  // What the service composes: the mutations the parts expose must be the ones derived
+  // above from the zod schemas, argument for argument and type for type.
+  const composed = buildSchema(
+    composeSchema([
+      likeMutations,
+      likeCountsGraphQL,
+      userLikesGraphQL,
+      notificationsGraphQL(notificationsProjection({ send: async () => {} })),
+      likesPerHourGraphQL,
+      bankAccountMutations,
+      accountBalancesGraphQL,
+      accountStatementsGraphQL,
+      orderMutations,
+      orderStatusGraphQL,
+    ]).schema,
+  );
+  const fields = composed.getMutationType()!.getFields();
+
+  it('expose exactly the derived mutations', () => {
+    expect(Object.keys(fields).sort()).toEqual([...derived.keys()].sort());
+  });
+
+  it.each([...derived.keys()])('%s takes the arguments its command schema derives', (name) => {
+    const field = fields[name]!;
+    expect(new Map(field.args.map((argument) => [argument.name, String(argument.type)]))).toEqual(argumentsOf(derivedOf(name).signature));
+    for (const type of derivedOf(name).types) expect(printType(composed.getType(type.name)!)).toBe(type.sdl);
+  });
+
+  it.each([...derived.keys()])('%s returns at least streamId, version and position', (name) => {
+    const type = fields[name]!.type;
+    expect(isNonNullType(type)).toBe(true);
+    const result = (type as { ofType: GraphQLObjectType }).ofType.getFields();
+    expect([String(result.streamId?.type), String(result.version?.type), String(result.position?.type)]).toEqual(['ID!', 'Int!', 'String!']);
   });
 });
 

@@ -1,9 +1,12 @@
+import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readSchemaOf, runProjections } from '../../src/index.js';
 import { likesPerHourGraphQL } from '../../projections/likes-per-hour/likes-per-hour.graphql.js';
-import { likesPerHourV2 } from './support/likes-per-hour-v2.js';
+import { likesPerHour } from '../../projections/likes-per-hour/likes-per-hour.projection.js';
+import { documentedCurls, runDocumentedCurls } from './support/bank-service.js';
 import { graphql, likesService } from './support/likes-service.js';
 
-const likes = await likesService('gql_per_hour', { parts: [likesPerHourGraphQL], projections: [likesPerHourV2] });
+const likes = await likesService('gql_per_hour', { parts: [likesPerHourGraphQL], projections: [likesPerHour] });
 
 const like = (postId: string, userId: string, source = 'web') => ({ type: 'LikeCreated', schemaVersion: 2, data: { postId, userId, source } });
 const unlike = (postId: string, userId: string) => ({ type: 'LikeRemoved', data: { postId, userId } });
@@ -59,6 +62,19 @@ describe('likesPerHour', () => {
     expect((await graphql(url, query, { postId: 'lp1' })).data).toEqual({ likesPerHour: [] });
   });
 
+  it('counts per post what the per-source table counts per hour: the two tables of version 2 agree', async () => {
+    const schema = readSchemaOf(likes.store.schema, likesPerHour);
+    const sums = (table: string) =>
+      likes.store.withTransaction((tx) =>
+        tx.query<{ hour: Date; likes: number; unlikes: number }>(
+          `SELECT hour, sum(likes)::int AS likes, sum(unlikes)::int AS unlikes FROM "${schema}"."${table}" GROUP BY hour ORDER BY hour`,
+        ),
+      );
+    const perPost = await sums('post_likes_per_hour');
+    expect(perPost.length).toBeGreaterThanOrEqual(3);
+    expect(perPost).toEqual(await sums('likes_per_hour'));
+  });
+
   it.each([
     [{ postId: '' }, 'postId', 'must not be empty'],
     [{ postId: 'lp1', from: 'yesterday' }, 'from', 'must be an ISO 8601 date and time with an offset (2024-03-30T21:00:00Z)'],
@@ -69,4 +85,20 @@ describe('likesPerHour', () => {
     const answer = await graphql(url, query, variables);
     expect(answer.errors).toEqual([expect.objectContaining({ path: ['likesPerHour'], extensions: { code: 'BAD_USER_INPUT', issues: [{ field, reason }] } })]);
   });
+});
+
+// docs/graphql.md shows the likes domain with curl, likesPerHour last: each command runs
+// as written (the real curl, a listening service, workers running) and prints the
+// answer the page shows.
+it('the likes curl examples in docs/graphql.md answer what the page shows', { timeout: 120_000 }, async () => {
+  const url = await likes.start();
+  const examples = documentedCurls(await readFile('docs/graphql.md', 'utf8'), '### Likes');
+  expect(examples.map((example) => example.command).join('\n')).toContain('likesPerHour');
+  const workers = runProjections(likes.store, likes.projections, { pollIntervalMs: 5_000 });
+  try {
+    await workers.ready;
+    expect(await runDocumentedCurls(url, examples)).toEqual(examples.map((example) => example.answer));
+  } finally {
+    await workers.stop();
+  }
 });

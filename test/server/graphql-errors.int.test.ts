@@ -64,7 +64,9 @@ const resolvers = {
 
 describe.each(['development', 'production'] as const)('in %s', (environment) => {
   const production = environment === 'production';
-  const start = () => startService({ store, schema, resolvers, environment });
+  // The mutations here are about errors, not callers: production needs them opened on purpose (docs/security.md).
+  const security = production ? { security: { openMutations: true } } : {};
+  const start = () => startService({ store, schema, resolvers, environment, ...security });
 
   it('a ValidationError is BAD_USER_INPUT with every issue and its field path', async () => {
     const { url } = await start();
@@ -192,6 +194,7 @@ describe.each(['development', 'production'] as const)('in %s', (environment) => 
   it('a context builder that throws fails the request as a whole, called once: 500, INTERNAL_SERVER_ERROR', async () => {
     let calls = 0;
     const { url } = await startService({
+      ...security,
       store,
       schema,
       resolvers,
@@ -222,7 +225,7 @@ describe.each(['development', 'production'] as const)('in %s', (environment) => 
   });
 
   it(`a route beside /graphql that fails answers fastify's JSON${production ? ', without the message' : ''}`, async () => {
-    const service = await createService({ store, schema, resolvers, environment, logger: 'silent' });
+    const service = await createService({ store, schema, resolvers, environment, logger: 'silent', ...security });
     onTestFinished(() => service.close());
     service.app.get('/boom', async () => {
       throw new Error('connection string postgres://admin:hunter2@db');

@@ -325,7 +325,7 @@ describe.each([
     it('names an unknown table, listing the projection’s own', async () => {
       const when = projectionSpec(likesPerHour, { store }).when([liked('p1', 'ada')]);
       await expect(when.thenRows('like_counts', [])).rejects.toThrow(
-        "table: 'like_counts' is not a table of projection 'likes-per-hour' (its tables: like_sources, likes_per_hour)",
+        "table: 'like_counts' is not a table of projection 'likes-per-hour' (its tables: like_sources, likes_per_hour, post_likes_per_hour)",
       );
       await expect(when.then((read) => read.rows('nope'))).rejects.toThrow(ValidationError);
     });

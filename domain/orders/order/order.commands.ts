@@ -11,7 +11,12 @@ export const orderCommands = {
     lines: z
       .array(orderLine)
       .min(1)
-      .refine((lines) => new Set(lines.map((line) => line.sku)).size === lines.length, { error: 'must list each sku once' }),
+      .refine((lines) => new Set(lines.map((line) => line.sku)).size === lines.length, { error: 'must list each sku once' })
+      // The total (cents) must stay an exact integer: refused here, named by the lines the
+      // client sent, rather than as the event's total that the client never saw.
+      .refine((lines) => Number.isSafeInteger(lines.reduce((total, line) => total + line.quantity * line.unitPrice, 0)), {
+        error: `must total at most ${Number.MAX_SAFE_INTEGER} cents`,
+      }),
   }),
   /** Sent by the order process once the inventory reserved the stock. */
   MarkOrderStockReserved: z.object({ orderId, reservationId: z.string().min(1).max(200) }),

@@ -65,11 +65,14 @@ export interface LikesService {
   catchUp(): Promise<void>;
 }
 
-/** Call at the top level of a test file: it registers the file's clean-up hooks. */
-export async function likesService(prefix: string, extra: { parts?: GraphQLPart[]; projections?: AnyProjection[] } = {}): Promise<LikesService> {
+/**
+ * A migrated store in a schema of the test file's own, on a pool of `max` connections
+ * whose statements `statements` counts; closed after the file. Call at the top level.
+ */
+export async function countedStore(prefix: string, max: number): Promise<{ store: EventStore; statements: StatementLog }> {
   const { schema } = useTestSchema(prefix);
   const statements = new StatementLog();
-  const pool = new pg.Pool({ connectionString: testDatabaseUrl, max: 10, connectionTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({ connectionString: testDatabaseUrl, max, connectionTimeoutMillis: 30_000 });
   statements.attach(pool);
   const store = createEventStore(pool, { schema });
   afterAll(async () => {
@@ -77,6 +80,12 @@ export async function likesService(prefix: string, extra: { parts?: GraphQLPart[
     await pool.end();
   });
   await store.migrate();
+  return { store, statements };
+}
+
+/** Call at the top level of a test file: it registers the file's clean-up hooks. */
+export async function likesService(prefix: string, extra: { parts?: GraphQLPart[]; projections?: AnyProjection[] } = {}): Promise<LikesService> {
+  const { store, statements } = await countedStore(prefix, 10);
   const sent: LikeNotification[] = [];
   const notifications = notificationsProjection({ send: async (notification) => void sent.push(notification) });
   const projections = [likeCounts, userLikes, notifications, ...(extra.projections ?? [])];

@@ -87,7 +87,7 @@ describe(`the likes-per-hour projection (SEED=${seed})`, () => {
   });
 
   it('rebuilds into the same counts', async () => {
-    const v2 = defineProjection({ ...likesPerHour.definition, version: 2 });
+    const v2 = defineProjection({ ...likesPerHour.definition, version: likesPerHour.version + 1 });
     await catchUp(store, [v2], { replayBatchSize: 64 });
     expect(await generationsOf(store, v2)).toEqual([[2, 'live']]);
     expect(await readRows()).toEqual(await expectedRows());

@@ -76,7 +76,7 @@ describe(`the notifications projection (SEED=${seed})`, () => {
 
   it('sends nothing while a rebuild replays the history, and the rebuilt inbox is the same', async () => {
     const sentBefore = sent.length;
-    const v2 = defineProjection({ ...notifications.definition, version: 2 });
+    const v2 = defineProjection({ ...notifications.definition, version: notifications.version + 1 });
     await catchUp(store, [v2], { replayBatchSize: 45 });
     expect(await generationsOf(store, v2)).toEqual([[2, 'live']]);
     expect(sent.length).toBe(sentBefore);
@@ -90,15 +90,15 @@ describe(`the notifications projection (SEED=${seed})`, () => {
   });
 
   it('sends a like the live generation never reached exactly once from the rebuild, and no history', async () => {
-    // Version 2 is live (the test before): caught up, then likes after its checkpoint and
-    // a rebuild to version 3 with no version 2 worker running. Version 3 must send those
-    // (version 2 never did), but not the likes sent before.
-    await catchUp(store, [defineProjection({ ...notifications.definition, version: 2 })]);
+    // The next version is live (the test before): caught up, then likes after its
+    // checkpoint and a rebuild to the one after with no worker of the next running. The
+    // one after must send those (the next never did), but not the likes sent before.
+    await catchUp(store, [defineProjection({ ...notifications.definition, version: notifications.version + 1 })]);
     await likes.run(20);
     const before = sent.length;
     const unsent = (await everyEvent(store, { types: ['LikeCreated'] })).filter((event) => !sent.some((n) => n.eventId === event.id));
     expect(unsent.length).toBeGreaterThan(0);
-    const v3 = defineProjection({ ...notifications.definition, version: 3 });
+    const v3 = defineProjection({ ...notifications.definition, version: notifications.version + 2 });
     await catchUp(store, [v3]);
     expect(sent.length).toBe(before + unsent.length);
     expect(sentAsRows()).toEqual(await expectedInbox());

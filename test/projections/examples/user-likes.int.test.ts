@@ -51,7 +51,7 @@ describe(`the user-likes projection (SEED=${seed})`, () => {
   it('rebuilds into four partitions, in parallel, with the same rows', async () => {
     // The pairs of one post are in one stream, so every partition sees a pair's like and
     // unlike in order.
-    const v2 = defineProjection({ ...userLikes.definition, version: 2, partitions: 4 });
+    const v2 = defineProjection({ ...userLikes.definition, version: userLikes.version + 1, partitions: 4 });
     await catchUp(store, [v2], { replayBatchSize: 50 });
     expect(await generationsOf(store, v2)).toEqual([[2, 'live']]);
     expect(await readRows()).toEqual(await expectedRows());

@@ -1,0 +1,65 @@
+/**
+ * The headers that keep browsers safe with the service: security headers on every answer
+ * (`@fastify/helmet`), and cross-origin access for the origins listed (`@fastify/cors`).
+ */
+import type { FastifyInstance } from 'fastify';
+import { minPositionHeader } from '../read-your-writes.js';
+import { correlationIdHeader, requestIdHeader } from '../request-ids.js';
+import { loadOptionalPackage } from './optional-package.js';
+import { securityDefaults, type CorsOptions } from './security-options.js';
+
+/**
+ * The service answers JSON, never a page: nothing in an answer is to be loaded, run or
+ * framed, which this policy says. helmet's other headers stay at its defaults
+ * (`nosniff`, HSTS, cross-origin policies).
+ */
+const apiContentSecurityPolicy = {
+  useDefaults: false,
+  directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+};
+
+/** mercurius' GraphiQL (development only) is a page: its own routes, without a content security policy. */
+const graphiqlRoutes = /^\/graphiql(\/|$)/;
+
+/**
+ * Registers helmet with `options` over the defaults above. In development, GraphiQL's
+ * routes get no content security policy: the page loads React and GraphiQL from unpkg.com,
+ * inline styles and a service worker, which the API's policy forbids, and it exists only
+ * where nothing is deployed (introspection and GraphiQL are off in production).
+ */
+export async function registerSecurityHeaders(app: FastifyInstance, options: Readonly<Record<string, unknown>>, production: boolean): Promise<void> {
+  const { default: helmet } = await loadOptionalPackage('@fastify/helmet', 'options.security.headers', () => import('@fastify/helmet'));
+  if (!production) {
+    // helmet reads a route's `config.helmet`; the GraphiQL routes are mercurius', added later.
+    app.addHook('onRoute', (route) => {
+      if (typeof route.url === 'string' && graphiqlRoutes.test(route.url)) {
+        route.config = { ...(route.config as object | undefined), helmet: { contentSecurityPolicy: false } } as typeof route.config;
+      }
+    });
+  }
+  // frameguard: what `frame-ancestors 'none'` says, for browsers that only read X-Frame-Options.
+  await app.register(helmet, { contentSecurityPolicy: apiContentSecurityPolicy, frameguard: { action: 'deny' }, ...options });
+}
+
+/**
+ * The request headers a browser may send across origins: the token, the read-your-writes
+ * position, and the ids that tie a request to its logs.
+ */
+const allowedHeaders = ['content-type', 'authorization', minPositionHeader, requestIdHeader, correlationIdHeader];
+/** The answer's headers a script may read: the request id (to report a problem), and the rate limit's. */
+const exposedHeaders = [requestIdHeader, 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
+
+/** Registers CORS for `options.origins`; an origin not listed gets no `Access-Control-Allow-Origin`, so its browser refuses the answer. */
+export async function registerCors(app: FastifyInstance, options: CorsOptions): Promise<void> {
+  const { default: cors } = await loadOptionalPackage('@fastify/cors', 'options.security.cors', () => import('@fastify/cors'));
+  await app.register(cors, {
+    origin: options.origins === '*' ? '*' : [...options.origins],
+    methods: ['GET', 'POST'],
+    allowedHeaders,
+    exposedHeaders,
+    credentials: options.credentials ?? false,
+    maxAge: options.maxAgeSeconds ?? securityDefaults.corsMaxAgeSeconds,
+    // Preflights are answered by the hook, before authentication: a browser sends none with them.
+    strictPreflight: true,
+  });
+}

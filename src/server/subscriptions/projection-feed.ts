@@ -1,0 +1,209 @@
+import type { EventStore, EventStoreTransaction, RecordedEvent } from '../../event-store/event-store.js';
+import type { AnyProjectedEvent, AnyProjection } from '../../projections/define-projection.js';
+import { readLiveFrontier, scanLog } from './feed-reads.js';
+import type { Feed } from './subscription-hub.js';
+
+/**
+ * The changes of one projection's rows, for every subscriber of one subscription
+ * definition (projection-subscription.ts) in this process.
+ *
+ * Each round, in one repeatable-read snapshot: how far the projection's live generation
+ * has come (its checkpoint, the `frontier`); the projection's events from where the last
+ * round stopped up to it, to learn which rows changed and at which position; and those
+ * rows. A row is pushed only once the checkpoint has passed the change, so what a
+ * subscriber gets is what a query would read. Checkpoint and rows are read in one
+ * snapshot, and the projection commits its rows with its checkpoint: with one partition,
+ * the row pushed at a position is exactly the row after the change at that position.
+ *
+ * A subscriber that arrives is served in the next round, in the same snapshot as the
+ * frontier it joins at, so nothing falls between what it is sent first and what it is
+ * sent live: without `after`, the current row at the frontier; with `after`, the row if it
+ * changed after that position (what it missed), then live changes. Updates at or below
+ * the last position a subscriber was sent are never sent again.
+ */
+
+/** What a feed needs of its definition. */
+export interface FeedSource<Row> {
+  readonly projection: AnyProjection;
+  /** The key of the row an event changes (undefined: none the feed follows). */
+  keyOf(event: AnyProjectedEvent): string | undefined;
+  /** The rows of these keys, from the live tables, by key (a missing key has no row). */
+  readRows(tx: EventStoreTransaction, keys: readonly string[]): Promise<Map<string, Row>>;
+}
+
+export interface FeedSubscriber<Row> {
+  /** The key of the row it follows. */
+  readonly key: string;
+  /** The last position the client has (its `after`), or undefined: it wants the current row first. */
+  readonly after: bigint | undefined;
+  /** The row as of `position`, a position above every one offered before. */
+  offer(row: Row | undefined, position: bigint): void;
+  fail(error: unknown): void;
+}
+
+/**
+ * Events read at most to tell a reconnecting subscriber what it missed: past them, it
+ * gets the current row at the frontier (which holds every change up to there) rather
+ * than at the position of its last change.
+ */
+export const maxCatchUpEvents = 10_000;
+
+interface Entry<Row> {
+  subscriber: FeedSubscriber<Row>;
+  /** The highest position offered (or the client's `after`). */
+  lastSent: bigint;
+}
+
+export class ProjectionFeed<Row> implements Feed {
+  readonly #store: EventStore;
+  readonly #source: FeedSource<Row>;
+  readonly #onEmpty: () => void;
+  readonly #byKey = new Map<string, Set<Entry<Row>>>();
+  readonly #entries = new Map<FeedSubscriber<Row>, Entry<Row>>();
+  readonly #pending = new Set<Entry<Row>>();
+  /** Where the last round stopped: every change up to it has been offered. */
+  #cursor: bigint | undefined;
+  #generation: number | undefined;
+
+  constructor(store: EventStore, source: FeedSource<Row>, onEmpty: () => void) {
+    this.#store = store;
+    this.#source = source;
+    this.#onEmpty = onEmpty;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** How far the feed has offered changes (undefined before its first round found a live generation). */
+  get cursor(): bigint | undefined {
+    return this.#cursor;
+  }
+
+  /** Adds a subscriber; it is served from the next round on (wake the hub). */
+  add(subscriber: FeedSubscriber<Row>): void {
+    const entry = { subscriber, lastSent: subscriber.after ?? -1n };
+    this.#entries.set(subscriber, entry);
+    this.#pending.add(entry);
+  }
+
+  remove(subscriber: FeedSubscriber<Row>): void {
+    const entry = this.#entries.get(subscriber);
+    if (!entry) return;
+    this.#entries.delete(subscriber);
+    this.#pending.delete(entry);
+    const keyed = this.#byKey.get(subscriber.key);
+    keyed?.delete(entry);
+    if (keyed?.size === 0) this.#byKey.delete(subscriber.key);
+    if (this.#entries.size === 0) this.#onEmpty();
+  }
+
+  fail(error: unknown): void {
+    for (const subscriber of [...this.#entries.keys()]) subscriber.fail(error);
+  }
+
+  async round(): Promise<void> {
+    if (this.#entries.size === 0) return;
+    // Those who arrive while the round reads wait for the next one: their first row must
+    // come from the snapshot of the frontier they join at.
+    const pending = [...this.#pending];
+    const found = await this.#store.withTransaction((tx) => this.#read(tx, pending), { appends: false });
+    if (found) this.#publish(found, pending);
+  }
+
+  async #read(tx: EventStoreTransaction, pending: readonly Entry<Row>[]): Promise<Found<Row> | undefined> {
+    // One snapshot for the checkpoint and the rows: the projection commits its rows with
+    // its checkpoint, so the rows read are exactly those as of the checkpoint read.
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const live = await readLiveFrontier(tx, this.#source.projection.name);
+    if (!live) return undefined;
+    const cursor = this.#cursor ?? live.frontier;
+    // A live generation behind where the feed was (a switch to one still catching up):
+    // its rows would take subscribers back; wait until it passes.
+    if (live.frontier < cursor) return undefined;
+    const switched = this.#generation !== undefined && live.generation !== this.#generation;
+    const scope = { types: live.eventTypes, categories: live.categories };
+
+    const followed = new Set([...this.#byKey.keys(), ...pending.map((entry) => entry.subscriber.key)]);
+    const changed = new Map<string, bigint>();
+    if (live.frontier > cursor) {
+      await scanLog(tx, { after: cursor, until: live.frontier, ...scope }, (event) => this.#note(event, followed, changed));
+    }
+
+    // What reconnecting subscribers missed before the cursor (changes after it are in `changed`).
+    const behind = pending.filter((entry) => entry.subscriber.after !== undefined && entry.subscriber.after < cursor);
+    const missed = new Map<string, bigint>();
+    let complete = true;
+    if (behind.length > 0) {
+      const from = behind.reduce((low, entry) => (entry.subscriber.after! < low ? entry.subscriber.after! : low), cursor);
+      const keys = new Set(behind.map((entry) => entry.subscriber.key));
+      complete = await scanLog(tx, { after: from, until: cursor, limit: maxCatchUpEvents, ...scope }, (event) => this.#note(event, keys, missed));
+    }
+
+    const keys = new Set([...changed.keys(), ...pending.map((entry) => entry.subscriber.key), ...(switched ? this.#byKey.keys() : [])]);
+    const rows = keys.size > 0 ? await this.#source.readRows(tx, [...keys]) : new Map<string, Row>();
+    return { frontier: live.frontier, generation: live.generation, switched, changed, missed, complete, rows };
+  }
+
+  /** Records the event's position under its row's key, when the key is one of `keys`. */
+  #note(event: RecordedEvent, keys: ReadonlySet<string>, into: Map<string, bigint>): void {
+    const { projection } = this.#source;
+    if (!projection.eventTypes.includes(event.type)) return;
+    let key: string | undefined;
+    try {
+      key = this.#source.keyOf(projection.decode(event));
+    } catch {
+      // An event the code cannot read: the projection dead-letters it or stops on it, and
+      // either way the row does not change.
+      return;
+    }
+    if (key !== undefined && keys.has(key)) into.set(key, event.globalPosition);
+  }
+
+  /** Offers what the round found: synchronously, so no subscriber comes or goes halfway. */
+  #publish(found: Found<Row>, pending: readonly Entry<Row>[]): void {
+    const { frontier, rows } = found;
+    this.#cursor = frontier;
+    this.#generation = found.generation;
+    if (found.switched) {
+      // A rebuild switched the live generation: its rows may differ for every key, as of the frontier.
+      for (const [key, entries] of this.#byKey) for (const entry of entries) this.#offer(entry, rows.get(key), frontier);
+    } else {
+      for (const [key, position] of found.changed) {
+        for (const entry of this.#byKey.get(key) ?? []) this.#offer(entry, rows.get(key), position);
+      }
+    }
+    for (const entry of pending) {
+      if (!this.#pending.delete(entry)) continue; // gone during the round
+      const { key, after } = entry.subscriber;
+      let keyed = this.#byKey.get(key);
+      if (!keyed) this.#byKey.set(key, (keyed = new Set()));
+      keyed.add(entry);
+      const row = rows.get(key);
+      if (after === undefined) this.#offer(entry, row, frontier);
+      else if (after < frontier) {
+        const last = found.changed.get(key) ?? (found.complete ? found.missed.get(key) : frontier);
+        if (last !== undefined) this.#offer(entry, row, last);
+      }
+    }
+  }
+
+  #offer(entry: Entry<Row>, row: Row | undefined, position: bigint): void {
+    if (position <= entry.lastSent) return;
+    entry.lastSent = position;
+    entry.subscriber.offer(row, position);
+  }
+}
+
+interface Found<Row> {
+  frontier: bigint;
+  generation: number;
+  switched: boolean;
+  /** Keys changed between the cursor and the frontier, with the position of their last change. */
+  changed: Map<string, bigint>;
+  /** Keys of reconnecting subscribers changed before the cursor, with their last change. */
+  missed: Map<string, bigint>;
+  /** Whether `missed` covers everything after the lowest `after` (false past maxCatchUpEvents). */
+  complete: boolean;
+  rows: Map<string, Row>;
+}
