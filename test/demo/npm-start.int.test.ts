@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { annalsFromSources } from '../cli/support/cli.js';
 import { closedPort } from '../database/support/unreachable.js';
+import { wsClient } from '../subscriptions/support/ws-client.js';
 import { testDatabaseUrl, useTestSchema } from '../setup/database.js';
 import { graphqlRequest, npmStartArguments, startServiceProcess, type ServiceProcess } from './support/service-process.js';
 
@@ -41,7 +42,7 @@ async function likeThenRead(writer: ServiceProcess, reader: ServiceProcess, post
 // nothing installed (PGlite) and on Postgres; and the API and the workers scaled out.
 describe('npm start: the service and the workers in one process', () => {
   // A child process that boots PGlite (WebAssembly) and migrates, twice: minutes on a loaded 2-core machine.
-  it('runs on an embedded PGlite when DATABASE_URL is not set, answers a mutation and a query, stops on SIGTERM with 0, and starts again on the same data', { timeout: 300_000 }, async () => {
+  it('runs on an embedded PGlite when DATABASE_URL is not set: a mutation, a query that reads it, a live subscription; stops on SIGTERM with 0, and starts again on the same data', { timeout: 300_000 }, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'annals-start-'));
     try {
       const env = { DATABASE_URL: '', ANNALS_DATA_DIR: dataDir, ANNALS_SCHEMA: '' };
@@ -51,11 +52,18 @@ describe('npm start: the service and the workers in one process', () => {
       const ready = await fetch(`${first.url}/readyz`).then((response) => response.json());
       expect(ready).toMatchObject({ status: 'ready', checks: [{ name: 'event-store', status: 'ok' }, { name: 'projection-workers', status: 'ok' }] });
       expect(await likeThenRead(first, first, 'p1', 'ada')).toEqual({ id: 'p1', likes: 1, likedBy: { edges: [{ node: { id: 'ada' } }] } });
+      // A live subscription on PGlite too: the current count, then the next like's.
+      const client = wsClient(first.url);
+      const likes = client.subscribe<{ postLikes: { likes: number } }>('subscription { postLikes(postId: "p1") { likes position } }');
+      await likes.waitFor((values) => values.some((value) => value.postLikes.likes === 1), 'the current count', 120_000);
+      expect((await graphqlRequest(first.url, likePost('p1', 'edsger'))).body.errors).toBeUndefined();
+      await likes.waitFor((values) => values.some((value) => value.postLikes.likes === 2), 'the count after a like', 120_000);
+      await client.close();
       expect(await first.stop()).toBe(0);
 
       const second = await startServiceProcess(start, env);
       expect(second.stderr()).toContain('is up to date');
-      expect(await likeThenRead(second, second, 'p1', 'grace')).toMatchObject({ id: 'p1', likes: 2 });
+      expect(await likeThenRead(second, second, 'p1', 'grace')).toMatchObject({ id: 'p1', likes: 3 });
       expect(await second.stop()).toBe(0);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
