@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every figure, each contestant side by side on the same Postgres, then
- * the tables on stdout and docs/benchmarks.md. Takes about five minutes.
+ * the tables on stdout and docs/benchmarks.md. Takes about nine minutes.
  */
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -14,6 +14,8 @@ import { runLoadTime } from './load-time.js';
 import { runReadAll } from './read-all.js';
 import { renderProjectionsSummary, runProjectionFigures, type ProjectionFigures } from './projections/figures.js';
 import { renderReport, renderSummary } from './report.js';
+import { runServiceBench, type ServiceRun } from './service/service-figures.js';
+import { renderServiceSummary, writeServiceSection } from './service/service-report.js';
 import type { CommandFigureResult, FigureResult, LoadTimeFigure } from './results.js';
 
 const reportFile = new URL('../docs/benchmarks.md', import.meta.url);
@@ -41,11 +43,13 @@ const figures: FigureResult[] = [];
 const commandFigures: CommandFigureResult[] = [];
 let loadTime: LoadTimeFigure | undefined;
 let projections: ProjectionFigures | undefined;
+let service: ServiceRun | undefined;
 try {
   figures.push(...(await runSingleAppends()), ...(await runBatchedAppends()), ...(await runReadAll()));
   commandFigures.push(...(await runCommands()));
   loadTime = await runLoadTime();
   projections = await runProjectionFigures();
+  service = await runServiceBench();
 } finally {
   surroundings = await watcher.stop();
 }
@@ -56,8 +60,10 @@ const commands = { figures: commandFigures, loadTime };
 const kept = keptSections(await readFile(reportFile, 'utf8').catch(() => ''));
 const report = renderReport({ date, seconds, commit, machine, surroundings, figures, commands, projections });
 await writeFile(reportFile, kept ? `${report}\n${kept}` : report);
+if (service) await writeServiceSection(service);
 console.log(
   `\n${renderSummary(figures)}\n\n${renderCommandsSummary(commands)}\n\n${renderLoadTimeSummary(loadTime)}` +
     `\n\n${projections ? renderProjectionsSummary(projections) : ''}` +
+    `\n\n${service ? renderServiceSummary(service) : ''}` +
     `\n\nWrote docs/benchmarks.md (${Math.round(seconds)} s).`,
 );

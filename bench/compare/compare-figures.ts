@@ -25,7 +25,7 @@ export interface Versions {
 export interface CompareFigure {
   title: string;
   /** What a sample counts: events/s when absent; ms are latencies (lower is better). */
-  unit?: 'events/s' | 'commands/s' | 'ms';
+  unit?: 'events/s' | 'commands/s' | 'requests/s' | 'ms';
   /**
    * Every measured window (or read, or run) by side, in the order they ran: index i is
    * round i. 'raw-pg' holds the figure's yardstick, code that is the same on both sides.

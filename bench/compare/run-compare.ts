@@ -4,7 +4,7 @@
  * at a baseline commit and for the working tree (or `--current <ref>`) side by side in
  * one run, with raw yardsticks where the suite has them, then writes a section of
  * docs/benchmarks.md (kept by `npm run bench`). `--only` takes a comma-separated subset
- * of appends, reads, commands, projections.
+ * of appends, reads, commands, projections, service.
  *
  * The baseline is the first argument, else BENCH_BASELINE_REF, else the merge-base with
  * the upstream branch, else HEAD~1. Settings are the suite's BENCH_* variables (and
@@ -18,6 +18,7 @@ import { machineDetails, now, settings, watchSurroundings, type Surroundings } f
 import { runCommandCompare } from './compare-commands.js';
 import { runAppendFigures, runReadFigure, type CompareFigure, type Versions } from './compare-figures.js';
 import { runProjectionCompare } from './compare-projections.js';
+import { runServiceCompare } from '../service/service-compare.js';
 import { renderComparison, type CompareRun } from './compare-report.js';
 import { withSection } from './doc-section.js';
 import { defaultBaselineRef, extractSourceTree, resolveCommit, uncommittedCodeFiles, type SourceTree } from './source-tree.js';
@@ -40,7 +41,7 @@ if (!process.env.BENCH_ROUNDS) settings.rounds = 15;
 if (!process.env.BENCH_READ_ROUNDS) settings.readRounds = 7;
 if (!process.env.BENCH_READ_EVENTS) settings.readEvents = 50_000;
 
-const compareParts = ['appends', 'reads', 'commands', 'projections'] as const;
+const compareParts = ['appends', 'reads', 'commands', 'projections', 'service'] as const;
 const only = options.only?.split(',').map((part) => part.trim()) ?? [...compareParts];
 const unknownParts = only.filter((part) => !(compareParts as readonly string[]).includes(part));
 if (unknownParts.length > 0) throw new Error(`--only: unknown part(s) ${unknownParts.join(', ')}; known: ${compareParts.join(', ')}`);
@@ -95,6 +96,7 @@ try {
   if (runs('reads')) figures.push(await runReadFigure(prepared.versions));
   if (runs('commands')) figures.push(...(await runCommandCompare(prepared.versions)));
   if (runs('projections')) figures.push(...(await runProjectionCompare(prepared.versions)));
+  if (runs('service')) figures.push(...(await runServiceCompare(prepared.versions)));
 } finally {
   surroundings = await watcher.stop();
   await removeTrees();
