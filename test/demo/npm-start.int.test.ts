@@ -99,6 +99,20 @@ describe('npm start: the service and the workers in one process', () => {
     }
   });
 
+  it('takes its API keys from ANNALS_API_KEYS: a mutation without the key is refused before it runs, with it it runs', { timeout: 120_000 }, async () => {
+    const service = await startServiceProcess(['serve', '--migrate'], { DATABASE_URL: testDatabaseUrl, ANNALS_SCHEMA: schema, ANNALS_API_KEYS: 'ops:a-long-secret-key-for-tests' });
+    try {
+      const refused = await graphqlRequest(service.url, likePost('keyed', 'ada'));
+      expect(refused.status).toBe(401);
+      expect(refused.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      const allowed = await graphqlRequest(service.url, likePost('keyed', 'ada'), { authorization: 'Bearer a-long-secret-key-for-tests' });
+      expect(allowed.body.errors).toBeUndefined();
+      expect(allowed.body.data!.likePost).toMatchObject({ streamId: 'post-keyed', version: 1 });
+    } finally {
+      expect(await service.stop()).toBe(0);
+    }
+  });
+
   it('scales out: two API processes (annals serve) and a worker process (annals projections run); a write through one is read through the other', { timeout: 180_000 }, async () => {
     const env = { DATABASE_URL: testDatabaseUrl, ANNALS_SCHEMA: schema };
     // The first migrates (the schema exists from the test above, but the file's tests must not depend on one another).
