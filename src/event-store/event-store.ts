@@ -232,6 +232,22 @@ export interface EventStore extends EventStoreSession {
    * hold back the log's readers (docs/global-log.md), and an append in it is refused.
    */
   withTransaction<T>(work: (tx: EventStoreTransaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * Runs `work` with a kysely handle on the store's pool, outside any transaction: each
+   * statement runs on its own and sees what had committed when it started. For reads of
+   * your own tables (read models) in one statement, this saves the BEGIN and COMMIT
+   * round trips of `withTransaction`. Statements that must see one snapshot together, or
+   * writes that must commit together, belong in `withTransaction`.
+   *
+   * @throws StoreClosedError after `close()`.
+   * @example
+   * ```ts
+   * const rows = await store.read((db) => db.withSchema('likes').selectFrom('like_counts').selectAll().execute());
+   * ```
+   */
+  // Kysely<any>: the tables are the caller's, as in `withTransaction`'s `tx.db`.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  read<T>(work: (db: Kysely<any>) => Promise<T>): Promise<T>;
   /** Like readStream, paging `batchSize` events at a time so memory stays flat. */
   iterateStream<E extends RecordedEvent = RecordedEvent>(streamId: string, options?: IterateStreamOptions): AsyncIterable<E>;
   /** Like readAll, paging `batchSize` events at a time so memory stays flat. */

@@ -20,11 +20,14 @@ export interface ReadContext {
 }
 
 /**
- * Runs `query` on the projection's live tables, typed as `Tables`: one short transaction
- * that never appends, so it never holds back the log's readers (docs/global-log.md).
- * When the client sent a position, first waits until the projection has processed it, so
- * every part answers with the client's own writes without asking for it (the wait is
- * once per projection and request).
+ * Runs `query` on the projection's live tables, typed as `Tables`, on the store's pool
+ * outside any transaction (`store.read`): one statement sees one snapshot already, and
+ * BEGIN and COMMIT would be two more round trips on every read. A query of several
+ * statements sees each one's own snapshot; when they must agree, read in
+ * `store.withTransaction` with `readSchemaOf` instead. When the client sent a position,
+ * first waits until the projection has processed it, so every part answers with the
+ * client's own writes without asking for it (the wait is once per projection and
+ * request).
  */
 export type ReadModel<Tables> = <T>(context: ReadContext, query: (db: Kysely<Tables>) => Promise<T>) => Promise<T>;
 
@@ -40,17 +43,22 @@ export type ReadModel<Tables> = <T>(context: ReadContext, query: (db: Kysely<Tab
  * ```
  */
 export function readModel<Tables>(projection: AnyProjection): ReadModel<Tables> {
-  // The read schema depends only on the store's schema: one service may serve several stores.
-  const schemas = new Map<string, string>();
+  // The handle on the read schema, per pool handle: a service may serve several stores,
+  // and `withSchema` builds a new Kysely instance each time it is called.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const handles = new WeakMap<Kysely<any>, Map<string, Kysely<Tables>>>();
   return async (context, query) => {
     await context.readYourWrites?.([projection]);
     const { store } = context;
-    let schema = schemas.get(store.schema);
-    if (schema === undefined) {
-      schema = readSchemaOf(store.schema, projection);
-      schemas.set(store.schema, schema);
-    }
-    const readSchema = schema;
-    return store.withTransaction((tx) => query(tx.db.withSchema(readSchema) as Kysely<Tables>), { appends: false });
+    return store.read((db) => {
+      let bySchema = handles.get(db);
+      if (bySchema === undefined) handles.set(db, (bySchema = new Map()));
+      let handle = bySchema.get(store.schema);
+      if (handle === undefined) {
+        handle = db.withSchema(readSchemaOf(store.schema, projection)) as Kysely<Tables>;
+        bySchema.set(store.schema, handle);
+      }
+      return query(handle);
+    });
   };
 }

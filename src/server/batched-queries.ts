@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { RequestRefusedError, ServiceErrorCodes } from './service-errors.js';
 
 /**
@@ -8,17 +8,21 @@ import { RequestRefusedError, ServiceErrorCodes } from './service-errors.js';
  * per-request limit (rate limits count requests, the depth limit one operation).
  */
 export function batchGuard(maxBatchedQueries: number) {
-  return async (request: FastifyRequest): Promise<void> => {
-    if (!Array.isArray(request.body)) return;
+  // A callback hook, not an async one: it runs on every request, and a promise per hook shows.
+  return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    if (!Array.isArray(request.body)) return done();
     if (maxBatchedQueries === 0) {
-      throw new RequestRefusedError(ServiceErrorCodes.batchedQueriesDisabled, 400, 'batched queries are not accepted: send one operation per request');
+      return done(new RequestRefusedError(ServiceErrorCodes.batchedQueriesDisabled, 400, 'batched queries are not accepted: send one operation per request'));
     }
     if (request.body.length > maxBatchedQueries) {
-      throw new RequestRefusedError(
-        ServiceErrorCodes.tooManyBatchedQueries,
-        400,
-        `a batch may hold at most ${maxBatchedQueries} operations; this one has ${request.body.length}`,
+      return done(
+        new RequestRefusedError(
+          ServiceErrorCodes.tooManyBatchedQueries,
+          400,
+          `a batch may hold at most ${maxBatchedQueries} operations; this one has ${request.body.length}`,
+        ),
       );
     }
+    done();
   };
 }

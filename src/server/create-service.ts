@@ -139,15 +139,21 @@ function createApp(settings: ServiceSettings): FastifyInstance {
 async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, settings: ServiceSettings, authenticate: Authenticate): Promise<void> {
   const { limits, production } = settings;
   const contexts = new WeakMap<FastifyRequest, Record<string, unknown>>();
+  // Built on every request: what does not depend on the request is made once, here.
+  const eventsAppended = (category: string, count: number) => countAppendedEvents(app, category, count);
+  const consistency = { store: options.store, timeoutMs: limits.consistencyTimeoutMs };
   const baseContext = (request: FastifyRequest): ServiceContext => ({
     store: options.store,
     requestId: request.id,
     correlationId: correlationIdOf(request.raw, request.id),
-    signal: requestSignal(request),
+    // A getter: the signal's controller is made only for a resolver that asks for it.
+    get signal() {
+      return requestSignal(request);
+    },
     log: request.log,
     principal: principalOf(request),
-    eventsAppended: (category: string, count: number) => countAppendedEvents(app, category, count),
-    ...readYourWritesContext(request, { store: options.store, timeoutMs: limits.consistencyTimeoutMs }),
+    eventsAppended,
+    ...readYourWritesContext(request, consistency),
   });
   // The caller's builder runs in a hook, once: what it throws then goes through the
   // route's error handler to the formatter like any error. Run from mercurius' `context`
@@ -171,7 +177,11 @@ async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, se
     subscription: subscriptionOptions({ app, store: options.store, options: options.subscriptions, settings, authenticate }),
     validationRules: production ? [noIntrospection] : [],
     graphql: { parseOptions: { maxTokens: limits.maxQueryTokens } },
-    additionalRouteOptions: { preValidation: [batchGuard(limits.maxBatchedQueries), minPositionGuard], preHandler: buildCallerContext },
+    additionalRouteOptions: {
+      preValidation: [batchGuard(limits.maxBatchedQueries), minPositionGuard],
+      // Only with a builder: an async hook that does nothing still costs every request a promise.
+      ...(options.context ? { preHandler: buildCallerContext } : {}),
+    },
   } as mercurius.MercuriusOptions);
   try {
     // Loads mercurius now, so SDL that does not parse or a resolver of a field the schema

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { ValidationError } from '../errors.js';
 import {
   ConsistencyDeadLetteredError,
@@ -70,8 +70,15 @@ export function parseClientPosition(value: unknown, field: string): bigint | und
  * request as a whole, with `BAD_USER_INPUT` naming the header, before any resolver runs
  * (a query that would ignore it is still refused: the client meant something by it).
  */
-export async function minPositionGuard(request: FastifyRequest): Promise<void> {
-  parseClientPosition(request.headers[minPositionHeader], headerField);
+export function minPositionGuard(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const value = request.headers[minPositionHeader];
+  if (value === undefined) return done();
+  try {
+    parseClientPosition(value, headerField);
+  } catch (error) {
+    return done(error as Error);
+  }
+  done();
 }
 
 /**
@@ -143,12 +150,12 @@ export function readYourWritesContext(
   }
   // What this request has seen reached already: a query whose fields and loaders each
   // call readYourWrites waits once per projection, not once per call.
-  const reached = new Map<string, bigint>();
+  let reached: Map<string, bigint> | undefined;
   const readYourWrites: ReadYourWrites = async (projections, options = {}) => {
     const given = parseClientPosition(options.minPosition, 'minPosition');
     const position = given === undefined || (minPosition !== undefined && minPosition > given) ? minPosition : given;
     if (position === undefined) return;
-    const pending = projections.filter((projection) => (reached.get(projection.name) ?? -1n) < position);
+    const pending = projections.filter((projection) => (reached?.get(projection.name) ?? -1n) < position);
     if (pending.length === 0) return;
     try {
       await waitForProjections(settings.store, pending, position, {
@@ -156,6 +163,7 @@ export function readYourWritesContext(
         signal: requestSignal(request),
         ...(options.inline ? { inline: options.inline } : {}),
       });
+      reached ??= new Map();
       for (const projection of pending) reached.set(projection.name, position);
     } catch (error) {
       const refused = consistencyRefusal(error);

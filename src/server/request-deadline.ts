@@ -1,7 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RequestTimeoutError } from './service-errors.js';
 
-const controllers = new WeakMap<FastifyRequest, AbortController>();
+/**
+ * Per request: its controller, made when something first asks for the signal (most
+ * requests never do), and why it ended early, if it did before anyone asked.
+ */
+interface Deadline {
+  controller?: AbortController;
+  reason?: Error;
+}
+
+const deadlines = new WeakMap<FastifyRequest, Deadline>();
 
 /**
  * The request's signal: aborts when the request runs past its deadline (the reason is a
@@ -9,12 +18,19 @@ const controllers = new WeakMap<FastifyRequest, AbortController>();
  * `context.signal` and pass it on to whatever can stop early.
  */
 export function requestSignal(request: FastifyRequest): AbortSignal {
-  let controller = controllers.get(request);
-  if (controller === undefined) {
-    controller = new AbortController();
-    controllers.set(request, controller);
+  let deadline = deadlines.get(request);
+  if (deadline === undefined) deadlines.set(request, (deadline = {}));
+  if (deadline.controller === undefined) {
+    deadline.controller = new AbortController();
+    if (deadline.reason !== undefined) deadline.controller.abort(deadline.reason);
   }
-  return controller.signal;
+  return deadline.controller.signal;
+}
+
+function abort(deadline: Deadline, reason: Error): void {
+  if (deadline.reason !== undefined) return;
+  deadline.reason = reason;
+  deadline.controller?.abort(reason);
 }
 
 /**
@@ -29,19 +45,19 @@ export function requestSignal(request: FastifyRequest): AbortSignal {
  */
 export function registerRequestDeadline(app: FastifyInstance, timeoutMs: number): void {
   app.addHook('onRequest', (request, reply, done) => {
-    const signal = requestSignal(request);
-    const controller = controllers.get(request)!;
+    const deadline: Deadline = {};
+    deadlines.set(request, deadline);
     const timer = setTimeout(() => {
       if (reply.sent || reply.raw.headersSent) return;
       const error = new RequestTimeoutError(timeoutMs);
-      controller.abort(error);
+      abort(deadline, error);
       request.log.warn({ timeoutMs }, 'request timed out');
       reply.header('connection', 'close').send(error);
     }, timeoutMs);
     reply.raw.once('close', () => {
       clearTimeout(timer);
       // `close` before the answer was all written: the client went away.
-      if (!reply.raw.writableFinished && !signal.aborted) controller.abort(new Error('the client closed the connection'));
+      if (!reply.raw.writableFinished) abort(deadline, new Error('the client closed the connection'));
     });
     done();
   });

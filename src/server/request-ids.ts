@@ -43,6 +43,8 @@ export function correlationIdOf(request: IncomingMessage, requestId: string): st
  * from the caller's side too.
  */
 export const requestLogger: ChildLoggerFactory = (logger, bindings, options, request) => {
+  // A silent logger writes nothing, whatever its bindings: no child for every request.
+  if (logger.level === 'silent') return logger;
   const correlationId = acceptedId(request.headers[correlationIdHeader]);
   return logger.child(correlationId === undefined ? bindings : { ...bindings, correlationId }, options);
 };

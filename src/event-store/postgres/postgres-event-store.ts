@@ -1,5 +1,5 @@
 import { appendChannel } from './append-channel.js';
-import { CompiledQuery } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Connection } from '../../database/connection.js';
 import type { MigrationResult } from '../../database/migration-result.js';
@@ -82,6 +82,12 @@ export class PostgresEventStore extends Session implements EventStore {
     // Only once the transaction has committed: a rolled-back append notifies nobody.
     if (appended) this.#notifier.notify();
     return result;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  async read<T>(work: (db: Kysely<any>) => Promise<T>): Promise<T> {
+    this.#check();
+    return work(this.#connection.db);
   }
 
   async *iterateStream<E extends RecordedEvent = RecordedEvent>(

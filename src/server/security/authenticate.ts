@@ -88,21 +88,25 @@ export function principalOf(request: FastifyRequest): Principal | undefined {
  * kept for the request's context, and the request's log lines name its subject.
  */
 export function registerAuthentication(app: FastifyInstance, authenticate: Authenticate): void {
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook: a request without a token (most reads) passes without a promise.
+  app.addHook('onRequest', (request, reply, done) => {
     const { authorization } = request.headers;
-    if (authorization === undefined) return;
-    let principal: Principal | undefined;
-    try {
-      principal = await authenticate(authorization);
-    } catch (error) {
-      if (error instanceof AccessRefusedError) reply.header('www-authenticate', `${bearerChallenge}, error="invalid_token"`);
-      throw error;
-    }
-    if (principal === undefined) return;
-    principals.set(request, principal);
-    // Who did it, on every line the request logs (its resolvers' too); never the token.
-    const log = request.log.child({ principal: principal.subject });
-    request.log = log;
-    reply.log = log;
+    if (authorization === undefined) return done();
+    authenticate(authorization).then(
+      (principal) => {
+        if (principal !== undefined) {
+          principals.set(request, principal);
+          // Who did it, on every line the request logs (its resolvers' too); never the token.
+          const log = request.log.child({ principal: principal.subject });
+          request.log = log;
+          reply.log = log;
+        }
+        done();
+      },
+      (error: unknown) => {
+        if (error instanceof AccessRefusedError) reply.header('www-authenticate', `${bearerChallenge}, error="invalid_token"`);
+        done(error as Error);
+      },
+    );
   });
 }

@@ -1,11 +1,13 @@
 /**
  * The headers that keep browsers safe with the service: security headers on every answer
- * (`@fastify/helmet`), and cross-origin access for the origins listed (`@fastify/cors`).
+ * (decided by `@fastify/helmet`, once), and cross-origin access for the origins listed
+ * (`@fastify/cors`).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { minPositionHeader } from '../read-your-writes.js';
 import { correlationIdHeader, requestIdHeader } from '../request-ids.js';
 import { loadOptionalPackage } from './optional-package.js';
+import { dependsOnRequest, headerChanges, helmetHeaders } from './precomputed-headers.js';
 import { securityDefaults, type CorsOptions } from './security-options.js';
 
 /**
@@ -20,25 +22,64 @@ const apiContentSecurityPolicy = {
 
 /** mercurius' GraphiQL (development only) is a page: its own routes, without a content security policy. */
 const graphiqlRoutes = /^\/graphiql(\/|$)/;
+/** What GraphiQL's routes tell helmet, over the service's options. */
+const graphiqlHelmetOptions = { contentSecurityPolicy: false };
+
+/** helmet's options: the caller's `options` over the defaults above. */
+export function securityHeaderOptions(options: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  // frameguard: what `frame-ancestors 'none'` says, for browsers that only read X-Frame-Options.
+  return { contentSecurityPolicy: apiContentSecurityPolicy, frameguard: { action: 'deny' }, ...options };
+}
 
 /**
- * Registers helmet with `options` over the defaults above. In development, GraphiQL's
- * routes get no content security policy: the page loads React and GraphiQL from unpkg.com,
- * inline styles and a service worker, which the API's policy forbids, and it exists only
- * where nothing is deployed (introspection and GraphiQL are off in production).
+ * Security headers on every answer, as helmet sets them with `options` over the defaults
+ * above. In development, GraphiQL's routes get no content security policy: the page loads
+ * React and GraphiQL from unpkg.com, inline styles and a service worker, which the API's
+ * policy forbids, and it exists only where nothing is deployed (introspection and GraphiQL
+ * are off in production).
+ *
+ * helmet computes the headers once, here (precomputed-headers.ts); every request then
+ * only copies them. Options that make them differ per request (`enableCSPNonces`, see
+ * dependsOnRequest) get `@fastify/helmet` registered as it is, computing them per request.
+ *
+ * @throws ValidationError naming `options.security.headers` when helmet refuses them.
  */
 export async function registerSecurityHeaders(app: FastifyInstance, options: Readonly<Record<string, unknown>>, production: boolean): Promise<void> {
   const { default: helmet } = await loadOptionalPackage('@fastify/helmet', 'options.security.headers', () => import('@fastify/helmet'));
+  const helmetOptions = securityHeaderOptions(options);
+  if (dependsOnRequest(helmetOptions)) {
+    if (!production) {
+      // helmet reads a route's `config.helmet`; the GraphiQL routes are mercurius', added later.
+      app.addHook('onRoute', (route) => {
+        if (typeof route.url === 'string' && graphiqlRoutes.test(route.url)) {
+          route.config = { ...(route.config as object | undefined), helmet: graphiqlHelmetOptions } as typeof route.config;
+        }
+      });
+    }
+    await app.register(helmet, helmetOptions);
+    return;
+  }
+  const api = await helmetHeaders(helmet, helmetOptions);
+  // One hook for every route, 404s included, ahead of authentication's: a refusal carries them.
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(api);
+    done();
+  });
   if (!production) {
-    // helmet reads a route's `config.helmet`; the GraphiQL routes are mercurius', added later.
+    const graphiql = headerChanges(api, await helmetHeaders(helmet, { ...helmetOptions, ...graphiqlHelmetOptions }));
+    // A route's own hooks run after the app's: GraphiQL's routes amend the API's headers,
+    // and no other route pays for telling them apart.
+    const amend: onRequestHookHandler = (_request, reply, done) => {
+      for (const name of graphiql.remove) reply.removeHeader(name);
+      reply.headers(graphiql.set);
+      done();
+    };
     app.addHook('onRoute', (route) => {
       if (typeof route.url === 'string' && graphiqlRoutes.test(route.url)) {
-        route.config = { ...(route.config as object | undefined), helmet: { contentSecurityPolicy: false } } as typeof route.config;
+        route.onRequest = [...(route.onRequest === undefined ? [] : [route.onRequest].flat()), amend] as typeof route.onRequest;
       }
     });
   }
-  // frameguard: what `frame-ancestors 'none'` says, for browsers that only read X-Frame-Options.
-  await app.register(helmet, { contentSecurityPolicy: apiContentSecurityPolicy, frameguard: { action: 'deny' }, ...options });
 }
 
 /**

@@ -1,4 +1,7 @@
+import helmet from '@fastify/helmet';
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
+import { securityHeaderOptions } from '../../../src/server/security/http-headers.js';
 import { createTestStore } from '../../setup/database.js';
 import { postGraphQL, startService } from '../support/http.js';
 import { apiKeys, bearer, counterResolvers, counterSchema, writerKey } from './support/security-fixtures.js';
@@ -15,6 +18,27 @@ async function start(security: Parameters<typeof startService>[0]['security'], e
   const service = await startService({ store, schema: counterSchema, resolvers: counterResolvers().resolvers, security, environment });
   return service.url;
 }
+
+/**
+ * The headers @fastify/helmet itself sets with the service's options over ours (the same
+ * route on a bare fastify app tells fastify's own headers apart): the reference, not a list.
+ */
+async function helmetReference(options: Record<string, unknown>): Promise<Record<string, string>> {
+  const answer = async (withHelmet: boolean) => {
+    const reference = Fastify();
+    if (withHelmet) await reference.register(helmet, securityHeaderOptions(options));
+    reference.get('/', () => ({}));
+    const response = await reference.inject({ method: 'GET', url: '/' });
+    await reference.close();
+    return response.headers;
+  };
+  const [plain, helmeted] = [await answer(false), await answer(true)];
+  return Object.fromEntries(Object.entries(helmeted).flatMap(([name, value]) => (name in plain ? [] : [[name, String(value)]])));
+}
+
+/** The headers of `response` named in `reference`, with the reference's absent ones as null. */
+const pick = (response: { headers: Headers }, reference: Record<string, string>) =>
+  Object.fromEntries(Object.keys(reference).map((name) => [name, response.headers.get(name)]));
 
 function preflight(url: string, origin: string, headers = 'authorization, content-type, annals-min-position') {
   return fetch(`${url}/graphql`, {
@@ -102,5 +126,56 @@ describe('security headers', () => {
   it('with a writer key, a mutation still passes through them', async () => {
     const url = await start({ apiKeys, cors: { origins: [app] } });
     expect((await postGraphQL(url, { query: 'mutation { like }' }, { origin: app, ...bearer(writerKey.key) })).body).toEqual({ data: { like: 1 } });
+  });
+
+  it("are @fastify/helmet's own, on a GraphQL answer, /healthz, a 404 and a refusal", async () => {
+    const reference = await helmetReference({});
+    expect(reference['content-security-policy']).toContain("default-src 'none'");
+    const url = await start({ apiKeys });
+    const answers = [await fetch(`${url}/graphql?query=${encodeURIComponent('{ likes }')}`), await fetch(`${url}/healthz`), await fetch(`${url}/nowhere`)];
+    expect(answers.map((response) => response.status)).toEqual([200, 200, 404]);
+    for (const response of answers) expect(pick(response, reference)).toEqual(reference);
+    const refused = await postGraphQL(url, { query: 'mutation { like }' }, { authorization: 'Bearer bm90LWEta2V5LW9mLXRoaXMtc2VydmljZQ' });
+    expect(refused.status).toBe(401);
+    expect(pick(refused, reference)).toEqual(reference);
+  });
+
+  it("GraphiQL's routes in development: helmet's own headers without a content security policy", async () => {
+    const reference = await helmetReference({ contentSecurityPolicy: false });
+    expect(reference['content-security-policy']).toBeUndefined();
+    const url = await start({});
+    for (const path of ['/graphiql', '/graphiql/main.js']) {
+      const response = await fetch(`${url}${path}`);
+      expect(response.headers.get('content-security-policy')).toBeNull();
+      expect(pick(response, reference)).toEqual(reference);
+    }
+  });
+
+  it("the caller's options are helmet's: a header turned off, another changed", async () => {
+    const options = { strictTransportSecurity: false, referrerPolicy: { policy: 'same-origin' } };
+    const reference = await helmetReference(options);
+    const url = await start({ headers: options });
+    for (const response of [await fetch(`${url}/healthz`), await fetch(`${url}/nowhere`)]) {
+      expect(response.headers.get('strict-transport-security')).toBeNull();
+      expect(response.headers.get('referrer-policy')).toBe('same-origin');
+      expect(pick(response, reference)).toEqual(reference);
+    }
+  });
+
+  it('enableCSPNonces: a new nonce on every answer', async () => {
+    const url = await start({ headers: { enableCSPNonces: true } });
+    const policies = [(await fetch(`${url}/healthz`)).headers.get('content-security-policy'), (await fetch(`${url}/healthz`)).headers.get('content-security-policy')];
+    for (const policy of policies) expect(policy).toMatch(/default-src 'none';.*script-src 'nonce-[0-9a-f]{32}'/);
+    expect(policies[0]).not.toBe(policies[1]);
+    const graphiql = await fetch(`${url}/graphiql`);
+    expect(graphiql.headers.get('content-security-policy')).toBeNull();
+    expect(graphiql.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('options helmet refuses fail the start, naming the field', async () => {
+    await expect(start({ headers: { contentSecurityPolicy: { directives: { defaultSrc: ['self'] } } } })).rejects.toMatchObject({
+      field: 'options.security.headers',
+      reason: expect.stringContaining('should be quoted'),
+    });
   });
 });
