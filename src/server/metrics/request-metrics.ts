@@ -2,6 +2,11 @@
  * Request rate and latency: every HTTP request by its route's pattern, and every GraphQL
  * operation by its name and type. Both histograms count, so `rate(..._count[5m])` is the
  * request rate and `histogram_quantile` over `_bucket` the latency.
+ *
+ * These hooks run on every request, so each keeps what it can from one request to the
+ * next: an operation's labels are resolved once per parsed document (mercurius hands the
+ * same `DocumentNode` to every request of a query it has cached), and each label tuple's
+ * histogram child is kept, so an observation builds no label object.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { getOperationAST, type DocumentNode } from 'graphql';
@@ -13,9 +18,26 @@ const unmatchedRoute = '__unmatched';
 const anonymous = '__anonymous';
 const other = '__other';
 
-interface OperationLabels {
-  operation_name: string;
-  operation_type: string;
+/** What `histogram.labels(...)` returns: observes into one series without hashing a new label object. */
+interface Series {
+  observe(seconds: number): void;
+}
+
+/** One operation's two series, by outcome: the result had errors or it did not. */
+interface OperationSeries {
+  success: Series;
+  error: Series;
+}
+
+/**
+ * Where `preExecution` leaves the operation's series for `onResolution`: on the operation's
+ * own context (a batch gives each of its operations one). A symbol, not a WeakMap: a
+ * WeakMap entry per request costs about as much as the rest of these hooks together.
+ */
+const runningSeries = Symbol('annals.metrics.operationSeries');
+
+interface RunningOperation {
+  [runningSeries]?: OperationSeries;
 }
 
 /**
@@ -38,52 +60,124 @@ class OperationNames {
 }
 
 /**
+ * The series of the operation a document runs, by the `operationName` it was sent with.
+ * Kept per document (weakly: a document mercurius drops from its cache takes its entry
+ * along) and, within one, only for names the document defines, so a client cannot grow
+ * the map by sending one cached query under ever new names.
+ */
+class OperationSeriesCache {
+  readonly #byDocument = new WeakMap<DocumentNode, Map<string | undefined, OperationSeries>>();
+  readonly #byLabels = new Map<string, OperationSeries>();
+  readonly #names: OperationNames;
+
+  constructor(
+    readonly metrics: ServiceMetrics,
+    maxOperationNames: number,
+  ) {
+    this.#names = new OperationNames(maxOperationNames);
+  }
+
+  /** Undefined when the document has no such operation (or several and no name): execution refuses it. */
+  of(document: DocumentNode, requestedName: string | undefined): OperationSeries | undefined {
+    let byName = this.#byDocument.get(document);
+    const known = byName?.get(requestedName);
+    if (known) return known;
+    const operation = getOperationAST(document, requestedName);
+    if (!operation) return undefined;
+    const series = this.#series(this.#names.label(operation.name?.value), operation.operation);
+    if (!byName) this.#byDocument.set(document, (byName = new Map()));
+    byName.set(requestedName, series);
+    return series;
+  }
+
+  #series(name: string, type: string): OperationSeries {
+    // Names are capped and types are three: this map stays small.
+    const key = `${type} ${name}`;
+    let series = this.#byLabels.get(key);
+    if (!series) {
+      const histogram = this.metrics.operationDuration;
+      series = {
+        success: histogram.labels({ operation_name: name, operation_type: type, outcome: 'success' }),
+        error: histogram.labels({ operation_name: name, operation_type: type, outcome: 'error' }),
+      };
+      this.#byLabels.set(key, series);
+    }
+    return series;
+  }
+}
+
+/**
+ * The HTTP histogram's series by route, method and status code. A route's url is the
+ * pattern it was registered with (or `__unmatched`), methods are those HTTP knows and
+ * status codes a few dozen: the map stays small.
+ */
+class HttpSeriesCache {
+  // route, then method, then status: lookups by strings fastify already holds, no key to build.
+  readonly #series = new Map<string, Map<string, Map<number, Series>>>();
+
+  constructor(readonly metrics: ServiceMetrics) {}
+
+  of(method: string, route: string, statusCode: number): Series {
+    let byMethod = this.#series.get(route);
+    if (!byMethod) this.#series.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let series = byStatus.get(statusCode);
+    if (!series) {
+      series = this.metrics.httpDuration.labels({ method, route, status_code: String(statusCode) });
+      byStatus.set(statusCode, series);
+    }
+    return series;
+  }
+}
+
+/**
  * Observes each HTTP answer (fastify's `onResponse`, so refusals, 404s and the probes
  * count too), and, once mercurius is loaded, each GraphQL operation that executed:
  * labelled before execution (`preExecution`: the document is valid by then) and observed
  * with its outcome when its result is ready (`onResolution`). Operations refused before
  * they ran (a syntax error, a depth limit, a missing token) have no operation to name:
  * the HTTP histogram counts them, with their status code.
+ *
+ * Why `onResolution` and not the request's `onResponse`: the outcome is in the execution
+ * result, which only that hook sees, per operation of a batch. An operation that a
+ * `preExecution` hook refuses (security's) never reaches it, so it is not counted as run;
+ * by `onResponse` its refusal would look like an operation that ran and failed.
  */
 export function registerRequestMetrics(app: FastifyInstance, metrics: ServiceMetrics, maxOperationNames: number): void {
+  const http = new HttpSeriesCache(metrics);
   app.addHook('onResponse', (request, reply, done) => {
-    metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? unmatchedRoute, status_code: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+    // `routeOptions` builds an object per access, but that is tens of nanoseconds; a route's
+    // url captured in `onRoute` would miss the routes added before this (the probes).
+    http.of(request.method, request.routeOptions.url ?? unmatchedRoute, reply.statusCode).observe(reply.elapsedTime / 1000);
     done();
   });
-  const names = new OperationNames(maxOperationNames);
-  // Each operation's own context (a batch gives each of its operations one).
-  const operations = new WeakMap<object, OperationLabels>();
+  const operations = new OperationSeriesCache(metrics, maxOperationNames);
   // mercurius is registered after this (createService registers metrics first, so their
   // hook sees every route); its GraphQL hooks can be added once the app is ready.
   app.addHook('onReady', (done) => {
     const graphql = (app as Partial<Pick<FastifyInstance, 'graphql'>>).graphql;
     if (graphql === undefined) return done();
     graphql.addHook('preExecution', (_schema, document, context) => {
-      const labels = operationLabels(document, context, names);
-      if (labels) operations.set(context, labels);
+      (context as RunningOperation)[runningSeries] = operationSeries(document, context, operations);
     });
     graphql.addHook('onResolution', (execution, context) => {
-      const labels = operations.get(context);
-      if (!labels || !context.reply) return;
-      const outcome = execution.errors !== undefined && execution.errors.length > 0 ? 'error' : 'success';
-      metrics.operationDuration.observe({ ...labels, outcome }, context.reply.elapsedTime / 1000);
+      const series = (context as RunningOperation)[runningSeries];
+      if (!series || !context.reply) return;
+      const failed = execution.errors !== undefined && execution.errors.length > 0;
+      (failed ? series.error : series.success).observe(context.reply.elapsedTime / 1000);
     });
     done();
   });
 }
 
 /** The operation mercurius is about to execute: the one named in the request, else the document's only one. */
-function operationLabels(document: DocumentNode, context: MercuriusContext, names: OperationNames): OperationLabels | undefined {
+function operationSeries(document: DocumentNode, context: MercuriusContext, operations: OperationSeriesCache): OperationSeries | undefined {
   const request = context.reply?.request as FastifyRequest | undefined;
   if (!request) return undefined;
-  const operation = getOperationAST(document, requestedOperationName(request, context.operationId));
   // None: a document of several operations without an operationName, which execution
   // refuses; the HTTP histogram has it.
-  if (!operation) return undefined;
-  return { operation_name: names.label(operation.name?.value), operation_type: operation.operation };
+  return operations.of(document, requestedOperationName(request, context.operationId));
 }
 
 /** The `operationName` of the request (GET: its query string; a batch: the entry of this operation). */

@@ -63,13 +63,65 @@ describe('/metrics after real requests', () => {
     expect(valueOf(metrics, operations, { operation_name: 'Two' })).toBeUndefined();
   });
 
+  it('counts each operation of a batch with its own outcome: one failing, one not', async () => {
+    const { url } = await startService({
+      store: likes.store,
+      schema: 'type Query { ok: Boolean! broken: Boolean }',
+      resolvers: {
+        Query: {
+          ok: () => true,
+          broken: () => {
+            throw new Error('broken on purpose');
+          },
+        },
+      },
+      limits: { maxBatchedQueries: 5 },
+    });
+    const batch = await postGraphQL<{ errors?: unknown[] }[]>(url, [
+      { query: 'query Fine { ok }', operationName: 'Fine' },
+      { query: 'query Failing { broken }', operationName: 'Failing' },
+    ]);
+    expect(batch.status).toBe(200);
+    expect(batch.body[1]?.errors).toHaveLength(1);
+    const metrics = await scrape(url);
+    expect(valueOf(metrics, operations, { operation_name: 'Fine', outcome: 'success' })).toBe(1);
+    expect(valueOf(metrics, operations, { operation_name: 'Fine', outcome: 'error' })).toBeUndefined();
+    expect(valueOf(metrics, operations, { operation_name: 'Failing', outcome: 'error' })).toBe(1);
+    expect(valueOf(metrics, operations, { operation_name: 'Failing', outcome: 'success' })).toBeUndefined();
+    expect(valueOf(metrics, requests, { method: 'POST', route: '/graphql', status_code: '200' })).toBe(1);
+  });
+
+  it('labels one document sent again under each of its names, and again after an error (labels are kept per document)', async () => {
+    const { url } = await startService({ store: likes.store, ...likes.composed });
+    const document = `query First { post(id: "d1") { id } } mutation Second($postId: ID!, $userId: ID!) { likePost(postId: $postId, userId: $userId) { position } }`;
+    const send = (operationName: string, variables?: Record<string, unknown>) => postGraphQL(url, { query: document, operationName, variables });
+    for (const name of ['First', 'First']) expect((await send(name)).status).toBe(200);
+    expect((await send('Second', { postId: 'd1', userId: 'ada' })).status).toBe(200);
+    // The same like again: a domain error, the same document and name.
+    await send('Second', { postId: 'd1', userId: 'ada' });
+    // A name the document does not define: execution refuses it, no operation is counted.
+    await send('Third');
+    await send('First');
+    const metrics = await scrape(url);
+    expect(valueOf(metrics, operations, { operation_name: 'First', operation_type: 'query', outcome: 'success' })).toBe(3);
+    expect(valueOf(metrics, operations, { operation_name: 'Second', operation_type: 'mutation', outcome: 'success' })).toBe(1);
+    expect(valueOf(metrics, operations, { operation_name: 'Second', operation_type: 'mutation', outcome: 'error' })).toBe(1);
+    expect(valueOf(metrics, operations, { operation_name: 'Third' })).toBeUndefined();
+    expect(samplesOf(metrics, operations).reduce((sum, s) => sum + s.value, 0)).toBe(5);
+  });
+
   it('keeps at most maxOperationNames names: the next ones count as __other', async () => {
     const { url } = await startService({ store: likes.store, ...likes.composed, metrics: { maxOperationNames: 2 } });
     for (const name of ['A', 'B', 'C', 'D', 'A']) await graphql(url, `query ${name} { post(id: "n1") { id } }`);
+    // Sent again (mercurius' cached document, its labels kept): still counted under the same labels.
+    for (const name of ['C', 'B']) await graphql(url, `query ${name} { post(id: "n1") { id } }`);
+    // A document naming B and C, run as either: B keeps its name, C is still __other.
+    const both = `query B { post(id: "n1") { id } } query C { post(id: "n1") { id } }`;
+    for (const operationName of ['B', 'C']) await postGraphQL(url, { query: both, operationName });
     const metrics = await scrape(url);
     expect(valueOf(metrics, operations, { operation_name: 'A' })).toBe(2);
-    expect(valueOf(metrics, operations, { operation_name: 'B' })).toBe(1);
-    expect(valueOf(metrics, operations, { operation_name: '__other' })).toBe(2);
+    expect(valueOf(metrics, operations, { operation_name: 'B' })).toBe(3);
+    expect(valueOf(metrics, operations, { operation_name: '__other' })).toBe(4);
     expect(samplesOf(metrics, operations)).toHaveLength(3);
   });
 
