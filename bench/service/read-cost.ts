@@ -6,7 +6,7 @@
  * (taken over the last three rounds: V8 is still optimizing in the first ones on a loaded
  * machine) and the requests/s against the plain route's of the same round. The
  * differences between neighbours are what each piece costs. About six minutes; not part
- * of the figures. `variants` is a comma-separated subset (default: all of them).
+ * of the figures. `variants` is a `;`-separated subset (default: all of them).
  */
 import { median } from '../median.js';
 import { databaseUrl, formatRate, freshName, markdownTable } from '../harness.js';
@@ -96,8 +96,9 @@ export function renderReadCost(rows: readonly ReadCostRow[]): string {
 }
 
 if (isMain(import.meta.url)) {
-  const chosen = process.argv[2]?.split(',').map((name) => name.trim()) as ReadVariant[] | undefined;
+  // Variants are separated by `;`: some names hold a comma ('lean, pool').
+  const chosen = process.argv[2]?.split(';').map((name) => name.trim()) as ReadVariant[] | undefined;
   const unknown = chosen?.filter((name) => !(name in readVariants)) ?? [];
-  if (unknown.length > 0) throw new Error(`unknown variant(s) ${unknown.join(', ')}; known: ${Object.keys(readVariants).join(', ')}`);
+  if (unknown.length > 0) throw new Error(`unknown variant(s) ${unknown.join('; ')}; known: ${Object.keys(readVariants).join('; ')}`);
   console.log(`\n${renderReadCost(await runReadCost(chosen))}`);
 }

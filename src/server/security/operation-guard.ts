@@ -11,7 +11,7 @@ import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { AccessRefusedError, holdsRole, Roles, type Principal } from '../principal.js';
 import { ServiceErrorCodes } from '../service-errors.js';
 import { bearerChallenge } from './authenticate.js';
-import { operationsToRun, requestedName } from './operations.js';
+import { operationsToRun, requestedName, unknownName } from './operations.js';
 import { queryCost, QueryTooComplexError } from './query-cost.js';
 import type { Caller, RateLimiters } from './rate-limits.js';
 import type { QueryCostOptions } from './security-options.js';
@@ -57,6 +57,22 @@ export function operationGuard(settings: GuardSettings) {
     }
     const limiter = mutation ? settings.rateLimits.mutations : settings.rateLimits.queries;
     await limiter?.(caller);
+  };
+}
+
+/**
+ * The cost limit for subscriptions, in mercurius' `preSubscriptionExecution` hook
+ * (subscriptions do not pass through `preExecution`): refused with `QUERY_TOO_COMPLEX`
+ * before the subscription starts. The hook is told neither the variables nor the
+ * operation's name: every subscription operation of the document counts (a check that
+ * errs towards refusing), and a page size (`first`, `last`) given by a variable counts
+ * as its default value, or as `defaultListSize` without one.
+ */
+export function subscriptionCostGuard(limit: Required<QueryCostOptions>) {
+  return async (schema: GraphQLSchema, document: DocumentNode): Promise<void> => {
+    const operations = operationsToRun(document, unknownName).filter((operation) => operation.operation === 'subscription');
+    const cost = queryCost(schema, document, operations, { defaultListSize: limit.defaultListSize });
+    if (cost > limit.maxCost) throw new QueryTooComplexError(cost, limit.maxCost);
   };
 }
 

@@ -47,6 +47,11 @@ export class QueryTooComplexError extends RequestRefusedError {
     this.cost = cost;
     this.maxCost = maxCost;
   }
+
+  /** Read by mercurius where no error formatter runs (a subscription refused over a websocket), as AccessRefusedError's. */
+  get extensions(): { code: string } {
+    return { code: this.code };
+  }
 }
 
 interface Walk {

@@ -15,7 +15,7 @@ import type { ServiceSettings } from '../service-options.js';
 import { createAuthenticate, registerAuthentication } from './authenticate.js';
 import { registerCors, registerSecurityHeaders } from './http-headers.js';
 import { registerJwt } from './jwt-tokens.js';
-import { operationGuard } from './operation-guard.js';
+import { operationGuard, subscriptionCostGuard } from './operation-guard.js';
 import { registerRateLimits, type RateLimiters } from './rate-limits.js';
 import { checkSecurityOptions, type SecurityOptions, type SecuritySettings } from './security-options.js';
 
@@ -50,7 +50,8 @@ export async function registerSecurity(app: FastifyInstance, options: SecurityOp
 /**
  * Registers the GraphQL-level parts, once mercurius is loaded: every operation is checked
  * before it runs (mutations need a writer, queries a token when so configured, the cost
- * limit, the rate limits).
+ * limit, the rate limits); subscriptions, which mercurius starts without `preExecution`,
+ * get the token check and the cost limit in `preSubscriptionExecution`.
  *
  * @throws ValidationError on `options.security` in production when the schema has
  * mutations, nothing can authenticate a caller, and `openMutations` is not given.
@@ -88,4 +89,5 @@ export function secureGraphQL(app: FastifyInstance, _options: SecurityOptions | 
       }
     });
   }
+  if (security.queryCost) app.graphql.addHook('preSubscriptionExecution', subscriptionCostGuard(security.queryCost));
 }

@@ -1,4 +1,4 @@
-import { lowestCheckpoint } from '../../consumers/partitions.js';
+import { readCheckpoints } from '../../consumers/partitions.js';
 import type { EventStoreTransaction, RecordedEvent } from '../../event-store/event-store.js';
 import { projectionTables } from '../../projections/projection-tables.js';
 
@@ -13,29 +13,33 @@ export interface LiveFrontier {
   /** What the generation handles (null: every type, every category). */
   eventTypes: readonly string[] | null;
   categories: readonly string[] | null;
-  /**
-   * Its lowest checkpoint: every event of the projection up to it is in the live tables.
-   * With one partition (the usual case) that is exactly what the tables show; with
-   * several, some partitions may be further on.
-   */
+  /** Its lowest checkpoint: every event of the projection up to it is in the live tables. */
   frontier: bigint;
+  /** Its highest checkpoint: no event after it is in the live tables (the same as `frontier` with one partition). */
+  highest: bigint;
+  /** Each partition's checkpoint, by partition: an event of partition p is in the live tables iff at or below it. */
+  checkpoints: ReadonlyMap<number, bigint>;
 }
 
-/** The live generation of `projection` and its lowest checkpoint, in one statement; undefined while it has none. */
+/**
+ * The live generation of `projection` and its partitions' checkpoints, in the caller's
+ * snapshot; undefined while it has none (or no partitions yet).
+ */
 export async function readLiveFrontier(tx: EventStoreTransaction, projection: string): Promise<LiveFrontier | undefined> {
   const row = await projectionTables(tx)
-    .selectFrom('projection_generations as g')
-    .select((eb) => [
-      'g.generation',
-      'g.event_types',
-      'g.categories',
-      lowestCheckpoint(tx, { consumer: eb.ref('g.projection'), generation: eb.ref('g.generation') }).as('frontier'),
-    ])
-    .where('g.projection', '=', projection)
-    .where('g.status', '=', 'live')
+    .selectFrom('projection_generations')
+    .select(['generation', 'event_types', 'categories'])
+    .where('projection', '=', projection)
+    .where('status', '=', 'live')
     .executeTakeFirst();
-  if (!row || row.frontier === null || row.frontier === undefined) return undefined;
-  return { generation: row.generation, eventTypes: row.event_types, categories: row.categories, frontier: BigInt(row.frontier) };
+  if (!row) return undefined;
+  const partitions = await readCheckpoints(tx, { consumer: projection, generation: row.generation });
+  if (partitions.length === 0) return undefined;
+  const checkpoints = new Map(partitions.map((p) => [p.partition, p.position]));
+  const positions = partitions.map((p) => p.position);
+  const frontier = positions.reduce((low, p) => (p < low ? p : low));
+  const highest = positions.reduce((high, p) => (p > high ? p : high));
+  return { generation: row.generation, eventTypes: row.event_types, categories: row.categories, frontier, highest, checkpoints };
 }
 
 /** Events read per statement while scanning the log. */

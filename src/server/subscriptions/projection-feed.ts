@@ -8,12 +8,15 @@ import type { Feed } from './subscription-hub.js';
  * definition (projection-subscription.ts) in this process.
  *
  * Each round, in one repeatable-read snapshot: how far the projection's live generation
- * has come (its checkpoint, the `frontier`); the projection's events from where the last
- * round stopped up to it, to learn which rows changed and at which position; and those
- * rows. A row is pushed only once the checkpoint has passed the change, so what a
- * subscriber gets is what a query would read. Checkpoint and rows are read in one
- * snapshot, and the projection commits its rows with its checkpoint: with one partition,
- * the row pushed at a position is exactly the row after the change at that position.
+ * has come (its partitions' checkpoints; the lowest is the `frontier`); the projection's
+ * events from where the last round stopped up to the highest checkpoint, to learn which
+ * rows changed, at which position, and whether each change is in the live tables yet (its
+ * own partition's checkpoint has passed it); and those rows. A row is pushed only once
+ * its partition has applied the change, so what a subscriber gets is what a query would
+ * read, and a partition behind (stopped on a failure) holds back only its own keys.
+ * Checkpoints and rows are read in one snapshot, and the projection commits its rows with
+ * its checkpoint: the row pushed at a position is exactly the row after the change at that
+ * position (a key with a change still waiting below one applied is held until it is not).
  *
  * A subscriber that arrives is served in the next round, in the same snapshot as the
  * frontier it joins at, so nothing falls between what it is sent first and what it is
@@ -47,6 +50,12 @@ export interface FeedSubscriber<Row> {
  * than at the position of its last change.
  */
 export const maxCatchUpEvents = 10_000;
+
+/**
+ * Events read at most, each round, past the lowest checkpoint (partitions further on, one
+ * stopped behind): past them, every key waits for the lowest checkpoint.
+ */
+export const maxAheadEvents = 10_000;
 
 interface Entry<Row> {
   subscriber: FeedSubscriber<Row>;
@@ -112,8 +121,8 @@ export class ProjectionFeed<Row> implements Feed {
   }
 
   async #read(tx: EventStoreTransaction, pending: readonly Entry<Row>[]): Promise<Found<Row> | undefined> {
-    // One snapshot for the checkpoint and the rows: the projection commits its rows with
-    // its checkpoint, so the rows read are exactly those as of the checkpoint read.
+    // One snapshot for the checkpoints and the rows: the projection commits its rows with
+    // its checkpoint, so the rows read are exactly those as of the checkpoints read.
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const live = await readLiveFrontier(tx, this.#source.projection.name);
     if (!live) return undefined;
@@ -125,19 +134,32 @@ export class ProjectionFeed<Row> implements Feed {
     const scope = { types: live.eventTypes, categories: live.categories };
 
     const followed = new Set([...this.#byKey.keys(), ...pending.map((entry) => entry.subscriber.key)]);
-    const changed = new Map<string, bigint>();
+    // Up to the lowest checkpoint, every event is applied; past it, an event is applied
+    // when its own partition's checkpoint has passed it.
+    const changed = new Map<string, KeyChanges>();
+    const allApplied = () => true;
     if (live.frontier > cursor) {
-      await scanLog(tx, { after: cursor, until: live.frontier, ...scope }, (event) => this.#note(event, followed, changed));
+      await scanLog(tx, { after: cursor, until: live.frontier, ...scope }, (event) => this.#note(event, followed, changed, allApplied));
+    }
+    if (live.highest > live.frontier) {
+      const ahead = new Map<string, KeyChanges>();
+      const inLiveTables = (event: RecordedEvent, partition: number) => event.globalPosition <= (live.checkpoints.get(partition) ?? live.frontier);
+      const range = { after: live.frontier, until: live.highest, limit: maxAheadEvents, ...scope };
+      // Past the limit (a partition stopped long ago), what lies ahead is not known whole:
+      // keys wait for the lowest checkpoint, as if the partitions were one.
+      if (await scanLog(tx, range, (event) => this.#note(event, followed, ahead, inLiveTables))) {
+        for (const [key, later] of ahead) changed.set(key, { waiting: later.waiting, applied: later.applied ?? changed.get(key)?.applied });
+      }
     }
 
     // What reconnecting subscribers missed before the cursor (changes after it are in `changed`).
     const behind = pending.filter((entry) => entry.subscriber.after !== undefined && entry.subscriber.after < cursor);
-    const missed = new Map<string, bigint>();
+    const missed = new Map<string, KeyChanges>();
     let complete = true;
     if (behind.length > 0) {
       const from = behind.reduce((low, entry) => (entry.subscriber.after! < low ? entry.subscriber.after! : low), cursor);
       const keys = new Set(behind.map((entry) => entry.subscriber.key));
-      complete = await scanLog(tx, { after: from, until: cursor, limit: maxCatchUpEvents, ...scope }, (event) => this.#note(event, keys, missed));
+      complete = await scanLog(tx, { after: from, until: cursor, limit: maxCatchUpEvents, ...scope }, (event) => this.#note(event, keys, missed, allApplied));
     }
 
     const keys = new Set([...changed.keys(), ...pending.map((entry) => entry.subscriber.key), ...(switched ? this.#byKey.keys() : [])]);
@@ -145,19 +167,26 @@ export class ProjectionFeed<Row> implements Feed {
     return { frontier: live.frontier, generation: live.generation, switched, changed, missed, complete, rows };
   }
 
-  /** Records the event's position under its row's key, when the key is one of `keys`. */
-  #note(event: RecordedEvent, keys: ReadonlySet<string>, into: Map<string, bigint>): void {
+  /** Records the event under its row's key, when the key is one of `keys`: applied, or not yet (its partition is behind). */
+  #note(event: RecordedEvent, keys: ReadonlySet<string>, into: Map<string, KeyChanges>, applied: (event: RecordedEvent, partition: number) => boolean): void {
     const { projection } = this.#source;
     if (!projection.eventTypes.includes(event.type)) return;
     let key: string | undefined;
+    let partition: number;
     try {
-      key = this.#source.keyOf(projection.decode(event));
+      const decoded = projection.decode(event);
+      key = this.#source.keyOf(decoded);
+      partition = projection.partitionOf(decoded);
     } catch {
       // An event the code cannot read: the projection dead-letters it or stops on it, and
       // either way the row does not change.
       return;
     }
-    if (key !== undefined && keys.has(key)) into.set(key, event.globalPosition);
+    if (key === undefined || !keys.has(key)) return;
+    const changes = into.get(key) ?? {};
+    if (applied(event, partition)) changes.applied = event.globalPosition;
+    else changes.waiting ??= event.globalPosition;
+    into.set(key, changes);
   }
 
   /** Offers what the round found: synchronously, so no subscriber comes or goes halfway. */
@@ -166,10 +195,12 @@ export class ProjectionFeed<Row> implements Feed {
     this.#cursor = frontier;
     this.#generation = found.generation;
     if (found.switched) {
-      // A rebuild switched the live generation: its rows may differ for every key, as of the frontier.
-      for (const [key, entries] of this.#byKey) for (const entry of entries) this.#offer(entry, rows.get(key), frontier);
+      // A rebuild switched the live generation: its rows may differ for every key.
+      for (const [key, entries] of this.#byKey) for (const entry of entries) this.#offer(entry, rows.get(key), exactAt(found.changed.get(key), frontier));
     } else {
-      for (const [key, position] of found.changed) {
+      for (const [key, changes] of found.changed) {
+        const position = exactChange(changes);
+        if (position === undefined) continue;
         for (const entry of this.#byKey.get(key) ?? []) this.#offer(entry, rows.get(key), position);
       }
     }
@@ -180,9 +211,10 @@ export class ProjectionFeed<Row> implements Feed {
       if (!keyed) this.#byKey.set(key, (keyed = new Set()));
       keyed.add(entry);
       const row = rows.get(key);
-      if (after === undefined) this.#offer(entry, row, frontier);
-      else if (after < frontier) {
-        const last = found.changed.get(key) ?? (found.complete ? found.missed.get(key) : frontier);
+      const changes = found.changed.get(key);
+      if (after === undefined) this.#offer(entry, row, exactAt(changes, frontier));
+      else {
+        const last = exactChange(changes) ?? (found.complete ? found.missed.get(key)?.applied : frontier);
         if (last !== undefined) this.#offer(entry, row, last);
       }
     }
@@ -195,14 +227,39 @@ export class ProjectionFeed<Row> implements Feed {
   }
 }
 
+/** The changes of one key in a range of the log. */
+interface KeyChanges {
+  /** The last one in the live tables. */
+  applied?: bigint;
+  /** The first one not yet in them (its partition's checkpoint is behind it). */
+  waiting?: bigint;
+}
+
+/**
+ * The position of the key's last change when its row is exactly as of it: no change of
+ * the key below it still waits for its partition. Undefined when there is none, or when
+ * the row holds a change past one that waits (a key whose events fall in several
+ * partitions): it is pushed once the partition behind catches up.
+ */
+function exactChange(changes: KeyChanges | undefined): bigint | undefined {
+  if (changes?.applied === undefined) return undefined;
+  return changes.waiting !== undefined && changes.waiting < changes.applied ? undefined : changes.applied;
+}
+
+/** Where the row of a key read now stands: its last change past the frontier, or the frontier. */
+function exactAt(changes: KeyChanges | undefined, frontier: bigint): bigint {
+  const last = exactChange(changes);
+  return last !== undefined && last > frontier ? last : frontier;
+}
+
 interface Found<Row> {
   frontier: bigint;
   generation: number;
   switched: boolean;
-  /** Keys changed between the cursor and the frontier, with the position of their last change. */
-  changed: Map<string, bigint>;
-  /** Keys of reconnecting subscribers changed before the cursor, with their last change. */
-  missed: Map<string, bigint>;
+  /** Keys changed after the cursor: up to the frontier, and past it as far as their partitions have come. */
+  changed: Map<string, KeyChanges>;
+  /** Keys of reconnecting subscribers changed before the cursor. */
+  missed: Map<string, KeyChanges>;
   /** Whether `missed` covers everything after the lowest `after` (false past maxCatchUpEvents). */
   complete: boolean;
   rows: Map<string, Row>;
