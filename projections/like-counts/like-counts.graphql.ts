@@ -8,6 +8,13 @@ interface LikeCountsTables {
 }
 
 const readLikeCounts = readModel<LikeCountsTables>(likeCounts);
+/**
+ * The counts of a set of posts: compiled once, run on every `post { likes }`. One array
+ * parameter, whatever the number of posts: one statement text, one plan.
+ */
+const likesOf = readLikeCounts.prepare((db, ids: readonly string[]) =>
+  db.selectFrom('like_counts').select(['post_id', 'likes']).where('post_id', '=', sql<string>`any(${ids}::text[])`),
+);
 
 /**
  * `post(id) { id likes }`: the like count of each post, from `like_counts`. Posts
@@ -44,10 +51,7 @@ extend type Query {
     Post: {
       likes: async (queries: readonly { obj: { id: string } }[], context: ReadContext) => {
         const ids = [...new Set(queries.map((query) => query.obj.id))];
-        // One array parameter, whatever the number of posts: one statement text, one plan.
-        const rows = await readLikeCounts(context, (db) =>
-          db.selectFrom('like_counts').select(['post_id', 'likes']).where('post_id', '=', sql<string>`any(${ids}::text[])`).execute(),
-        );
+        const rows = await likesOf(context, ids);
         const likes = new Map(rows.map((row) => [row.post_id, row.likes]));
         return queries.map((query) => likes.get(query.obj.id) ?? 0);
       },

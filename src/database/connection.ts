@@ -179,6 +179,18 @@ interface PoolSource {
 function fromPool(source: PoolSource): Connection {
   const { kind, owned, namedStatements, limits, connectFailure, translateError } = source;
   const prepared = new Map<string, string>();
+  // One view per pooled client, made once: kysely keeps its connection object per client
+  // it is handed, so a new view on every checkout would make it a new one each time too.
+  const views = new WeakMap<PostgresPoolClient, PostgresPoolClient>();
+  const viewOf = (client: PostgresPoolClient): PostgresPoolClient => {
+    let view = views.get(client);
+    if (view === undefined) {
+      const named = namedStatements ? withNamedStatements(client as unknown as pg.PoolClient, prepared) : client;
+      view = translateError ? withTranslatedErrors(named, translateError) : named;
+      views.set(client, view);
+    }
+    return view;
+  };
   const wrap = (pool: PostgresPool): PostgresPool => ({
     connect: async () => {
       let client: PostgresPoolClient;
@@ -187,8 +199,7 @@ function fromPool(source: PoolSource): Connection {
       } catch (error) {
         throw poolTimeoutError(error, kind, limits) ?? connectFailure?.(error) ?? error;
       }
-      const named = namedStatements ? withNamedStatements(client as unknown as pg.PoolClient, prepared) : client;
-      return translateError ? withTranslatedErrors(named, translateError) : named;
+      return viewOf(client);
     },
     // Kysely ends the pool it was given on destroy(); a pool the caller owns is shielded.
     end: owned ? () => pool.end() : async () => {},

@@ -34,7 +34,7 @@ export {
   type MutationSpec,
   type MutationSpecs,
 } from '../graphql/command-mutations.js';
-export { readModel, type ReadContext, type ReadModel } from '../graphql/read-model.js';
+export { readModel, type PreparedRead, type ReadContext, type ReadModel } from '../graphql/read-model.js';
 export {
   connectionTypeDefs,
   defineConnection,

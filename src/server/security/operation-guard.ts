@@ -7,12 +7,12 @@
  * `preValidation` only for one it has not seen, so a check there would pass a mutation
  * sent a second time.
  */
-import type { DocumentNode, GraphQLSchema } from 'graphql';
+import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { AccessRefusedError, holdsRole, Roles, type Principal } from '../principal.js';
 import { ServiceErrorCodes } from '../service-errors.js';
 import { bearerChallenge } from './authenticate.js';
-import { operationsToRun, requestedName, unknownName } from './operations.js';
-import { queryCost, QueryTooComplexError } from './query-cost.js';
+import { operationsToRun, requestedName, unknownName, type RequestedName } from './operations.js';
+import { costOfOperations, queryCost, QueryTooComplexError } from './query-cost.js';
 import type { Caller, RateLimiters } from './rate-limits.js';
 import type { QueryCostOptions } from './security-options.js';
 
@@ -30,15 +30,53 @@ interface GuardContext {
   reply?: { request: Caller['request'] & object; header(name: string, value: string): unknown };
 }
 
+/** What the checks need of a document and the operation name sent with it. */
+interface Plan {
+  operations: OperationDefinitionNode[];
+  mutation: boolean;
+  read: boolean;
+  /** The cost, when no variable's value counted in it. */
+  cost: number | undefined;
+}
+
 /** The `preExecution` hook. Throws the refusal; mercurius answers with it before anything runs. */
 export function operationGuard(settings: GuardSettings) {
+  // mercurius keeps a parsed document for each query text it has seen and hands the same
+  // one over each time: what depends only on it (and the name) is worked out once.
+  const plans = new WeakMap<DocumentNode, Map<RequestedName, Plan>>();
+  const planOf = (schema: GraphQLSchema, document: DocumentNode, name: RequestedName, variables: Record<string, unknown> | undefined): Plan => {
+    let byName = plans.get(document);
+    let plan = byName?.get(name);
+    if (plan !== undefined) return plan;
+    const operations = operationsToRun(document, name);
+    let cost: number | undefined;
+    let keep = true;
+    if (settings.queryCost && operations.length > 0) {
+      const found = costOfOperations(schema, document, operations, { variables, defaultListSize: settings.queryCost.defaultListSize });
+      cost = found.cost;
+      keep = !found.dependsOnVariables;
+    }
+    plan = {
+      operations,
+      // With several that may run (the name unknown), each check applies if it may.
+      mutation: operations.some((operation) => operation.operation === 'mutation'),
+      read: operations.some((operation) => operation.operation !== 'mutation'),
+      cost: keep ? cost : undefined,
+    };
+    // Only names the document defines are kept (and at most one entry each): a client
+    // sending a cached query under ever new names cannot grow the cache. A cost that
+    // depends on the variables is kept as undefined, and worked out on every request.
+    if (name === unknownName || name === undefined || operations.length > 0) {
+      if (byName === undefined) plans.set(document, (byName = new Map()));
+      byName.set(name, plan);
+    }
+    return cost !== undefined && !keep ? { ...plan, cost } : plan;
+  };
   return async (schema: GraphQLSchema, document: DocumentNode, context: unknown, variables?: Record<string, unknown>): Promise<void> => {
     const { principal, reply } = context as GuardContext;
-    const operations = operationsToRun(document, requestedName(context));
+    const plan = planOf(schema, document, requestedName(context), variables);
+    const { operations, mutation, read } = plan;
     if (operations.length === 0) return; // graphql refuses to pick one: nothing runs
-    // With several that may run (the name unknown), each check applies if it may.
-    const mutation = operations.some((operation) => operation.operation === 'mutation');
-    const read = operations.some((operation) => operation.operation !== 'mutation');
     const caller: Caller = {
       principal,
       request: reply?.request,
@@ -52,7 +90,7 @@ export function operationGuard(settings: GuardSettings) {
       throw refusal(principal, caller, 'this service answers queries only with a bearer token');
     }
     if (settings.queryCost) {
-      const cost = queryCost(schema, document, operations, { variables, defaultListSize: settings.queryCost.defaultListSize });
+      const cost = plan.cost ?? queryCost(schema, document, operations, { variables, defaultListSize: settings.queryCost.defaultListSize });
       if (cost > settings.queryCost.maxCost) throw new QueryTooComplexError(cost, settings.queryCost.maxCost);
     }
     const limiter = mutation ? settings.rateLimits.mutations : settings.rateLimits.queries;

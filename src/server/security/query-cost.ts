@@ -59,6 +59,8 @@ interface Walk {
   fragments: ReadonlyMap<string, FragmentDefinitionNode>;
   variables: Readonly<Record<string, unknown>>;
   defaultListSize: number;
+  /** Set once a variable's value counted: the cost then holds for these variables only. */
+  readVariables: boolean;
 }
 
 /** The cost of the most expensive of `operations` (the ones that may run). */
@@ -68,16 +70,32 @@ export function queryCost(
   operations: readonly OperationDefinitionNode[],
   options: { variables?: Readonly<Record<string, unknown>> | undefined; defaultListSize: number },
 ): number {
+  return costOfOperations(schema, document, operations, options).cost;
+}
+
+/**
+ * Like queryCost, and whether a variable's value counted in it (a page size or an
+ * `@include` given by a variable): when none did, the cost is the document's whatever the
+ * variables, and can be kept with the document.
+ */
+export function costOfOperations(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operations: readonly OperationDefinitionNode[],
+  options: { variables?: Readonly<Record<string, unknown>> | undefined; defaultListSize: number },
+): { cost: number; dependsOnVariables: boolean } {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === 'FragmentDefinition') fragments.set(definition.name.value, definition);
   let highest = 0;
+  let dependsOnVariables = false;
   for (const operation of operations) {
     const root = operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
     if (!root) continue;
-    const walk: Walk = { schema, fragments, variables: withDefaults(operation, options.variables ?? {}), defaultListSize: options.defaultListSize };
+    const walk: Walk = { schema, fragments, variables: withDefaults(operation, options.variables ?? {}), defaultListSize: options.defaultListSize, readVariables: false };
     highest = Math.max(highest, selectionCost(walk, operation.selectionSet, root, false));
+    dependsOnVariables ||= walk.readVariables;
   }
-  return highest;
+  return { cost: highest, dependsOnVariables };
 }
 
 /** The variables as given, and the operation's defaults for those not given. */
@@ -85,7 +103,7 @@ function withDefaults(operation: OperationDefinitionNode, variables: Readonly<Re
   const values: Record<string, unknown> = { ...variables };
   for (const definition of operation.variableDefinitions ?? []) {
     const name = definition.variable.name.value;
-    if (values[name] === undefined && definition.defaultValue) values[name] = literal(definition.defaultValue, {});
+    if (values[name] === undefined && definition.defaultValue) values[name] = literal(definition.defaultValue, undefined);
   }
   return values;
 }
@@ -97,7 +115,7 @@ function withDefaults(operation: OperationDefinitionNode, variables: Readonly<Re
 function selectionCost(walk: Walk, selectionSet: SelectionSetNode, parent: GraphQLNamedType, inPage: boolean): number {
   let cost = 0;
   for (const selection of selectionSet.selections) {
-    if (skipped(selection.directives, walk.variables)) continue;
+    if (skipped(selection.directives, walk)) continue;
     if (selection.kind === 'Field') {
       if (selection.name.value.startsWith('__')) continue;
       const field = fieldsOf(parent)?.[selection.name.value];
@@ -125,7 +143,7 @@ function fieldCost(
   inPage: boolean,
 ): number {
   const { named, list } = unwrap(field.type);
-  const page = pageSize(args, walk.variables);
+  const page = pageSize(args, walk);
   if (!selectionSet) return 1;
   if (page !== undefined) return 1 + page * selectionCost(walk, selectionSet, named, true);
   if (list && !inPage) return 1 + walk.defaultListSize * selectionCost(walk, selectionSet, named, false);
@@ -133,32 +151,37 @@ function fieldCost(
 }
 
 /** `first` or `last`, when given as an integer (the larger when both): the page's size. */
-function pageSize(args: readonly ArgumentNode[], variables: Readonly<Record<string, unknown>>): number | undefined {
+function pageSize(args: readonly ArgumentNode[], walk: Walk): number | undefined {
   let size: number | undefined;
   for (const arg of args) {
     if (arg.name.value !== 'first' && arg.name.value !== 'last') continue;
-    const value = literal(arg.value, variables);
+    const value = literal(arg.value, walk);
     if (typeof value === 'number' && Number.isInteger(value)) size = Math.max(size ?? 0, value, 0);
   }
   return size;
 }
 
-function skipped(directives: readonly DirectiveNode[] | undefined, variables: Readonly<Record<string, unknown>>): boolean {
+function skipped(directives: readonly DirectiveNode[] | undefined, walk: Walk): boolean {
   for (const directive of directives ?? []) {
     const condition = directive.arguments?.find((arg) => arg.name.value === 'if');
     if (!condition) continue;
-    const value = literal(condition.value, variables);
+    const value = literal(condition.value, walk);
     if (directive.name.value === 'skip' && value === true) return true;
     if (directive.name.value === 'include' && value === false) return true;
   }
   return false;
 }
 
-/** The value of an argument: its literal, or its variable's value. Only what the cost reads (ints, booleans). */
-function literal(node: ValueNode, variables: Readonly<Record<string, unknown>>): unknown {
+/**
+ * The value of an argument: its literal, or its variable's value (none in a default
+ * value, which is a constant). Only what the cost reads (ints, booleans).
+ */
+function literal(node: ValueNode, walk: Walk | undefined): unknown {
   switch (node.kind) {
     case 'Variable':
-      return variables[node.name.value];
+      if (walk === undefined) return undefined;
+      walk.readVariables = true;
+      return walk.variables[node.name.value];
     case 'IntValue':
       return Number.parseInt(node.value, 10);
     case 'BooleanValue':

@@ -38,6 +38,21 @@ describe('query cost limit', () => {
     expect((await postGraphQL(url, { query, variables: { n: 11 } })).body.errors?.[0]?.extensions.code).toBe('QUERY_TOO_COMPLEX');
   });
 
+  it('a document seen before is measured again by its variables and the operation named, not by what was sent last', async () => {
+    const url = await start({ maxCost: costOf(10, 10) });
+    // mercurius hands the guard the same parsed document each time the same text comes.
+    const query = 'query ($n: Int) { posts(first: $n) { edges { node { likedBy(first: 10) { edges { node { id } } } } } } }';
+    for (const n of [11, 10, 11, 10]) {
+      const { body } = await postGraphQL(url, { query, variables: { n } });
+      expect(body.errors?.[0]?.extensions.code, `first: ${n}`).toBe(n > 10 ? 'QUERY_TOO_COMPLEX' : undefined);
+    }
+    const two = `query Cheap { likes } query Dear ${nested(20, 20)}`;
+    for (const name of ['Cheap', 'Dear', 'Cheap', 'Dear', 'Cheap']) {
+      const { body } = await postGraphQL(url, { query: two, operationName: name });
+      expect(body.errors?.[0]?.extensions.code, name).toBe(name === 'Dear' ? 'QUERY_TOO_COMPLEX' : undefined);
+    }
+  });
+
   it('the default limit (50,000) passes a page of 100 with pages of 100, and refuses a third level', async () => {
     const url = await start();
     expect((await postGraphQL(url, { query: nested(100, 100) })).status).toBe(200);
