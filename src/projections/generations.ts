@@ -28,9 +28,11 @@ export interface Generation {
   startedFrom: bigint;
   /** The log's head when it was created: for a first generation, what it replays as history. */
   replayUntil: bigint;
+  /** Written by each append's transaction (withInlineProjections), not by workers moving its checkpoints (migrations/0012). */
+  appliedInline: boolean;
 }
 
-const generationColumns = ['projection', 'generation', 'version', 'partitions', 'schema_name', 'read_schema', 'status', 'started_from', 'replay_until'] as const;
+const generationColumns = ['projection', 'generation', 'version', 'partitions', 'schema_name', 'read_schema', 'status', 'started_from', 'replay_until', 'applied_inline'] as const;
 
 const toGeneration = (row: Pick<Selectable<ProjectionGenerationsTable>, (typeof generationColumns)[number]>): Generation => ({
   projection: row.projection,
@@ -42,6 +44,7 @@ const toGeneration = (row: Pick<Selectable<ProjectionGenerationsTable>, (typeof 
   status: row.status,
   startedFrom: BigInt(row.started_from),
   replayUntil: BigInt(row.replay_until),
+  appliedInline: row.applied_inline,
 });
 
 export const table = (schema: string, name: string) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
@@ -113,7 +116,9 @@ export async function createGeneration(
   projection: AnyProjection,
   status: 'live' | 'building',
   from: bigint,
+  options: { appliedInline?: boolean } = {},
 ): Promise<Generation> {
+  const appliedInline = options.appliedInline === true;
   const last = await projectionTables(tx)
     .selectFrom('projection_generations')
     .select((eb) => eb.fn.max('generation').as('generation'))
@@ -148,6 +153,8 @@ export async function createGeneration(
       replay_until: head.toString(),
       event_types: [...projection.eventTypes],
       categories: projection.categories ? [...projection.categories] : null,
+      // Known from the start, so a reader never follows an inline generation by its checkpoints.
+      applied_inline: appliedInline,
     })
     .execute();
   await ensurePartitions(tx, { consumer: projection.name, generation, partitions: projection.partitions, position: from });
@@ -163,6 +170,7 @@ export async function createGeneration(
     status,
     startedFrom: from,
     replayUntil: head,
+    appliedInline,
   };
 }
 

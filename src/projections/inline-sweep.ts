@@ -1,7 +1,9 @@
+import { CheckpointNotifier } from '../consumers/checkpoint-notifier.js';
 import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
 import { applyInLogOrder } from './apply-in-log-order.js';
 import type { AnyProjection } from './define-projection.js';
 import { lockProjection, table } from './generations.js';
+import { markAppliedInline } from './inline-marks.js';
 import { decodeOrDeadLetter, owedEvents, readLive } from './inline-pending.js';
 import { projectionContext } from './projection-context.js';
 import { projectionTables } from './projection-tables.js';
@@ -22,7 +24,9 @@ import { projectionTables } from './projection-tables.js';
  * thrown once the rest is applied, and the failing stream stays owed. An event this code
  * cannot decode is dead-lettered, as a worker would.
  *
- * Called by the workers of inline projections on each membership round.
+ * Called by the workers of inline projections on each membership round: it also marks
+ * the generations of this version as applied inline, and notifies the store's listeners
+ * when it applied something (subscriptions push the rows it changed).
  *
  * @returns how many events were applied (or dead-lettered).
  * @example
@@ -36,6 +40,9 @@ export async function applyPendingInline(
   options: { batchSize?: number; maxBatches?: number } = {},
 ): Promise<number> {
   const limit = options.batchSize ?? 500;
+  // Each round, so a generation created after the appenders set up (a rebuild started by
+  // hand) is known to be applied inline once it is switched to (inline-marks.ts).
+  await markAppliedInline(store, projection);
   const failing = new Map<string, unknown>();
   let applied = 0;
   for (let batch = 0; batch < (options.maxBatches ?? 20); batch++) {
@@ -57,6 +64,13 @@ export async function applyPendingInline(
     }
     applied += result.applied;
     if (!result.more || result.applied === 0) break;
+  }
+  if (applied > 0) {
+    // Rows changed without an append: subscribers of the projection (whose feed follows
+    // what is owed) look again now rather than at their next poll.
+    const notifier = new CheckpointNotifier(store);
+    notifier.notify();
+    await notifier.settle();
   }
   const [failure] = failing.values();
   if (failure !== undefined) throw failure;

@@ -4,6 +4,7 @@ import { ConcurrencyError } from '../errors.js';
 import { applyEvents } from './apply.js';
 import type { AnyProjectedEvent, AnyProjection } from './define-projection.js';
 import { lockProjections, table } from './generations.js';
+import { markAppliedInline } from './inline-marks.js';
 import { recordOwed, takeOwedOfStream } from './inline-pending.js';
 import { projectionContext } from './projection-context.js';
 import { setupProjection } from './rebuild.js';
@@ -36,7 +37,12 @@ export function withInlineProjections(store: EventStore, projections: readonly A
   let setUp: Promise<unknown> | undefined;
   const ready = () =>
     (setUp ??= (async () => {
-      for (const projection of projections) await setupProjection(store, projection, { inline: true });
+      for (const projection of projections) {
+        await setupProjection(store, projection, { inline: true });
+        // Readers that follow the live generation (subscriptions) learn that appends write
+        // it, not workers (inline-marks.ts).
+        await markAppliedInline(store, projection);
+      }
     })().catch((error: unknown) => {
       setUp = undefined;
       throw error;

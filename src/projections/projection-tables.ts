@@ -23,6 +23,8 @@ export interface ProjectionGenerationsTable {
   started_from: Int8;
   /** The log's head when the generation was created: events up to it are history. */
   replay_until: Int8;
+  /** Applied by each append's transaction, not by workers (migrations/0012). */
+  applied_inline: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: ColumnType<Date, Date | string | undefined, Date | string>;
   live_since: NullableTimestamp;
   retired_at: NullableTimestamp;

@@ -44,11 +44,11 @@ export async function setupProjection(store: EventStore, projection: AnyProjecti
       // (lastCommittedPosition is not bounded): made live at once, the first generation
       // would never apply an event that committed behind an open appender's transaction.
       const logHasEvents = options.inline === true && (await tx.lastCommittedPosition()) > 0n;
-      await createGeneration(tx, projection, logHasEvents ? 'building' : 'live', 0n);
+      await createGeneration(tx, projection, logHasEvents ? 'building' : 'live', 0n, { appliedInline: options.inline === true });
     } else if (live && live.version < projection.version && options.autoRebuild !== false) {
       if (!building || building.version < projection.version) {
         if (building) await retire(tx, building);
-        await createGeneration(tx, projection, 'building', 0n);
+        await createGeneration(tx, projection, 'building', 0n, { appliedInline: options.inline === true });
       }
     }
     return readGenerations(tx, projection.name);
@@ -77,7 +77,9 @@ export async function startRebuild(store: EventStore, projection: AnyProjection,
     if (building && building.version === projection.version) return building;
     if (building) await retire(tx, building);
     const live = existing.find((g) => g.status === 'live');
-    return createGeneration(tx, projection, live ? 'building' : 'live', options.from ?? 0n);
+    // The same version's code applies it as it applies the live one; another version marks its own (inline-marks.ts).
+    const appliedInline = live !== undefined && live.appliedInline && live.version === projection.version;
+    return createGeneration(tx, projection, live ? 'building' : 'live', options.from ?? 0n, { appliedInline });
   }, { appends: false });
 }
 

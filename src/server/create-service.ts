@@ -77,7 +77,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   registerHealthRoutes(app, { checks: () => [...checks.values()], timeoutMs: settings.limits.readinessTimeoutMs, production: settings.production });
   try {
     // Security and metrics hook into every route, so they come before the GraphQL one.
-    const authenticate = await registerSecurity(app, options.security, settings);
+    const authenticate = await registerSecurity(app, options.security, settings, options.store);
     await registerMetrics(app, options.store, options.metrics, settings);
     await registerGraphQL(app, options, settings, authenticate);
     secureGraphQL(app, options.security, settings);

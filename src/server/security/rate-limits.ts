@@ -5,9 +5,12 @@
  * a batch counts, so the GraphQL hook (operation-guard.ts) asks for each operation.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { EventStore } from '../../event-store/event-store.js';
 import type { Principal } from '../principal.js';
 import { RequestRefusedError, ServiceErrorCodes } from '../service-errors.js';
+import { databaseRateLimitStores } from './database-rate-limit-store.js';
 import { loadOptionalPackage } from './optional-package.js';
+import { FixedWindowStore, rateLimitStoreClass, type RateLimitStore } from './rate-limit-store.js';
 import type { RateLimit } from './security-options.js';
 
 /** Counts one operation of `caller`; throws when it is one too many. */
@@ -50,22 +53,50 @@ export interface RateLimiters {
   queries: RateLimiter | undefined;
 }
 
-/** Registers the plugin (its store, no route hooks) and makes a limiter for each limit given. */
-export async function registerRateLimits(app: FastifyInstance, limits: { mutations: RateLimit | undefined; queries: RateLimit | undefined }): Promise<RateLimiters> {
+/** Where the counts live (docs/security.md, "Rate limits"). */
+export type RateLimitBackend = 'database' | 'memory';
+
+export interface RateLimitSetup {
+  mutations: RateLimit | undefined;
+  queries: RateLimit | undefined;
+  /**
+   * As given in `options.security.rateLimit.store`. Undefined: in the event store's
+   * database, unless that is PGlite (one process, nothing to share): then in memory.
+   */
+  store?: RateLimitBackend | undefined;
+}
+
+/**
+ * Registers the plugin (its store, no route hooks) and makes a limiter for each limit
+ * given. The counts are kept in `eventStore`'s database unless `store` says `memory`;
+ * without an event store, in memory.
+ */
+export async function registerRateLimits(app: FastifyInstance, limits: RateLimitSetup, eventStore?: EventStore): Promise<RateLimiters> {
   if (limits.mutations === undefined && limits.queries === undefined) return { mutations: undefined, queries: undefined };
   const module = await loadOptionalPackage('@fastify/rate-limit', 'options.security.rateLimit', () => import('@fastify/rate-limit'));
   // The plugin asks a key of a request; the key is the caller's, known to the hook, so the
   // hook hands the plugin a stand-in request carrying it.
   const keys = new WeakMap<object, string>();
   const keyGenerator = (request: FastifyRequest) => keys.get(request) ?? 'unknown';
-  await app.register(module.default, { global: false, keyGenerator, store: FixedWindowStore });
+  await app.register(module.default, { global: false, keyGenerator, store: storeClass(app, limits.store, eventStore) });
+  const failures = countingFailures(app);
   const limiter = (kind: string, limit: RateLimit | undefined): RateLimiter | undefined => {
     if (limit === undefined) return undefined;
     const count = app.createRateLimit({ max: limit.max, timeWindow: limit.windowMs, keyGenerator });
     return async (caller) => {
       const standIn = { routeOptions: { config: {} } };
-      keys.set(standIn, keyOf(caller, module.normalizeIP));
-      const outcome = await count(standIn as unknown as FastifyRequest);
+      // The kind first: in the database, every limit's counts share one table.
+      keys.set(standIn, `${kind}:${keyOf(caller, module.normalizeIP)}`);
+      let outcome: Awaited<ReturnType<typeof count>>;
+      try {
+        outcome = await count(standIn as unknown as FastifyRequest);
+      } catch (error) {
+        // Open, not closed: refusing every write while the counts cannot be kept would make
+        // a database hiccup an outage of the service, for a limit that guards against abuse.
+        failures.failed(error);
+        return;
+      }
+      failures.counted();
       if (outcome.isAllowed) return;
       caller.header('x-ratelimit-limit', String(outcome.max));
       caller.header('x-ratelimit-remaining', String(outcome.remaining));
@@ -78,32 +109,31 @@ export async function registerRateLimits(app: FastifyInstance, limits: { mutatio
   return { mutations: limiter('mutations', limits.mutations), queries: limiter('queries', limits.queries) };
 }
 
+function storeClass(app: FastifyInstance, backend: RateLimitBackend | undefined, eventStore: EventStore | undefined): new () => RateLimitStore {
+  if (backend === 'memory' || (backend === undefined && eventStore === undefined)) return rateLimitStoreClass(() => new FixedWindowStore());
+  if (eventStore === undefined) throw new Error("rate limits counted in the database ('database') need the event store: registerRateLimits(app, limits, store)");
+  return rateLimitStoreClass(databaseRateLimitStores({ store: eventStore, inMemoryOnPGlite: backend === undefined, log: app.log }));
+}
+
 /**
- * Counts per key in fixed windows, in this process, for the plugin (its `store` option).
- * The plugin's own LocalStore answers every call with the same object, which it goes on
- * changing: the operations of one batch, counted in the same tick, all read the count of
- * the last and are all refused. This one answers each call with the count as it was then.
- * At most `maxKeys` callers are remembered; the one least recently counted goes first.
+ * Logs the failures to count, once when they start and once when counting works again:
+ * while the database is down every operation would fail to count, and one line each would
+ * bury the log.
  */
-class FixedWindowStore {
-  static readonly maxKeys = 10_000;
-  readonly #windows = new Map<string, { count: number; startedAt: number }>();
-
-  incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
-    const now = Date.now();
-    let window = this.#windows.get(key);
-    if (window === undefined || window.startedAt + timeWindow <= now) window = { count: 0, startedAt: now };
-    window.count += 1;
-    // Re-inserted, so the Map's order is the order of last use.
-    this.#windows.delete(key);
-    this.#windows.set(key, window);
-    if (this.#windows.size > FixedWindowStore.maxKeys) this.#windows.delete(this.#windows.keys().next().value as string);
-    callback(null, { current: window.count, ttl: window.startedAt + timeWindow - now });
-  }
-
-  child(): FixedWindowStore {
-    return new FixedWindowStore();
-  }
+function countingFailures(app: FastifyInstance): { failed(error: unknown): void; counted(): void } {
+  let failing = false;
+  return {
+    failed(error) {
+      if (failing) return;
+      failing = true;
+      app.log.warn({ err: error }, 'rate limits cannot be counted: operations are let through uncounted until counting works again (docs/security.md)');
+    },
+    counted() {
+      if (!failing) return;
+      failing = false;
+      app.log.info('rate limits are counted again');
+    },
+  };
 }
 
 /**

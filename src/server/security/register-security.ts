@@ -8,6 +8,7 @@
  * and mercurius' hooks), and gives each request's context `principalOf(request)`.
  */
 import type { FastifyInstance } from 'fastify';
+import type { EventStore } from '../../event-store/event-store.js';
 import { ValidationError } from '../../errors.js';
 import { AccessRefusedError, type Authenticate, type Principal } from '../principal.js';
 import { ServiceErrorCodes } from '../service-errors.js';
@@ -33,14 +34,14 @@ const registered = new WeakMap<FastifyInstance, { security: SecuritySettings; ra
  * @throws ValidationError naming the option at fault (`options.security.jwt.secret`), or a
  * feature whose package is not installed (`options.security.cors` without `@fastify/cors`).
  */
-export async function registerSecurity(app: FastifyInstance, options: SecurityOptions | undefined, settings: ServiceSettings): Promise<Authenticate> {
+export async function registerSecurity(app: FastifyInstance, options: SecurityOptions | undefined, settings: ServiceSettings, store: EventStore): Promise<Authenticate> {
   const security = checkSecurityOptions(options);
   // Headers and CORS first: a refusal of the token below still carries them, so a browser
   // lets the page read why it was refused.
   if (security.headers !== false) await registerSecurityHeaders(app, security.headers, settings.production);
   if (security.cors) await registerCors(app, security.cors);
   const jwt = security.jwt ? await registerJwt(app, security.jwt) : undefined;
-  const rateLimits = await registerRateLimits(app, { mutations: security.mutationRateLimit, queries: security.queryRateLimit });
+  const rateLimits = await registerRateLimits(app, { mutations: security.mutationRateLimit, queries: security.queryRateLimit, store: security.rateLimitStore }, store);
   const authenticate = createAuthenticate({ apiKeys: security.apiKeys, jwt, verifyToken: security.verifyToken });
   registerAuthentication(app, authenticate);
   registered.set(app, { security, rateLimits });

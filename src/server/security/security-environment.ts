@@ -14,7 +14,8 @@ type Environment = Readonly<Record<string, string | undefined>>;
  *   `ANNALS_JWT_ISSUER`, `ANNALS_JWT_AUDIENCE` (comma separated), `ANNALS_JWT_ROLES_CLAIM`;
  * - `ANNALS_REQUIRE_TOKEN_FOR_READS`, `ANNALS_OPEN_MUTATIONS`: `true` or `false`;
  * - `ANNALS_CORS_ORIGINS`: `*` or origins, comma separated;
- * - `ANNALS_MUTATION_RATE_LIMIT`: `600/1m` (max per window: `ms`, `s`, `m`, `h`) or `off`.
+ * - `ANNALS_MUTATION_RATE_LIMIT`: `600/1m` (max per window: `ms`, `s`, `m`, `h`) or `off`;
+ * - `ANNALS_RATE_LIMIT_STORE`: `database` or `memory` (where the counts live).
  *
  * Only what is set appears in the result; an empty variable counts as unset.
  *
@@ -58,7 +59,10 @@ export function securityFromEnvironment(env: Environment = process.env): Securit
   const origins = check(() => originsFromEnvironment(value('ANNALS_CORS_ORIGINS'), refuse));
   if (origins !== undefined) options.cors = { origins };
   const limit = check(() => rateLimitFromEnvironment(value('ANNALS_MUTATION_RATE_LIMIT'), refuse));
-  if (limit !== undefined) options.rateLimit = { mutations: limit };
+  const limitStore = check(() => rateLimitStoreFromEnvironment(value('ANNALS_RATE_LIMIT_STORE'), refuse));
+  if (limit !== undefined || limitStore !== undefined) {
+    options.rateLimit = { ...(limit !== undefined ? { mutations: limit } : {}), ...(limitStore !== undefined ? { store: limitStore } : {}) };
+  }
   if (issues.length > 0) throw new ValidationError(issues);
   return options;
 }
@@ -127,4 +131,11 @@ function rateLimitFromEnvironment(value: string | undefined, refuse: Refuse): { 
     return refuse('ANNALS_MUTATION_RATE_LIMIT', `must be max/window, such as 600/1m or 10/s (units ms, s, m, h), or off; not '${value}'`);
   }
   return { max, windowMs };
+}
+
+function rateLimitStoreFromEnvironment(value: string | undefined, refuse: Refuse): 'database' | 'memory' | undefined {
+  if (value === undefined) return undefined;
+  const store = value.toLowerCase();
+  if (store === 'database' || store === 'memory') return store;
+  return refuse('ANNALS_RATE_LIMIT_STORE', `must be database (counts shared by every API process) or memory (each process counts on its own); not '${value}'`);
 }

@@ -54,6 +54,12 @@ export interface RateLimitOptions {
   mutations?: RateLimit | false;
   /** Query operations. Default false: reads are not limited. */
   queries?: RateLimit | false;
+  /**
+   * Where the counts live. `database` (the default on Postgres): a table of the event
+   * store's schema, so every API process counts against the same limit. `memory` (the
+   * default on PGlite, which one process holds): each process counts on its own.
+   */
+  store?: 'database' | 'memory';
 }
 
 export interface CorsOptions {
@@ -184,9 +190,22 @@ const securitySchema = z.strictObject({
   requireTokenForReads: z.boolean().optional(),
   openMutations: z.boolean().optional(),
   rateLimit: z
-    .union([z.literal(false), z.strictObject({ mutations: rateLimitSchema.optional(), queries: rateLimitSchema.optional() })], {
-      error: 'must be { mutations, queries } or false',
-    })
+    .union(
+      [
+        z.literal(false),
+        z.strictObject({
+          mutations: rateLimitSchema.optional(),
+          queries: rateLimitSchema.optional(),
+          // A refinement, not z.enum: an enum's failure makes the union name only itself, not this field.
+          store: z
+            .string()
+            .refine((store) => store === 'database' || store === 'memory', { error: "must be 'database' or 'memory'" })
+            .transform((store) => store as 'database' | 'memory')
+            .optional(),
+        }),
+      ],
+      { error: 'must be { mutations, queries, store } or false' },
+    )
     .optional(),
   cors: z.union([z.literal(false), corsSchema], { error: 'must be { origins } or false' }).optional(),
   headers: z.union([z.boolean(), z.record(z.string(), z.unknown())], { error: "must be true, false or helmet's options" }).optional(),
@@ -210,6 +229,8 @@ export interface SecuritySettings {
   openMutations: boolean | undefined;
   mutationRateLimit: RateLimit | undefined;
   queryRateLimit: RateLimit | undefined;
+  /** As given; undefined: the database unless it is PGlite (rate-limits.ts). */
+  rateLimitStore: 'database' | 'memory' | undefined;
   cors: CorsOptions | undefined;
   headers: false | Readonly<Record<string, unknown>>;
   queryCost: Required<QueryCostOptions> | undefined;
@@ -222,7 +243,7 @@ export interface SecuritySettings {
 export function checkSecurityOptions(options: SecurityOptions | undefined): SecuritySettings {
   const checked = parseInput(securitySchema, options ?? {}, 'options.security');
   const apiKeys = checked.apiKeys ?? [];
-  const rateLimit = checked.rateLimit === false ? { mutations: false as const, queries: false as const } : (checked.rateLimit ?? {});
+  const rateLimit = checked.rateLimit === false ? { mutations: false as const, queries: false as const, store: undefined } : (checked.rateLimit ?? {});
   return {
     apiKeys,
     jwt: checked.jwt,
@@ -232,6 +253,7 @@ export function checkSecurityOptions(options: SecurityOptions | undefined): Secu
     openMutations: checked.openMutations,
     mutationRateLimit: rateLimit.mutations === false ? undefined : (rateLimit.mutations ?? securityDefaults.mutationRateLimit),
     queryRateLimit: rateLimit.queries === false ? undefined : rateLimit.queries,
+    rateLimitStore: rateLimit.store,
     cors: checked.cors === false ? undefined : checked.cors,
     headers: checked.headers === false ? false : checked.headers === true || checked.headers === undefined ? {} : checked.headers,
     queryCost: checked.queryCost === false ? undefined : { ...securityDefaults.queryCost, ...checked.queryCost },

@@ -1,6 +1,6 @@
 import type { EventStore, EventStoreTransaction, RecordedEvent } from '../../event-store/event-store.js';
 import type { AnyProjectedEvent, AnyProjection } from '../../projections/define-projection.js';
-import { readLiveFrontier, scanLog } from './feed-reads.js';
+import { endOfLog, readLiveFrontier, scanLog } from './feed-reads.js';
 import type { Feed } from './subscription-hub.js';
 
 /**
@@ -17,6 +17,14 @@ import type { Feed } from './subscription-hub.js';
  * Checkpoints and rows are read in one snapshot, and the projection commits its rows with
  * its checkpoint: the row pushed at a position is exactly the row after the change at that
  * position (a key with a change still waiting below one applied is held until it is not).
+ *
+ * A projection applied inline (withInlineProjections) moves no checkpoint: appends write
+ * its rows in their own transactions. Its frontier is the log's head as the snapshot's
+ * readers see it, held below what its live generation still owes (feed-reads.ts,
+ * readInlineFrontier): every change up to it is in the rows read. Those rows also hold
+ * the changes committed above it (behind an older appender still open), so a key with
+ * one is held back, pushed in the round whose frontier passes it, at its last change: a
+ * row is never pushed at a position it is ahead of.
  *
  * A subscriber that arrives is served in the next round, in the same snapshot as the
  * frontier it joins at, so nothing falls between what it is sent first and what it is
@@ -122,7 +130,8 @@ export class ProjectionFeed<Row> implements Feed {
 
   async #read(tx: EventStoreTransaction, pending: readonly Entry<Row>[]): Promise<Found<Row> | undefined> {
     // One snapshot for the checkpoints and the rows: the projection commits its rows with
-    // its checkpoint, so the rows read are exactly those as of the checkpoints read.
+    // its checkpoint (an inline one, with its events), so the rows read are exactly those
+    // as of the checkpoints (the events) read.
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const live = await readLiveFrontier(tx, this.#source.projection.name);
     if (!live) return undefined;
@@ -141,7 +150,17 @@ export class ProjectionFeed<Row> implements Feed {
     if (live.frontier > cursor) {
       await scanLog(tx, { after: cursor, until: live.frontier, ...scope }, (event) => this.#note(event, followed, changed, allApplied));
     }
-    if (live.highest > live.frontier) {
+    // Keys whose rows hold a change above the frontier (inline: committed behind an older
+    // appender still open): not exact as of any position the round could push them at.
+    let held: ReadonlySet<string> = new Set();
+    if (live.inline) {
+      const ahead = new Map<string, KeyChanges>();
+      const range = { after: live.frontier, until: endOfLog, limit: maxAheadEvents, ...scope };
+      // Past the limit, which rows are ahead is not known: the round waits (nothing is
+      // stepped over, since the cursor stays).
+      if (!(await scanLog(tx, range, (event) => this.#note(event, followed, ahead, allApplied)))) return undefined;
+      held = new Set(ahead.keys());
+    } else if (live.highest > live.frontier) {
       const ahead = new Map<string, KeyChanges>();
       const inLiveTables = (event: RecordedEvent, partition: number) => event.globalPosition <= (live.checkpoints.get(partition) ?? live.frontier);
       const range = { after: live.frontier, until: live.highest, limit: maxAheadEvents, ...scope };
@@ -164,7 +183,7 @@ export class ProjectionFeed<Row> implements Feed {
 
     const keys = new Set([...changed.keys(), ...pending.map((entry) => entry.subscriber.key), ...(switched ? this.#byKey.keys() : [])]);
     const rows = keys.size > 0 ? await this.#source.readRows(tx, [...keys]) : new Map<string, Row>();
-    return { frontier: live.frontier, generation: live.generation, switched, changed, missed, complete, rows };
+    return { frontier: live.frontier, generation: live.generation, switched, changed, held, missed, complete, rows };
   }
 
   /** Records the event under its row's key, when the key is one of `keys`: applied, or not yet (its partition is behind). */
@@ -191,16 +210,19 @@ export class ProjectionFeed<Row> implements Feed {
 
   /** Offers what the round found: synchronously, so no subscriber comes or goes halfway. */
   #publish(found: Found<Row>, pending: readonly Entry<Row>[]): void {
-    const { frontier, rows } = found;
+    const { frontier, rows, held } = found;
     this.#cursor = frontier;
     this.#generation = found.generation;
     if (found.switched) {
       // A rebuild switched the live generation: its rows may differ for every key.
-      for (const [key, entries] of this.#byKey) for (const entry of entries) this.#offer(entry, rows.get(key), exactAt(found.changed.get(key), frontier));
+      for (const [key, entries] of this.#byKey) {
+        if (held.has(key)) continue;
+        for (const entry of entries) this.#offer(entry, rows.get(key), exactAt(found.changed.get(key), frontier));
+      }
     } else {
       for (const [key, changes] of found.changed) {
         const position = exactChange(changes);
-        if (position === undefined) continue;
+        if (position === undefined || held.has(key)) continue;
         for (const entry of this.#byKey.get(key) ?? []) this.#offer(entry, rows.get(key), position);
       }
     }
@@ -210,6 +232,8 @@ export class ProjectionFeed<Row> implements Feed {
       let keyed = this.#byKey.get(key);
       if (!keyed) this.#byKey.set(key, (keyed = new Set()));
       keyed.add(entry);
+      // Its change above the frontier is pushed to it with the others', once passed.
+      if (held.has(key)) continue;
       const row = rows.get(key);
       const changes = found.changed.get(key);
       if (after === undefined) this.#offer(entry, row, exactAt(changes, frontier));
@@ -258,6 +282,11 @@ interface Found<Row> {
   switched: boolean;
   /** Keys changed after the cursor: up to the frontier, and past it as far as their partitions have come. */
   changed: Map<string, KeyChanges>;
+  /**
+   * Keys whose rows hold a change above the frontier (inline): pushed to nobody this round.
+   * Each has a change a later round finds, and pushes at, once its frontier passes it.
+   */
+  held: ReadonlySet<string>;
   /** Keys of reconnecting subscribers changed before the cursor. */
   missed: Map<string, KeyChanges>;
   /** Whether `missed` covers everything after the lowest `after` (false past maxCatchUpEvents). */

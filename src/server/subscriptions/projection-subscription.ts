@@ -75,7 +75,8 @@ const definitionSchema = z.object({
 
 /**
  * A Subscription field that pushes a projection's row each time the projection's
- * checkpoint passes a change to it (docs/subscriptions.md): a GraphQL part to compose
+ * checkpoint passes a change to it (for a projection applied inline, once the change is
+ * visible to the log's readers; docs/subscriptions.md): a GraphQL part to compose
  * with the others. Every subscriber of the field in a process shares one read of the
  * log and of the rows per change; on reconnection with `after`, a client gets the row if
  * it changed since, then live changes, never a position twice.

@@ -1,22 +1,32 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createTestStore } from '../../setup/database.js';
 import { postGraphQL, startService, type GraphQLAnswer } from '../support/http.js';
 import { adminKey, apiKeys, bearer, counterResolvers, counterSchema, writerKey } from './support/security-fixtures.js';
 
 // Rate limits per caller on mutations, over real HTTP: the refusal (429 RATE_LIMITED with
-// retry-after), the window's end, the callers' separate counts; queries not limited.
+// retry-after), the window's end, the callers' separate counts; queries not limited. Every
+// test runs with the counts in the database and in memory; sharing them between processes
+// is rate-limits-shared.int.test.ts.
 const store = await createTestStore('security_rate_limits');
 
-async function start(rateLimit: Parameters<typeof startService>[0]['security'] extends infer S ? (S extends { rateLimit?: infer R } ? R : never) : never, extra = {}) {
-  const counter = counterResolvers();
-  const service = await startService({ store, schema: counterSchema, resolvers: counter.resolvers, security: { apiKeys, rateLimit }, ...extra });
-  return { url: service.url, likes: counter.likes };
-}
+type RateLimitOptions = Exclude<NonNullable<NonNullable<Parameters<typeof startService>[0]['security']>['rateLimit']>, false>;
 
 const like = (url: string, key = writerKey.key) => postGraphQL(url, { query: 'mutation { like }' }, bearer(key));
 
-describe('mutation rate limit', () => {
+describe.each(['database', 'memory'] as const)('mutation rate limit, counted in %s', (backend) => {
+  // The tests' callers are the same keys: each test starts from no counts.
+  beforeEach(async () => {
+    await store.read((db) => db.withSchema(store.schema).deleteFrom('rate_limit_windows').execute());
+  });
+
+  async function start(rateLimit: Omit<RateLimitOptions, 'store'> | false, extra = {}) {
+    const counter = counterResolvers();
+    const security = { apiKeys, rateLimit: rateLimit === false ? (false as const) : { ...rateLimit, store: backend } };
+    const service = await startService({ store, schema: counterSchema, resolvers: counter.resolvers, security, ...extra });
+    return { url: service.url, likes: counter.likes };
+  }
+
   it('past max in the window: 429 RATE_LIMITED with retry-after; after the window, allowed again', async () => {
     const { url, likes } = await start({ mutations: { max: 3, windowMs: 1000 } });
     for (let n = 1; n <= 3; n++) {
@@ -71,7 +81,7 @@ describe('mutation rate limit', () => {
       store,
       schema: counterSchema,
       resolvers: counter.resolvers,
-      security: { openMutations: true, rateLimit: { mutations: { max: 1, windowMs: 60_000 } } },
+      security: { openMutations: true, rateLimit: { mutations: { max: 1, windowMs: 60_000 }, store: backend } },
     });
     expect((await postGraphQL(url, { query: 'mutation { like }' })).status).toBe(200);
     expect((await postGraphQL(url, { query: 'mutation { like }' })).status).toBe(429);

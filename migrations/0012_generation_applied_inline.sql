@@ -1,0 +1,12 @@
+-- Whether a generation is applied inline: written with each append, in the append's
+-- transaction, by code of its version (src/projections/inline.ts), rather than by
+-- workers that move its checkpoints. Its live checkpoints then stay where its build left
+-- them, so what it has applied is read from the log instead: every event up to the
+-- readers' bound (docs/global-log.md) that it does not still owe
+-- (projection_inline_pending). Subscriptions follow it that way
+-- (src/server/subscriptions/projection-feed.ts).
+--
+-- Set by the code that applies it, for the generations of its own version
+-- (src/projections/inline-marks.ts): when an inline store first appends, and on each
+-- round of the inline projection's workers.
+ALTER TABLE projection_generations ADD COLUMN applied_inline boolean NOT NULL DEFAULT false;
