@@ -43,3 +43,4 @@ export {
   ConsistencyTimeoutError,
   type DeadLetteredEvent,
 } from './errors/consistency-errors.js';
+export { PublishError, type PublishTarget } from './errors/outbox-errors.js';

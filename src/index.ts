@@ -106,6 +106,7 @@ export type { MigrationResult } from './database/migration-result.js';
 export {
   AnnalsError,
   ConcurrencyError,
+  PublishError,
   DeadLetterError,
   DomainError,
   ErrorCodes,
@@ -135,6 +136,7 @@ export {
   UnknownProjectionError,
   ValidationError,
   type DatabaseTarget,
+  type PublishTarget,
   type ErrorCode,
   type StoreLockHolder,
   type UnreachableReason,

@@ -42,6 +42,7 @@ export const ErrorCodes = {
   consistencyRebuilding: 'ANNALS_CONSISTENCY_REBUILDING',
   consistencyStopped: 'ANNALS_CONSISTENCY_STOPPED',
   consistencyDeadLettered: 'ANNALS_CONSISTENCY_DEAD_LETTERED',
+  publish: 'ANNALS_PUBLISH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
