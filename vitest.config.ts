@@ -11,6 +11,7 @@ export default defineConfig({
       { find: /^annals$/, replacement: source('./src/index.ts') },
       { find: /^annals\/testing$/, replacement: source('./src/testing/index.ts') },
       { find: /^annals\/server$/, replacement: source('./src/server/index.ts') },
+      { find: /^annals\/outbox$/, replacement: source('./src/outbox/index.ts') },
       // graphql 16 ships a CommonJS and an ES module build; Node and mercurius load the
       // CommonJS one, vite would give tests the other, and a schema made by one is refused
       // by the other. Tests get what Node gives an application.

@@ -25,6 +25,7 @@ it('exports exactly the public API', () => {
     'ProjectionSchemaError',
     'ProjectionStoppedError',
     'ProjectionTimeoutError',
+    'PublishError',
     'SchemaConflictError',
     'SchemaNotMigratedError',
     'StoreClosedError',

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import * as annals from '../src/index.js';
 import * as annalsTesting from '../src/testing/index.js';
+import * as annalsOutbox from '../src/outbox/index.js';
 import { testDatabaseUrl, useTestSchema } from './setup/database.js';
 
 const run = promisify(execFile);
@@ -93,6 +94,9 @@ it.each([
   'docs/projections.md',
   'docs/consumers.md',
   'docs/limits.md',
+  'docs/outbox.md',
+  'docs/publishers.md',
+  'docs/inbox.md',
 ])(
   'the examples of %s import from the package only what it exports',
   async (page) => {
@@ -101,6 +105,7 @@ it.each([
     const entries = {
       annals: { values: annals, text: await readFile('src/index.ts', 'utf8') },
       'annals/testing': { values: annalsTesting, text: await readFile('src/testing/index.ts', 'utf8') },
+      'annals/outbox': { values: annalsOutbox, text: await readFile('src/outbox/index.ts', 'utf8') },
     };
     for (const block of blocks) {
       for (const [, typeOnly, names, from] of block.matchAll(namedImport)) {

@@ -33,7 +33,7 @@ export interface OutboxMessage {
 
 /**
  * Sends messages to one broker or endpoint. Small on purpose: a Kafka publisher is a page
- * of code (docs/outbox.md shows one).
+ * of code (docs/publishers.md shows one).
  *
  * The relay calls `publish` for one message at a time per key (the next message of a key
  * only once the previous one is acknowledged), and for different keys concurrently.

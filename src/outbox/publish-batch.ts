@@ -1,0 +1,175 @@
+import { backoffDelay, sleep } from '../backoff.js';
+import { BatchFault, type ConsumerUnit, type LogEvent } from '../consumers/consumer-client.js';
+import type { ConsumerLogger } from '../consumers/engine-options.js';
+import type { EventStore, EventStoreTransaction } from '../event-store/event-store.js';
+import { PublishError } from '../errors/outbox-errors.js';
+import type { Outbox } from './define-outbox.js';
+import type { OutboxMessage } from './message.js';
+import { holdIfLaneHeld, laneKey, lanesWithRows, park, type LaneMessage } from './parked-table.js';
+import { describe, type Routed } from './routing.js';
+
+/** An event of the relay's batch: where it is in the log, and the messages it gives. */
+export interface RelayEvent extends LogEvent {
+  routed: Routed[];
+}
+
+export interface RelayRetries {
+  /** Attempts at a message before it may be parked (default 10). */
+  attempts: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+/**
+ * Per destination, how many publishes went through in this process: a message that
+ * keeps failing is parked only if its destination accepted others meanwhile. While none
+ * goes through, the broker is taken as down, and every message waits, retried with
+ * backoff, instead of the whole backlog being parked by an outage.
+ */
+export class DestinationHealth {
+  readonly #published = new Map<string, number>();
+  published(destination: string): void {
+    this.#published.set(destination, this.count(destination) + 1);
+  }
+  count(destination: string): number {
+    return this.#published.get(destination) ?? 0;
+  }
+}
+
+export interface PublishSettings {
+  store: EventStore;
+  outbox: Outbox;
+  retries: RelayRetries;
+  log: ConsumerLogger;
+  /** Aborted when the relay stops: retries end, the batch ends without moving its checkpoint. */
+  stopping: AbortSignal;
+  health: DestinationHealth;
+  /** This relay's worker id in the engine's leases: parks and holds are fenced by it. */
+  workerId: string;
+  /** Most lanes (keys) publishing at once in one partition's batch. */
+  concurrency: number;
+}
+
+type Outcome = { kind: 'published' } | { kind: 'parked'; error: unknown; attempts: number } | { kind: 'interrupted' };
+
+/**
+ * Publishes a batch's messages: the lanes (destination and key) concurrently, each
+ * lane's messages one at a time in log order, the next only once the previous was
+ * acknowledged or parked. Returns 'done' when every message is published, parked or
+ * held (the checkpoint may move), or why not: the partition was lost, or the relay
+ * stops while a message is still failing (the batch runs again from the checkpoint).
+ */
+export async function publishBatch(events: readonly RelayEvent[], unit: ConsumerUnit, settings: PublishSettings): Promise<'done' | 'lost' | 'interrupted'> {
+  const lanes = new Map<string, { event: RelayEvent; routed: Routed }[]>();
+  for (const event of events) {
+    for (const routed of event.routed) {
+      const lane = laneKey(routed);
+      let items = lanes.get(lane);
+      if (!items) lanes.set(lane, (items = []));
+      items.push({ event, routed });
+    }
+  }
+  const checked = await database(settings.store, (tx) => lanesWithRows(tx, settings.outbox.name, events.flatMap((event) => event.routed)));
+  const batch = { interrupted: false };
+  const queue = [...lanes];
+  const failures: unknown[] = [];
+  // At most `concurrency` lanes at once, each lane to its end. Every lane ends before the
+  // batch does, even when one fails: a lane still publishing while the batch runs again
+  // would publish its key twice at once, out of order.
+  const workers = Array.from({ length: Math.min(settings.concurrency, queue.length) }, async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const [lane, items] = next;
+      await publishLane(items, unit, settings, { batch, checked: checked.has(lane) }).catch((error: unknown) => {
+        batch.interrupted = true;
+        failures.push(error);
+      });
+    }
+  });
+  await Promise.all(workers);
+  if (failures.length > 0) throw failures[0];
+  if (unit.lost) return 'lost';
+  return batch.interrupted ? 'interrupted' : 'done';
+}
+
+async function publishLane(
+  items: readonly { event: RelayEvent; routed: Routed }[],
+  unit: ConsumerUnit,
+  settings: PublishSettings,
+  state: { batch: { interrupted: boolean }; checked: boolean },
+): Promise<void> {
+  const { outbox, store, log } = settings;
+  const { batch } = state;
+  // A lane with parked rows is checked message by message, under its lock; the others
+  // only from their first park on (lanesWithRows).
+  let checked = state.checked;
+  for (const { event, routed } of items) {
+    if (batch.interrupted || unit.lost) return;
+    const message: LaneMessage = {
+      outbox: outbox.name,
+      destination: routed.destination,
+      key: routed.key,
+      messageId: routed.messageId,
+      globalPosition: event.globalPosition,
+      eventId: event.id,
+      eventType: event.type,
+    };
+    const owner = { consumer: outbox.consumerName, partition: unit.partition, workerId: settings.workerId };
+    const decision = checked ? await database(store, (tx) => holdIfLaneHeld(tx, message, owner)) : 'publish';
+    if (decision === 'lost') {
+      unit.lost = true;
+      return;
+    }
+    if (decision === 'hold') log.warn({ outbox: outbox.name, destination: routed.destination, key: routed.key, position: String(event.globalPosition) }, 'outbox message held behind a parked one');
+    if (decision !== 'publish') continue;
+    const outcome: Outcome = routed.error ? { kind: 'parked', error: routed.error, attempts: 1 } : await publishWithRetries(routed.message, unit, settings);
+    if (outcome.kind === 'interrupted') {
+      batch.interrupted = true;
+      return;
+    }
+    if (outcome.kind === 'parked') {
+      checked = true;
+      if (!(await database(store, (tx) => park(tx, message, owner, { error: describe(outcome.error), attempts: outcome.attempts })))) {
+        unit.lost = true;
+        return;
+      }
+      log.error({ err: outcome.error, outbox: outbox.name, destination: routed.destination, key: routed.key, messageId: routed.messageId }, 'outbox message parked; its key is held');
+    }
+  }
+}
+
+/**
+ * One message, tried until acknowledged. A PublishError that says a retry cannot help
+ * parks it at once; any other failure is retried with backoff, and parks it after the
+ * last attempt only if the destination took other messages meanwhile (DestinationHealth).
+ * The engine's own retry is not used: it would go on one event at a time and dead-letter
+ * the event, moving past it, where the relay must hold its key.
+ */
+async function publishWithRetries(message: OutboxMessage, unit: ConsumerUnit, settings: PublishSettings): Promise<Outcome> {
+  const { outbox, retries, log, stopping, health } = settings;
+  const publisher = outbox.destinations.get(message.destination)!.publisher;
+  // What the destination took before this message was first tried: more later means it is up.
+  const publishedBefore = health.count(message.destination);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await publisher.publish(message);
+      health.published(message.destination);
+      return { kind: 'published' };
+    } catch (error) {
+      if (error instanceof PublishError && !error.retryable) return { kind: 'parked', error, attempts: attempt };
+      if (attempt >= retries.attempts && health.count(message.destination) > publishedBefore) return { kind: 'parked', error, attempts: attempt };
+      log.warn({ err: error, outbox: outbox.name, destination: message.destination, messageId: message.id, attempt }, 'outbox publish failed; retrying');
+      if (stopping.aborted || unit.lost) return { kind: 'interrupted' };
+      await sleep(backoffDelay(attempt, retries), stopping);
+      if (stopping.aborted || unit.lost) return { kind: 'interrupted' };
+    }
+  }
+}
+
+/** The relay's own statements: a fault in them is the database's, never the message's (the engine backs off and runs the batch again). */
+async function database<T>(store: EventStore, work: (tx: EventStoreTransaction) => Promise<T>): Promise<T> {
+  try {
+    return await store.withTransaction(work, { appends: false });
+  } catch (error) {
+    throw new BatchFault(error);
+  }
+}
