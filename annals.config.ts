@@ -1,18 +1,21 @@
 /**
  * The `annals` command's config for this repository: the example projections
  * (projections/index.ts) and the order process manager on the store in DATABASE_URL (or
- * the embedded PGlite), and the GraphQL service over the example domains that `npm start`
- * (`annals start`) runs.
+ * the embedded PGlite), the outbox publishing the likes to NATS JetStream at NATS_URL,
+ * and the GraphQL service over the example domains that `npm start` (`annals start`) runs.
  *
  * @example
  * ```sh
  * npm start                                # the service and the workers, one process
  * npm run annals -- serve --migrate        # the API alone (any number of these)
  * npm run annals -- projections run        # the projections' workers alone
+ * npm run annals -- outbox relay           # the outbox's relay alone (NATS from docker-compose)
  * npm run annals -- status
  * ```
  */
+import { defineOutbox, natsPublisher } from 'annals/outbox';
 import { adminGraphQL, logSubscriptionsGraphQL } from 'annals/server';
+import { z } from 'zod';
 import { bankAccountMutations } from './domain/bank-account/bank-account.graphql.js';
 import { likeMutations } from './domain/likes/likes.graphql.js';
 import { inventoryMutations } from './domain/orders/inventory/inventory.graphql.js';
@@ -40,10 +43,37 @@ const notifications = notificationsProjection({
 });
 const projections = exampleProjections(notifications);
 
+/**
+ * The likes, as other services see them: a public shape of their own (the internal event
+ * schema may change; these may not without a new schemaVersion). Subjects
+ * `annals.post.LikeCreated` and `annals.post.LikeRemoved` in the stream ANNALS, created
+ * when missing. The publisher connects on its first publish: the config loads, and the
+ * service starts, without NATS; the relay retries until NATS is there.
+ */
+const publicLike = z.object({ postId: z.string(), userId: z.string() });
+const likesOutbox = defineOutbox({
+  name: 'likes',
+  destinations: { likes: { publisher: natsPublisher({ servers: process.env.NATS_URL || 'nats://127.0.0.1:4222' }) } },
+  routes: [
+    {
+      destination: 'likes',
+      eventTypes: ['LikeCreated'],
+      schema: publicLike.extend({ source: z.enum(['web', 'mobile', 'api']) }),
+      // The log keeps LikeCreated as written: version 1 said `post` and had no `source`.
+      map: ({ data }) => {
+        const like = data as { postId?: string; post?: string; userId: string; source?: string };
+        return { postId: like.postId ?? like.post, userId: like.userId, source: like.source ?? 'web' };
+      },
+    },
+    { destination: 'likes', eventTypes: ['LikeRemoved'], schema: publicLike, map: ({ data }) => ({ postId: (data as { postId: string }).postId, userId: (data as { userId: string }).userId }) },
+  ],
+});
+
 export default {
   schema: process.env.ANNALS_SCHEMA || 'annals',
   projections,
   consumers: [orderProcessManager()],
+  outboxes: [likesOutbox],
   service: {
     parts: [
       // likes on posts

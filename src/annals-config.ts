@@ -1,9 +1,10 @@
 import type { Consumer } from './consumers/define-consumer.js';
+import type { Outbox } from './outbox/define-outbox.js';
 import type { AnyProjection } from './projections/define-projection.js';
 
 /**
- * What `annals.config.ts` exports by default: the projections and consumers the commands
- * work on, the store's schema and which projections are applied inline with each append.
+ * What `annals.config.ts` exports by default: the projections, consumers and outboxes the
+ * commands work on, the store's schema and which projections are applied inline with each append.
  *
  * @example
  * ```ts
@@ -21,6 +22,13 @@ export interface AnnalsConfig {
   inline?: string[];
   /** Consumers made with defineConsumer, for `annals consumers ...` (default none). */
   consumers?: Consumer[];
+  /**
+   * Outboxes made with defineOutbox ('annals/outbox'): `annals outbox relay` runs their
+   * relays, `annals start` runs them beside the service, `annals status` reports them
+   * (default none). Type-only here: the broker clients load when a publisher first
+   * publishes, not with the config.
+   */
+  outboxes?: Outbox[];
   /** The GraphQL service `annals serve` and `annals start` run (docs/server.md, "Running it"). */
   service?: ServiceConfig;
 }

@@ -5,6 +5,7 @@ import { findDefaultConfigFile } from './config-module.js';
 import { consumerCommands } from './consumer-commands.js';
 import { deadLetterStatuses, listDeadLettersCommand, retryDeadLetterCommand, skipDeadLetterCommand } from './dead-letters-command.js';
 import { migrateCommand } from './migrate-command.js';
+import { outboxCommands } from './outbox-commands.js';
 import { projectionsRunCommand } from './projections-run-command.js';
 import { rebuildCommand } from './rebuild-command.js';
 import { runnerOptions, type RunnerFlags } from './run-options.js';
@@ -177,6 +178,7 @@ export const commands: readonly CommandSpec[] = [
     run: (input) => serve(input, true),
   },
   ...consumerCommands,
+  ...outboxCommands,
   {
     path: ['status'],
     arguments: '',
@@ -187,7 +189,7 @@ export const commands: readonly CommandSpec[] = [
     async run(input) {
       const config = await configOf(input);
       return withStore(schemaFor({ config: config.schema }), async (store, { database }) => {
-        print(await statusCommand(store, config.projections, { json: input.values.json === true, database }));
+        print(await statusCommand(store, config.projections, { json: input.values.json === true, database, outboxes: config.outboxes ?? [] }));
         return ExitCodes.ok;
       });
     },

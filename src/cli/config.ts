@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Consumer } from '../consumers/define-consumer.js';
+import type { Outbox } from '../outbox/define-outbox.js';
 import type { AnyProjection } from '../projections/define-projection.js';
 import { schemaNameSchema } from '../database/schema-name.js';
 import { UnknownProjectionError } from '../errors.js';
@@ -25,6 +26,14 @@ const isConsumer = (value: unknown): value is Consumer =>
   typeof (value as Consumer).mode === 'string' &&
   typeof (value as Consumer).definition?.handle === 'function';
 
+const isOutbox = (value: unknown): value is Outbox =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as Outbox).name === 'string' &&
+  typeof (value as Outbox).consumerName === 'string' &&
+  (value as Outbox).destinations instanceof Map &&
+  typeof (value as Outbox).close === 'function';
+
 const configSchema = z.object({
   schema: schemaNameSchema.optional(),
   projections: z.array(z.custom<AnyProjection>(isProjection, { error: 'must be a projection made with defineProjection' }), {
@@ -33,6 +42,9 @@ const configSchema = z.object({
   inline: z.array(z.string()).optional(),
   consumers: z
     .array(z.custom<Consumer>(isConsumer, { error: 'must be a consumer made with defineConsumer' }), { error: 'must be an array of consumers' })
+    .optional(),
+  outboxes: z
+    .array(z.custom<Outbox>(isOutbox, { error: 'must be an outbox made with defineOutbox (annals/outbox)' }), { error: 'must be an array of outboxes' })
     .optional(),
   service: z
     .object({
@@ -74,6 +86,9 @@ export async function loadConfig(path?: string): Promise<AnnalsConfig> {
   if (clash !== undefined) {
     throw new UsageError(`config file ${file}: consumer '${clash}' is listed twice${names.includes(clash) ? ' (as a projection too)' : ''}`);
   }
+  const outboxNames = (config.outboxes ?? []).map((o) => o.name);
+  const outboxTwice = outboxNames.find((name, index) => outboxNames.indexOf(name) !== index);
+  if (outboxTwice !== undefined) throw new UsageError(`config file ${file}: outbox '${outboxTwice}' is listed twice`);
   const unknownInline = config.inline?.find((name) => !names.includes(name));
   if (unknownInline !== undefined) throw new UsageError(`config file ${file}: inline names '${unknownInline}', which no projection is called`);
   return config;
@@ -114,4 +129,24 @@ export function findConsumer(config: AnnalsConfig, name: string): Consumer {
   const consumer = consumers.find((c) => c.name === name);
   if (!consumer) throw new UsageError(`no consumer named '${name}' (known: ${consumers.map((c) => c.name).join(', ') || 'none'})`);
   return consumer;
+}
+
+/**
+ * The configured outboxes called `names`, in that order; all of them when `names` is empty.
+ *
+ * @throws UsageError when the config lists no outboxes, or naming the first name it does not have.
+ */
+export function selectOutboxes(config: AnnalsConfig, names: readonly string[]): Outbox[] {
+  const outboxes = config.outboxes ?? [];
+  if (outboxes.length === 0) throw new UsageError('the config lists no outboxes (add outboxes: [...] to its default export, docs/outbox.md)');
+  if (names.length === 0) return outboxes;
+  return names.map((name) => findOutbox(config, name));
+}
+
+/** The configured outbox called `name`. @throws UsageError */
+export function findOutbox(config: AnnalsConfig, name: string): Outbox {
+  const outboxes = config.outboxes ?? [];
+  const outbox = outboxes.find((o) => o.name === name);
+  if (!outbox) throw new UsageError(`no outbox named '${name}' (known: ${outboxes.map((o) => o.name).join(', ') || 'none'})`);
+  return outbox;
 }

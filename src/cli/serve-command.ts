@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { runConsumers, type AnnalsConfig, type AnyProjection, type Consumer, type EventStore, type RunConsumersOptions, type RunProjectionsOptions } from '../index.js';
+import { runOutboxRelay } from '../outbox/run-outbox-relay.js';
 import { startRunner } from './run-options.js';
 import { listenForStop } from './signals.js';
 import { ExitCodes, UsageError } from './usage-error.js';
@@ -10,7 +11,10 @@ export interface ServeInput {
   config: AnnalsConfig;
   /** The database, for the first log line (`embedded PGlite in ./.annals-data (DATABASE_URL is not set), schema "annals"`). */
   database: string;
-  /** The projections and consumers (process managers) to run in this process (`annals start`); none for `annals serve`. */
+  /**
+   * The projections and consumers (process managers) to run in this process (`annals
+   * start`), with the config's outboxes' relays; none for `annals serve`.
+   */
   workers?: { projections: readonly AnyProjection[]; consumers: readonly Consumer[]; options: RunProjectionsOptions };
   env?: NodeJS.ProcessEnv;
 }
@@ -44,17 +48,25 @@ export async function serveCommand(input: ServeInput): Promise<number> {
     logger,
     // The environment's settings win over the config's: they are the deployment's.
     security: { ...(options.security as object | undefined), ...server.securityFromEnvironment(env) },
+    // Their status, metrics and admin fields, whether or not their relays run here.
+    outboxes: config.outboxes ?? [],
   } as Parameters<typeof server.createService>[0]);
+  // The relays running here report what they publish to the service's metrics.
+  const relayMetrics = server.outboxRelayMetrics(service.app);
 
   let runners: { ready: Promise<void>; stop(): Promise<void> }[] = [];
   let workersState: { state: 'starting' } | { state: 'running' } | { state: 'failed'; error: unknown } = { state: 'starting' };
   const stop = listenForStop((signal) => logger.info({ signal }, 'stopping: draining requests, then the workers'));
   try {
-    if (workers !== undefined && workers.projections.length + workers.consumers.length > 0) {
+    const outboxes = workers === undefined ? [] : (config.outboxes ?? []);
+    if (workers !== undefined && workers.projections.length + workers.consumers.length + outboxes.length > 0) {
       runners = [
         ...(workers.projections.length > 0 ? [startRunner(store, workers.projections, { ...workers.options, inline: config.inline ?? [], logger })] : []),
         // Process managers and relays run on the same engine, with the options they share.
         ...(workers.consumers.length > 0 ? [runConsumers(store, workers.consumers, { ...engineOptions(workers.options), logger })] : []),
+        // A broker that is down does not fail readiness: ready means set up and leasing;
+        // the relay retries the publishes with backoff (docs/outbox.md, "Running the relay").
+        ...outboxes.map((outbox) => runOutboxRelay(store, outbox, { ...relayOptions(workers.options, outbox.consumerName), logger: logger.child({ outbox: outbox.name }), metrics: relayMetrics })),
       ];
       Promise.all(runners.map((runner) => runner.ready)).then(
         () => (workersState = { state: 'running' }),
@@ -72,7 +84,7 @@ export async function serveCommand(input: ServeInput): Promise<number> {
       });
     }
     const url = await service.listen(server.listenOptionsFromEnvironment(env));
-    const running = [...(workers?.projections ?? []), ...(workers?.consumers ?? [])].map((worker) => worker.name);
+    const running = [...(workers?.projections ?? []), ...(workers?.consumers ?? []), ...outboxes.map((outbox) => ({ name: outbox.consumerName }))].map((worker) => worker.name);
     logger.info({ url: `${url}/graphql`, database, workers: running }, 'annals service listening');
     // People starting it by hand look for this line; the JSON above is for log shippers.
     process.stderr.write(`annals: GraphQL at ${url}/graphql on ${database}\n`);
@@ -87,6 +99,9 @@ export async function serveCommand(input: ServeInput): Promise<number> {
     throw error;
   } finally {
     stop.dispose();
+    // A relay closes its outbox's publishers when it stops; without one here (annals serve),
+    // an admin retry may have opened them (a NATS connection) and nothing else closes them.
+    if (workers === undefined) await Promise.allSettled((config.outboxes ?? []).map((outbox) => outbox.close()));
   }
 }
 
@@ -94,6 +109,20 @@ export async function serveCommand(input: ServeInput): Promise<number> {
 function engineOptions(options: RunProjectionsOptions): RunConsumersOptions {
   const { workerId, pollIntervalMs, leaseTtlMs, retries, onFailure } = options;
   return Object.fromEntries(Object.entries({ workerId, pollIntervalMs, leaseTtlMs, retries, onFailure }).filter(([, value]) => value !== undefined));
+}
+
+/**
+ * The options of projection workers that an outbox relay takes: its own retries are of
+ * publishes (the relay's defaults), not of handlers. A given worker id gets the relay's
+ * consumer name after it, so each engine of the process keeps a worker row of its own.
+ */
+function relayOptions(options: RunProjectionsOptions, consumer: string): { workerId?: string; pollIntervalMs?: number; leaseTtlMs?: number } {
+  const { workerId, pollIntervalMs, leaseTtlMs } = options;
+  return {
+    ...(workerId === undefined ? {} : { workerId: `${workerId}:${consumer}` }),
+    ...(pollIntervalMs === undefined ? {} : { pollIntervalMs }),
+    ...(leaseTtlMs === undefined ? {} : { leaseTtlMs }),
+  };
 }
 
 /** 'annals/server', loaded only by the commands that need it, so the rest work without its packages. */

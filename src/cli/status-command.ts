@@ -6,23 +6,88 @@ import {
   type PartitionStatus,
   type ProjectionStatus,
 } from '../index.js';
+import type { Outbox } from '../outbox/define-outbox.js';
+import { outboxStatus, type OutboxStatus } from '../outbox/outbox-status.js';
 import { formatCount, formatDuration, formatPercent, formatTable, toJson, truncate } from './output.js';
 import { announceDatabase } from './store.js';
 
 /**
  * `annals status [--json]`: where every configured projection stands, per generation and
- * partition, and the session holding the log back if one is. JSON is projectionStatus's
- * result as it is, bigints as strings (`logHeldBackBy` is null or that session). Which
- * database that is comes first (announceDatabase).
+ * partition, and the session holding the log back if one is; then the configured
+ * outboxes (formatOutboxStatus). JSON is projectionStatus's result as it is, bigints as
+ * strings (`logHeldBackBy` is null or that session), with `outboxes` (outboxStatus's
+ * result) when the config lists any. Which database that is comes first (announceDatabase).
  */
 export async function statusCommand(
   store: EventStore,
   projections: readonly AnyProjection[],
-  options: { json: boolean; database?: string },
+  options: { json: boolean; database?: string; outboxes?: readonly Outbox[] },
 ): Promise<string> {
   const announced = announceDatabase(options);
   const status = await projectionStatus(store, projections);
-  return announced(options.json ? toJson(status) : formatStatus(status, projections.map((p) => p.name)));
+  const outboxes = options.outboxes ?? [];
+  const outboxStatuses = outboxes.length > 0 ? await outboxStatus(store, outboxes) : undefined;
+  if (options.json) return announced(toJson(outboxStatuses ? { ...status, outboxes: outboxStatuses } : status));
+  const text = formatStatus(status, projections.map((p) => p.name));
+  return announced(outboxStatuses ? `${text}\n\n${formatOutboxStatus(outboxStatuses)}` : text);
+}
+
+const destinationColumns = [
+  { title: 'outbox' },
+  { title: 'destination' },
+  { title: 'publisher' },
+  { title: 'pending', align: 'right' },
+  { title: 'oldest', align: 'right' },
+  { title: 'parked', align: 'right' },
+  { title: 'held', align: 'right' },
+] as const;
+
+const relayColumns = [
+  { title: 'outbox' },
+  { title: 'part', align: 'right' },
+  { title: 'state' },
+  { title: 'checkpoint', align: 'right' },
+  { title: 'pending', align: 'right' },
+  { title: 'msgs/s', align: 'right' },
+  { title: 'owner' },
+] as const;
+
+/**
+ * The outboxes as two terminal tables: per destination (pending, age of the oldest,
+ * parked, held), then per partition of the relay (checkpoint, pending, rate, owner);
+ * under them what needs a person: parked messages and stopped partitions, each with
+ * the command that deals with it. A relay that never ran shows `not set up`.
+ */
+export function formatOutboxStatus(statuses: readonly OutboxStatus[]): string {
+  const destinations = statuses.flatMap((status) =>
+    status.destinations.map((d) => [
+      status.outbox,
+      d.destination,
+      d.publisher,
+      formatCount(d.pending),
+      d.oldestPendingAgeMs === null ? '-' : formatDuration(d.oldestPendingAgeMs),
+      formatCount(d.parked),
+      formatCount(d.held),
+    ]),
+  );
+  const relays = statuses.flatMap((status) =>
+    status.partitions.map((p) => {
+      const setUp = p.publishRate !== null;
+      const state = !setUp ? 'not set up' : p.lastError !== null ? 'stopped' : p.pending > 0 ? 'behind' : 'caught up';
+      return [status.outbox, String(p.partition), state, setUp ? p.position.toString() : '-', formatCount(p.pending), p.publishRate ? formatCount(p.publishRate) : '0', p.owner ?? '-'];
+    }),
+  );
+  const notes: string[] = [];
+  for (const status of statuses) {
+    const parked = status.destinations.reduce((sum, d) => sum + d.parked, 0);
+    if (parked > 0) notes.push(`${status.outbox}: ${parked} parked message(s) holding their keys; see annals outbox parked list`);
+    for (const p of status.partitions) {
+      if (p.lastError !== null) notes.push(`${status.outbox} partition ${p.partition} stopped: ${truncate(p.lastError, 200)}`);
+    }
+  }
+  const lines = [formatTable(destinationColumns, destinations), '', formatTable(relayColumns, relays)];
+  if (notes.length > 0) lines.push('', ...notes);
+  return lines.join('\n');
 }
 
 const columns = [

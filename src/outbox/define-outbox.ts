@@ -111,7 +111,7 @@ export const outboxMessageType = 'annals.outbox.message';
  * ```ts
  * const outbox = defineOutbox({
  *   name: 'public',
- *   destinations: { likes: { publisher: natsPublisher({ url }) } },
+ *   destinations: { likes: { publisher: natsPublisher({ servers: url }) } },
  *   routes: [{ destination: 'likes', eventTypes: ['LikeCreated'], type: 'post.liked', schema: z.object({ postId: z.string() }) }],
  * });
  * ```

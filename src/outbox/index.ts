@@ -12,7 +12,7 @@ export {
   type OutboxRoute,
 } from './define-outbox.js';
 export { outboxMessage, writeMessage, type MessageToWrite } from './write-message.js';
-export { runOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './run-outbox-relay.js';
+export { runOutboxRelay, type OutboxRelay, type OutboxRelayMetrics, type OutboxRelayOptions } from './run-outbox-relay.js';
 export {
   listParkedMessages,
   retryParkedMessage,
@@ -22,6 +22,7 @@ export {
   type ReleaseResult,
 } from './parked-messages.js';
 export type { ParkedStatus } from './parked-table.js';
+export { outboxStatus, type OutboxDestinationStatus, type OutboxPartitionStatus, type OutboxStatus } from './outbox-status.js';
 export { messageIdOf } from './message-id.js';
 export type { OutboxMessage, Publisher } from './message.js';
 export { encodeEnvelope, parseEnvelope, toEnvelope, type Envelope } from './envelope.js';

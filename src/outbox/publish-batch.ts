@@ -8,6 +8,25 @@ import type { OutboxMessage } from './message.js';
 import { holdIfLaneHeld, laneKey, lanesWithRows, park, type LaneMessage } from './parked-table.js';
 import { describe, type Routed } from './routing.js';
 
+/**
+ * What the relay reports as it goes, so a process can expose it (the service's
+ * Prometheus counters: `outboxRelayMetrics` in 'annals/server'). Each method is
+ * optional, called synchronously on the relay's path: keep it cheap. One that throws is
+ * logged and otherwise ignored: metrics never stop a relay.
+ */
+export interface OutboxRelayMetrics {
+  /** The destination acknowledged a message. */
+  published?(message: { outbox: string; destination: string }): void;
+  /**
+   * An attempt at publishing a message failed. `retryable`: a failure the relay retries
+   * (it may still park the message after its last attempt); false when the publisher
+   * said no retry can help (a PublishError with `retryable: false`): parked at once.
+   */
+  failed?(failure: { outbox: string; destination: string; error: unknown; retryable: boolean }): void;
+  /** A message was parked (its key is held from now on): refused, out of attempts, or its payload failed the route's schema. */
+  parked?(message: { outbox: string; destination: string }): void;
+}
+
 /** An event of the relay's batch: where it is in the log, and the messages it gives. */
 export interface RelayEvent extends LogEvent {
   routed: Routed[];
@@ -22,7 +41,7 @@ export interface RelayRetries {
 
 /**
  * Per destination, how many publishes went through in this process: a message that
- * keeps failing is parked only if its destination accepted others meanwhile. While none
+ * keeps failing is parked only if its destination accepted others during its last retry. While none
  * goes through, the broker is taken as down, and every message waits, retried with
  * backoff, instead of the whole backlog being parked by an outage.
  */
@@ -48,6 +67,7 @@ export interface PublishSettings {
   workerId: string;
   /** Most lanes (keys) publishing at once in one partition's batch. */
   concurrency: number;
+  metrics: OutboxRelayMetrics | undefined;
 }
 
 type Outcome = { kind: 'published' } | { kind: 'parked'; error: unknown; attempts: number } | { kind: 'interrupted' };
@@ -133,6 +153,7 @@ async function publishLane(
         return;
       }
       log.error({ err: outcome.error, outbox: outbox.name, destination: routed.destination, key: routed.key, messageId: routed.messageId }, 'outbox message parked; its key is held');
+      report(settings, 'parked', { outbox: outbox.name, destination: routed.destination });
     }
   }
 }
@@ -140,28 +161,49 @@ async function publishLane(
 /**
  * One message, tried until acknowledged. A PublishError that says a retry cannot help
  * parks it at once; any other failure is retried with backoff, and parks it after the
- * last attempt only if the destination took other messages meanwhile (DestinationHealth).
+ * last attempt only if the destination took other messages during its last retry (DestinationHealth).
  * The engine's own retry is not used: it would go on one event at a time and dead-letter
  * the event, moving past it, where the relay must hold its key.
  */
 async function publishWithRetries(message: OutboxMessage, unit: ConsumerUnit, settings: PublishSettings): Promise<Outcome> {
   const { outbox, retries, log, stopping, health } = settings;
   const publisher = outbox.destinations.get(message.destination)!.publisher;
-  // What the destination took before this message was first tried: more later means it is up.
-  const publishedBefore = health.count(message.destination);
+  // What the destination had taken when this message's latest attempt began. Others taken
+  // during that attempt and its wait mean the destination is up now and this message is
+  // the problem; counting from its first attempt instead would take publishes in flight
+  // when an outage began for a sign of health, and park messages the outage failed.
+  let takenBefore = health.count(message.destination);
   for (let attempt = 1; ; attempt++) {
     try {
       await publisher.publish(message);
       health.published(message.destination);
+      report(settings, 'published', { outbox: outbox.name, destination: message.destination });
       return { kind: 'published' };
     } catch (error) {
-      if (error instanceof PublishError && !error.retryable) return { kind: 'parked', error, attempts: attempt };
-      if (attempt >= retries.attempts && health.count(message.destination) > publishedBefore) return { kind: 'parked', error, attempts: attempt };
-      log.warn({ err: error, outbox: outbox.name, destination: message.destination, messageId: message.id, attempt }, 'outbox publish failed; retrying');
+      const retryable = !(error instanceof PublishError && !error.retryable);
+      report(settings, 'failed', { outbox: outbox.name, destination: message.destination, error, retryable });
+      if (!retryable) return { kind: 'parked', error, attempts: attempt };
+      if (attempt >= retries.attempts && health.count(message.destination) > takenBefore) return { kind: 'parked', error, attempts: attempt };
+      // Attempts 1, 2, 4, 8...: an outage of minutes logs a few lines per message, not one every backoff.
+      if ((attempt & (attempt - 1)) === 0) {
+        log.warn({ err: error, outbox: outbox.name, destination: message.destination, messageId: message.id, attempt }, 'outbox publish failed; retrying');
+      }
       if (stopping.aborted || unit.lost) return { kind: 'interrupted' };
+      takenBefore = health.count(message.destination);
       await sleep(backoffDelay(attempt, retries), stopping);
       if (stopping.aborted || unit.lost) return { kind: 'interrupted' };
     }
+  }
+}
+
+/** Calls one method of the metrics hook, if given; what it throws is logged, never the relay's failure. */
+function report<Name extends keyof OutboxRelayMetrics>(settings: PublishSettings, name: Name, argument: Parameters<NonNullable<OutboxRelayMetrics[Name]>>[0]): void {
+  const method = settings.metrics?.[name] as ((argument: unknown) => void) | undefined;
+  if (!method) return;
+  try {
+    method.call(settings.metrics, argument);
+  } catch (error) {
+    settings.log.warn({ err: error, outbox: settings.outbox.name }, `outbox relay metrics: ${name} threw; ignored`);
   }
 }
 

@@ -12,8 +12,10 @@ import type { EventStore, EventStoreTransaction } from '../event-store/event-sto
 import { ValidationError } from '../errors.js';
 import { parseInput } from '../validation.js';
 import type { Outbox } from './define-outbox.js';
-import { DestinationHealth, publishBatch, type RelayEvent, type RelayRetries } from './publish-batch.js';
+import { DestinationHealth, publishBatch, type OutboxRelayMetrics, type RelayEvent, type RelayRetries } from './publish-batch.js';
 import { orderingKeyOf, routeEvent } from './routing.js';
+
+export type { OutboxRelayMetrics } from './publish-batch.js';
 
 export interface OutboxRelayOptions {
   /** This process's name in leases and status (default: host, pid and a random suffix). */
@@ -31,6 +33,8 @@ export interface OutboxRelayOptions {
   logger?: ConsumerLogger;
   /** Called after each batch whose checkpoint moved. */
   onBatch?: (batch: ConsumerBatchReport) => void;
+  /** Told of each message published, each failed attempt and each park: for metrics (`outboxRelayMetrics(service.app)` from 'annals/server'). */
+  metrics?: OutboxRelayMetrics;
 }
 
 /** An outbox relay running in this process. */
@@ -54,6 +58,9 @@ const optionsSchema = z
     closePublishers: z.boolean().optional(),
     logger: z.unknown().optional(),
     onBatch: z.unknown().optional(),
+    metrics: z
+      .custom<OutboxRelayMetrics>((value) => typeof value === 'object' && value !== null, { error: 'must be an object of optional methods published, failed, parked' })
+      .optional(),
   })
   .optional();
 
@@ -77,7 +84,7 @@ export function runOutboxRelay(store: EventStore, outbox: Outbox, options: Outbo
   const logger = options.logger ?? silent;
   // Chosen here, not by the engine: the relay fences its parks by it (parked-table.ts).
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const settings = { store, outbox, retries, log: logger, stopping: stopping.signal, health: new DestinationHealth(), workerId, concurrency: options.concurrency ?? 32 };
+  const settings = { store, outbox, retries, log: logger, stopping: stopping.signal, health: new DestinationHealth(), workerId, concurrency: options.concurrency ?? 32, metrics: options.metrics };
   const engine = new ConsumerEngine(store, [relayClient(settings)], {
     workerId,
     ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),

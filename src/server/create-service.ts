@@ -16,6 +16,7 @@ import { registerRequestDeadline, requestSignal } from './request-deadline.js';
 import { correlationIdOf, requestIdHeader, requestIdOf, requestLogger } from './request-ids.js';
 import { parseInput } from '../validation.js';
 import { registerMetrics } from './metrics/register-metrics.js';
+import { attachOutboxes } from './admin/service-outboxes.js';
 import { countAppendedEvents } from './metrics/service-metrics.js';
 import type { Authenticate } from './principal.js';
 import { principalOf, registerSecurity, secureGraphQL } from './security/register-security.js';
@@ -74,6 +75,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const settings = checkServiceOptions(options);
   const checks = readinessChecks(options);
   const app = createApp(settings);
+  attachOutboxes(app, settings.outboxes);
   registerHealthRoutes(app, { checks: () => [...checks.values()], timeoutMs: settings.limits.readinessTimeoutMs, production: settings.production });
   try {
     // Security and metrics hook into every route, so they come before the GraphQL one.

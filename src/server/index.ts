@@ -74,3 +74,4 @@ export {
   type SubscriptionEndReason,
   type TrackedSubscription,
 } from './metrics/service-metrics.js';
+export { outboxRelayMetrics } from './metrics/outbox-metrics.js';

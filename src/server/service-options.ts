@@ -3,6 +3,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { IResolvers, MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { z } from 'zod';
 import type { EventStore } from '../event-store/event-store.js';
+import type { Outbox } from '../outbox/define-outbox.js';
 import { parseInput } from '../validation.js';
 import { isGraphQLSchema } from './graphql-realm.js';
 import type { ReadinessCheck } from './readiness.js';
@@ -106,6 +107,13 @@ export interface ServiceOptions {
   metrics?: MetricsOptions | false;
   /** GraphQL subscriptions over websockets (docs/subscriptions.md; on by default; false turns them off). */
   subscriptions?: SubscriptionOptions | false;
+  /**
+   * The outboxes (defineOutbox) whose status `/metrics` and the admin schema report, and
+   * whose parked messages the admin schema retries and skips. The service runs no relay:
+   * run it elsewhere, or in this process with `metrics: outboxRelayMetrics(service.app)`
+   * so that `/metrics` counts what it publishes (docs/operations.md, "The outbox").
+   */
+  outboxes?: readonly Outbox[];
 }
 
 /** The defaults, and why they are what they are (docs/server.md, "Limits"). */
@@ -136,6 +144,8 @@ export interface ServiceSettings {
   limits: Required<ServiceLimits>;
   /** The caller's logger, or the level of the one fastify makes. */
   logger: { instance: FastifyBaseLogger } | { level: LogLevel };
+  /** `options.outboxes`, checked (none: empty). */
+  outboxes: readonly Outbox[];
 }
 
 const maxTimerMs = 2 ** 31 - 1;
@@ -154,6 +164,18 @@ const loggerSchema = z.union(
     z.custom<FastifyBaseLogger>((value) => typeof value === 'object' && value !== null && ['info', 'error', 'child'].every((m) => isFunction((value as Record<string, unknown>)[m]))),
   ],
   { error: 'must be a pino logger or a level (fatal, error, warn, info, debug, trace, silent)' },
+);
+
+// Duck-typed like the store: an outbox of another copy of the package is as good.
+const outboxSchema = z.custom<Outbox>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Outbox).name === 'string' &&
+    typeof (value as Outbox).consumerName === 'string' &&
+    (value as Outbox).destinations instanceof Map &&
+    isFunction((value as Outbox).close),
+  { error: 'must be an outbox (defineOutbox)' },
 );
 
 /** A readiness check: a name fit for a JSON report and a log line, and a function. */
@@ -190,6 +212,10 @@ const optionsSchema = z.strictObject({
   security: z.unknown().optional(),
   metrics: z.unknown().optional(),
   subscriptions: z.unknown().optional(),
+  outboxes: z
+    .array(outboxSchema)
+    .refine((list) => new Set(list.map((outbox) => outbox.name)).size === list.length, { error: 'names an outbox twice' })
+    .optional(),
 });
 
 /**
@@ -205,5 +231,6 @@ export function checkServiceOptions(options: ServiceOptions, env: Readonly<Recor
     production: environment === 'production',
     limits: { ...serviceDefaults.limits, ...checked.limits },
     logger: typeof logger === 'string' ? { level: logger } : { instance: logger },
+    outboxes: options.outboxes ?? [],
   };
 }

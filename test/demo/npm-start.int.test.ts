@@ -45,7 +45,9 @@ describe('npm start: the service and the workers in one process', () => {
   it('runs on an embedded PGlite when DATABASE_URL is not set: a mutation, a query that reads it, a live subscription; stops on SIGTERM with 0, and starts again on the same data', { timeout: 300_000 }, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'annals-start-'));
     try {
-      const env = { DATABASE_URL: '', ANNALS_DATA_DIR: dataDir, ANNALS_SCHEMA: '' };
+      // The example config's outbox publishes to NATS_URL: a port nothing listens on, so the
+      // relay retries quietly and the shared NATS server gets nothing from this test.
+      const env = { DATABASE_URL: '', ANNALS_DATA_DIR: dataDir, ANNALS_SCHEMA: '', NATS_URL: `nats://127.0.0.1:${await closedPort()}` };
       const first = await startServiceProcess(start, env);
       expect(first.stderr()).toContain(`embedded PGlite in ${dataDir} (DATABASE_URL is not set)`);
       expect(first.stderr()).toMatch(/applied 0001_event_store, 0002_snapshots/);
@@ -114,7 +116,7 @@ describe('npm start: the service and the workers in one process', () => {
   });
 
   it('scales out: two API processes (annals serve) and a worker process (annals projections run); a write through one is read through the other', { timeout: 180_000 }, async () => {
-    const env = { DATABASE_URL: testDatabaseUrl, ANNALS_SCHEMA: schema };
+    const env = { DATABASE_URL: testDatabaseUrl, ANNALS_SCHEMA: schema, NATS_URL: `nats://127.0.0.1:${await closedPort()}` };
     // The first migrates (the schema exists from the test above, but the file's tests must not depend on one another).
     const one = await startServiceProcess(['serve', '--migrate'], env);
     const workers = spawn(process.execPath, [...annalsFromSources, 'projections', 'run'], { cwd: join(import.meta.dirname, '..', '..'), env: { ...process.env, ...env } });

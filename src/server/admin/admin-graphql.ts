@@ -1,10 +1,12 @@
 /**
  * The admin part of the schema (issue 14, sections 2 and 6; docs/operations.md): where
  * projections stand, rebuilds, dead letters (list, retry, skip), resuming stopped
- * partitions, and the log itself (`stream(id)`, `events(...)`) for audit and debugging.
- * Every root field needs a bearer token with the `admin` role; what lies under them
- * (a stream's events, a dead letter's event) is reached only through them.
+ * partitions, the log itself (`stream(id)`, `events(...)`) for audit and debugging, and
+ * the service's outboxes (status; parked messages: list, retry, skip). Every root field
+ * needs a bearer token with the `admin` role; what lies under them (a stream's events, a
+ * dead letter's event) is reached only through them.
  */
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { UnknownProjectionError, ValidationError } from '../../errors.js';
 import type { EventStore } from '../../event-store/event-store.js';
@@ -18,8 +20,11 @@ import { requireRole, Roles, type Principal } from '../principal.js';
 import { adminTypeDefs } from './admin-type-defs.js';
 import { readDeadLettersPage, toDeadLetterNode, type DeadLetterNode, type DeadLettersArgs } from './dead-letters-admin.js';
 import { jsonScalar } from './json-scalar.js';
+import { loadParkedEvents, readOutboxStatus, readParkedMessagesPage, releaseParkedMessage, type ParkedMessageNode, type ParkedMessagesArgs } from './outbox-admin.js';
+import { outboxTypeDefs } from './outbox-type-defs.js';
 import { readEventsPage, readStreamEventsPage, readStreamNode, toLogEventNode, type EventsArgs, type LogEventNode, type StreamNode } from './log-admin.js';
 import { readProjectionsReport, rebuildProjection, resumeStoppedPartitions } from './projections-admin.js';
+import { outboxesOf } from './service-outboxes.js';
 
 export interface AdminGraphQLOptions {
   /**
@@ -33,6 +38,8 @@ export interface AdminGraphQLOptions {
 interface AdminContext {
   readonly store: EventStore;
   readonly principal?: Principal | undefined;
+  /** mercurius' own: the service's outboxes are read from it. */
+  readonly app?: FastifyInstance;
 }
 
 type Resolver<Args, Result> = (root: unknown, args: Args, context: AdminContext) => Promise<Result>;
@@ -57,7 +64,8 @@ const optionsSchema = z.strictObject({
 });
 
 /**
- * The admin part, to compose with the rest of the schema.
+ * The admin part, to compose with the rest of the schema. Its outbox fields report on,
+ * and act on, the service's own `outboxes` option (createService).
  *
  * @throws ValidationError naming the option (`options.projections[0]`).
  *
@@ -75,7 +83,7 @@ export function adminGraphQL(options: AdminGraphQLOptions): GraphQLPart {
   const { projections } = parseInput(optionsSchema, options, 'options');
   return graphqlPart({
     name: 'admin',
-    typeDefs: adminTypeDefs,
+    typeDefs: [adminTypeDefs, outboxTypeDefs].join('\n\n'),
     resolvers: {
       JSON: jsonScalar,
       Query: {
@@ -83,6 +91,8 @@ export function adminGraphQL(options: AdminGraphQLOptions): GraphQLPart {
         deadLetters: admin((_root, args: DeadLettersArgs, { store }) => readDeadLettersPage(store, args)),
         stream: admin((_root, { id }: { id: string }, { store }) => readStreamNode(store, id)),
         events: admin((_root, args: EventsArgs, { store }) => readEventsPage(store, args)),
+        outboxStatus: admin((_root, _args: unknown, { store, app }) => readOutboxStatus(store, outboxesOf(app))),
+        parkedMessages: admin((_root, args: ParkedMessagesArgs, { store, app }) => readParkedMessagesPage(store, outboxesOf(app), args)),
       },
       Mutation: {
         rebuildProjection: admin((_root, args: { name: string; from?: string | null }, { store }) => rebuildProjection(store, projections, args)),
@@ -100,6 +110,8 @@ export function adminGraphQL(options: AdminGraphQLOptions): GraphQLPart {
         }),
         skipDeadLetter: admin(async (_root, { id }: { id: string }, { store }) => toDeadLetterNode(await skipDeadLetter(store, id))),
         resumeProjection: admin((_root, { name }: { name: string }, { store }) => resumeStoppedPartitions(store, name)),
+        retryParkedMessage: admin((_root, args: { outbox: string; id: string }, { store, app }) => releaseParkedMessage(store, outboxesOf(app), args, 'retry')),
+        skipParkedMessage: admin((_root, args: { outbox: string; id: string }, { store, app }) => releaseParkedMessage(store, outboxesOf(app), args, 'skip')),
       },
       Stream: {
         events: (stream: StreamNode, args: ConnectionArgs, { store }: AdminContext) => readStreamEventsPage(store, stream, args),
@@ -115,6 +127,9 @@ export function adminGraphQL(options: AdminGraphQLOptions): GraphQLPart {
             return event ? toLogEventNode(event) : null;
           });
         },
+      },
+      ParkedMessage: {
+        event: (queries: readonly LoaderQuery<ParkedMessageNode, unknown>[], { store }: AdminContext) => loadParkedEvents(store, queries),
       },
     },
   });

@@ -19,12 +19,12 @@ export interface MetricsOptions {
    */
   projections?: readonly AnyProjection[];
   /**
-   * The log's and the projections' figures, read from the database at scrape time
-   * (default true). They are the same from every process on one database: in a fleet of
+   * The log's, the projections' and the outboxes' figures, read from the database at
+   * scrape time (default true). They are the same from every process on one database: in a fleet of
    * API processes, keep them on in one (or scrape one) to read them once.
    */
   storeFigures?: boolean;
-  /** How long one read of the store's figures serves the scrapes that follow (default 5,000 ms). */
+  /** How long one read of the store's (or the outboxes') figures serves the scrapes that follow (default 5,000 ms). */
   storeFiguresMaxAgeMs?: number;
   /**
    * How long a scrape waits for a fresh read of the store's figures (default 5,000 ms);

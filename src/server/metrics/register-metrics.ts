@@ -1,8 +1,9 @@
 /**
  * Prometheus metrics on `/metrics` (issue 14, section 6; docs/operations.md): request
  * rate and latency per route and per GraphQL operation, the log's head and append rate,
- * each projection's lag, partitions, retries and dead letters, subscriptions, and Node's
- * process metrics, in the Prometheus text format.
+ * each projection's lag, partitions, retries and dead letters, subscriptions, the
+ * outboxes' backlogs and relays (outbox-metrics.ts), and Node's process metrics, in the
+ * Prometheus text format.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EventStore } from '../../event-store/event-store.js';
@@ -11,6 +12,7 @@ import { loadOptionalPackage } from '../security/optional-package.js';
 import { principalOf } from '../security/register-security.js';
 import type { ServiceSettings } from '../service-options.js';
 import { checkMetricsOptions, type MetricsSettings } from './metrics-options.js';
+import { initOutboxCounters, OutboxStatusMetrics } from './outbox-metrics.js';
 import { processMetricsRegistry } from './process-metrics.js';
 import { registerRequestMetrics } from './request-metrics.js';
 import { attachMetrics, ServiceMetrics } from './service-metrics.js';
@@ -28,7 +30,7 @@ export async function registerMetrics(
   app: FastifyInstance,
   store: EventStore,
   options: Parameters<typeof checkMetricsOptions>[0],
-  _settings: ServiceSettings,
+  serviceSettings: ServiceSettings,
 ): Promise<void> {
   const settings = checkMetricsOptions(options);
   if (settings === false) return;
@@ -37,6 +39,9 @@ export async function registerMetrics(
   attachMetrics(app, metrics);
   registerRequestMetrics(app, metrics, settings.maxOperationNames);
   if (settings.storeFigures) new StoreMetrics(client, store, settings, metrics.registry, app.log);
+  const { outboxes } = serviceSettings;
+  initOutboxCounters(metrics, outboxes);
+  if (settings.storeFigures && outboxes.length > 0) new OutboxStatusMetrics(client, { store, outboxes, settings, registry: metrics.registry, log: app.log });
   const processRegistry = settings.processMetrics ? processMetricsRegistry(client) : undefined;
   app.get(settings.path, { preHandler: accessCheck(settings) }, async (_request, reply) => {
     const own = await metrics.registry.metrics();

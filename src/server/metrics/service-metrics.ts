@@ -27,6 +27,10 @@ export class ServiceMetrics {
   readonly subscriptionsActive: Gauge<'field'>;
   readonly subscriptionsEnded: Counter<'field' | 'reason'>;
   readonly eventsAppended: Counter<'category'>;
+  /** Fed by a relay running in this process through `outboxRelayMetrics` (outbox-metrics.ts). */
+  readonly outboxPublished: Counter<'outbox' | 'destination'>;
+  readonly outboxPublishFailures: Counter<'outbox' | 'destination' | 'retryable'>;
+  readonly outboxParked: Counter<'outbox' | 'destination'>;
 
   constructor(client: PromClient, latencyBuckets: readonly number[]) {
     const { Counter, Gauge, Histogram, Registry } = client;
@@ -63,6 +67,24 @@ export class ServiceMetrics {
       name: 'annals_events_appended_total',
       help: "Events appended by this process's mutations, by stream category.",
       labelNames: ['category'],
+      registers,
+    });
+    this.outboxPublished = new Counter({
+      name: 'annals_outbox_messages_published_total',
+      help: "Outbox messages the destination acknowledged, published by this process's relays.",
+      labelNames: ['outbox', 'destination'],
+      registers,
+    });
+    this.outboxPublishFailures = new Counter({
+      name: 'annals_outbox_publish_failures_total',
+      help: "Failed attempts at publishing an outbox message by this process's relays; retryable=false: refused for good (parked at once).",
+      labelNames: ['outbox', 'destination', 'retryable'],
+      registers,
+    });
+    this.outboxParked = new Counter({
+      name: 'annals_outbox_messages_parked_total',
+      help: "Outbox messages this process's relays parked (refused, out of attempts, or failing the route's schema): their keys are held until a retry or skip.",
+      labelNames: ['outbox', 'destination'],
       registers,
     });
   }
