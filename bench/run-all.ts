@@ -16,6 +16,8 @@ import { renderProjectionsSummary, runProjectionFigures, type ProjectionFigures 
 import { renderReport, renderSummary } from './report.js';
 import { runServiceBench, type ServiceRun } from './service/service-figures.js';
 import { renderServiceSummary, writeServiceSection } from './service/service-report.js';
+import { runOutboxBench, type OutboxRun } from './outbox/outbox-figures.js';
+import { renderOutboxSummary, writeOutboxSection } from './outbox/outbox-report.js';
 import type { CommandFigureResult, FigureResult, LoadTimeFigure } from './results.js';
 
 const reportFile = new URL('../docs/benchmarks.md', import.meta.url);
@@ -44,12 +46,14 @@ const commandFigures: CommandFigureResult[] = [];
 let loadTime: LoadTimeFigure | undefined;
 let projections: ProjectionFigures | undefined;
 let service: ServiceRun | undefined;
+let outbox: OutboxRun | undefined;
 try {
   figures.push(...(await runSingleAppends()), ...(await runBatchedAppends()), ...(await runReadAll()));
   commandFigures.push(...(await runCommands()));
   loadTime = await runLoadTime();
   projections = await runProjectionFigures();
   service = await runServiceBench();
+  outbox = await runOutboxBench();
 } finally {
   surroundings = await watcher.stop();
 }
@@ -61,9 +65,11 @@ const kept = keptSections(await readFile(reportFile, 'utf8').catch(() => ''));
 const report = renderReport({ date, seconds, commit, machine, surroundings, figures, commands, projections });
 await writeFile(reportFile, kept ? `${report}\n${kept}` : report);
 if (service) await writeServiceSection(service);
+if (outbox) await writeOutboxSection(outbox);
 console.log(
   `\n${renderSummary(figures)}\n\n${renderCommandsSummary(commands)}\n\n${renderLoadTimeSummary(loadTime)}` +
     `\n\n${projections ? renderProjectionsSummary(projections) : ''}` +
     `\n\n${service ? renderServiceSummary(service) : ''}` +
+    `\n\n${outbox ? renderOutboxSummary(outbox) : ''}` +
     `\n\nWrote docs/benchmarks.md (${Math.round(seconds)} s).`,
 );

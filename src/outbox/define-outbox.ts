@@ -39,7 +39,7 @@ export interface OutboxDefinition {
   routes: readonly OutboxRoute[];
   /** Partitions of the ordering key, shared by the relays running this outbox (default 4; fixed once it has run). */
   partitions?: number;
-  /** Most events per batch (default 100). */
+  /** Most events per batch (default 1,000: the relay's cost is mostly per batch, docs/benchmarks.md, "Issue 15"). */
   batchSize?: number;
   /** Where an outbox new to the store starts: the beginning of the log (default) or its head now. */
   startAt?: 'beginning' | 'now';
@@ -135,7 +135,7 @@ export function defineOutbox(definition: OutboxDefinition): Outbox {
     destinations,
     routes: definition.routes,
     partitions: definition.partitions ?? 4,
-    batchSize: definition.batchSize ?? 100,
+    batchSize: definition.batchSize ?? 1000,
     startAt: definition.startAt ?? 'beginning',
     filter: readFilter(definition.routes),
     close: () => (closed ??= Promise.all(publishers.map((publisher) => publisher.close())).then(() => undefined)),

@@ -41,7 +41,7 @@ export interface RelayRetries {
 
 /**
  * Per destination, how many publishes went through in this process: a message that
- * keeps failing is parked only if its destination accepted others during its last retry. While none
+ * keeps failing is parked only if its destination accepted others just before its last attempt. While none
  * goes through, the broker is taken as down, and every message waits, retried with
  * backoff, instead of the whole backlog being parked by an outage.
  */
@@ -161,19 +161,22 @@ async function publishLane(
 /**
  * One message, tried until acknowledged. A PublishError that says a retry cannot help
  * parks it at once; any other failure is retried with backoff, and parks it after the
- * last attempt only if the destination took other messages during its last retry (DestinationHealth).
+ * last attempt only if the destination took other messages between its previous failure and that attempt (DestinationHealth).
  * The engine's own retry is not used: it would go on one event at a time and dead-letter
  * the event, moving past it, where the relay must hold its key.
  */
 async function publishWithRetries(message: OutboxMessage, unit: ConsumerUnit, settings: PublishSettings): Promise<Outcome> {
   const { outbox, retries, log, stopping, health } = settings;
   const publisher = outbox.destinations.get(message.destination)!.publisher;
-  // What the destination had taken when this message's latest attempt began. Others taken
-  // during that attempt and its wait mean the destination is up now and this message is
-  // the problem; counting from its first attempt instead would take publishes in flight
-  // when an outage began for a sign of health, and park messages the outage failed.
-  let takenBefore = health.count(message.destination);
+  // What the destination had taken when this message last failed. Others taken after that
+  // and before its next attempt began mean the destination was up when it was tried, so a
+  // failure then is the message's own. Anything looser parks what an outage failed: a
+  // publish sent during the outage that times out only after the broker came back, while
+  // others are acknowledged, or publishes in flight when the outage began that finish after
+  // a message's first failure.
+  let takenAtFailure = health.count(message.destination);
   for (let attempt = 1; ; attempt++) {
+    const upWhenTried = health.count(message.destination) > takenAtFailure;
     try {
       await publisher.publish(message);
       health.published(message.destination);
@@ -183,13 +186,13 @@ async function publishWithRetries(message: OutboxMessage, unit: ConsumerUnit, se
       const retryable = !(error instanceof PublishError && !error.retryable);
       report(settings, 'failed', { outbox: outbox.name, destination: message.destination, error, retryable });
       if (!retryable) return { kind: 'parked', error, attempts: attempt };
-      if (attempt >= retries.attempts && health.count(message.destination) > takenBefore) return { kind: 'parked', error, attempts: attempt };
+      if (attempt >= retries.attempts && upWhenTried) return { kind: 'parked', error, attempts: attempt };
       // Attempts 1, 2, 4, 8...: an outage of minutes logs a few lines per message, not one every backoff.
       if ((attempt & (attempt - 1)) === 0) {
         log.warn({ err: error, outbox: outbox.name, destination: message.destination, messageId: message.id, attempt }, 'outbox publish failed; retrying');
       }
       if (stopping.aborted || unit.lost) return { kind: 'interrupted' };
-      takenBefore = health.count(message.destination);
+      takenAtFailure = health.count(message.destination);
       await sleep(backoffDelay(attempt, retries), stopping);
       if (stopping.aborted || unit.lost) return { kind: 'interrupted' };
     }

@@ -1,0 +1,143 @@
+/**
+ * Relay throughput: N like events already in the log, published to JetStream by the
+ * outbox relay (runOutboxRelay with natsPublisher, its defaults: 4 partitions, 32 lanes
+ * each, every publish acknowledged before the checkpoint moves), against a plain
+ * @nats-io/jetstream client publishing the same messages (same subjects, bodies, headers
+ * and Nats-Msg-Id) with as many publishes in flight, each ack awaited: the practical limit.
+ * Each round publishes into a fresh stream of its own on the same private nats-server.
+ */
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import type { EventStore, RecordedEvent } from '../../src/index.js';
+import { encodeEnvelope } from '../../src/outbox/envelope.js';
+import type { OutboxMessage } from '../../src/outbox/message.js';
+import { messageIdOf } from '../../src/outbox/message-id.js';
+import { messageHeaders } from '../../src/outbox/publishers/publish-support.js';
+import { runOutboxRelay } from '../../src/outbox/run-outbox-relay.js';
+import { likesOutbox, likesPublisher } from '../../test/outbox/e2e/support/likes-outbox.js';
+import { storedCount } from '../../test/outbox/e2e/support/stream-contents.js';
+import { now } from '../harness.js';
+import type { OutboxSettings } from './outbox-settings.js';
+
+/** The relay with its defaults; the relay with batches of `largeBatchSize` (the lever that moves it most); the plain client. */
+export type ThroughputContestant = 'relay' | 'relay-large-batches' | 'plain';
+
+/** The batch size of the relay's second contestant. */
+export const largeBatchSize = 5_000;
+
+export interface ThroughputRound {
+  contestant: ThroughputContestant;
+  messages: number;
+  seconds: number;
+  messagesPerSecond: number;
+  /** CPU time of this process (user and system) over the round's wall time: below 1, it was waiting part of the time. */
+  cpuShare: number;
+}
+
+/** The messages the relay makes of the log's likes, for the plain client to send as they are. */
+export function messagesOf(events: readonly RecordedEvent[]): OutboxMessage[] {
+  return events.map((event) => {
+    const data = event.data as { postId: string; userId: string };
+    return {
+      id: messageIdOf('likes', event.id),
+      destination: 'likes',
+      key: event.streamId,
+      type: event.type,
+      schemaVersion: 1,
+      category: 'post',
+      payload: { postId: data.postId, userId: data.userId },
+      position: String(event.globalPosition),
+      streamId: event.streamId,
+      recordedAt: event.recordedAt,
+    };
+  });
+}
+
+/** The stream of a round, made before its clock starts (file storage, the publisher's dedupe window). */
+async function createStream(connection: NatsConnection, name: string, prefix: string): Promise<void> {
+  const manager = await jetstreamManager(connection);
+  await manager.streams.add({ name, subjects: [`${prefix}.>`], duplicate_window: 120_000 * 1_000_000 });
+}
+
+async function deleteStream(connection: NatsConnection, name: string): Promise<void> {
+  await (await jetstreamManager(connection)).streams.delete(name).catch(() => {});
+}
+
+/** The relay from its start until every message is acknowledged and its checkpoints moved past them. */
+async function relayRound(store: EventStore, natsUrl: string, round: number, total: number, settings: OutboxSettings & { batchSize?: number }): Promise<number> {
+  const name = `${settings.batchSize === undefined ? 'relay' : 'large'}${round}`;
+  const target = { natsUrl, prefix: name, stream: `BENCH_${name.toUpperCase()}` };
+  const publisher = likesPublisher(target, { timeoutMs: 5_000 });
+  await publisher.ready();
+  let published = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const started = now();
+  const relay = runOutboxRelay(store, likesOutbox(`bench-${name}`, publisher, { partitions: settings.partitions, ...(settings.batchSize === undefined ? {} : { batchSize: settings.batchSize }) }), {
+    concurrency: settings.concurrency,
+    onBatch: (batch) => {
+      published += batch.events;
+      if (published >= total) done();
+    },
+  });
+  await finished;
+  const seconds = (now() - started) / 1000;
+  await relay.stop();
+  const stored = await storedCount(natsUrl, target.stream);
+  if (stored !== total) throw new Error(`the relay's stream holds ${stored} messages, not ${total}`);
+  return seconds;
+}
+
+/** The plain client: `inFlight` publishes at once, each next one sent when an ack comes back. */
+async function plainRound(natsUrl: string, round: number, messages: readonly OutboxMessage[], inFlight: number): Promise<number> {
+  const prefix = `plain${round}`;
+  const connection = await connect({ servers: natsUrl });
+  try {
+    await createStream(connection, `BENCH_PLAIN_${round}`, prefix);
+    const js: JetStreamClient = jetstream(connection, { timeout: 5_000 });
+    let next = 0;
+    const started = now();
+    const worker = async () => {
+      for (let index = next++; index < messages.length; index = next++) {
+        const message = messages[index]!;
+        const headers = natsHeaders();
+        for (const [name, value] of Object.entries(messageHeaders(message))) headers.set(name, value);
+        await js.publish(`${prefix}.post.${message.type}`, encodeEnvelope(message), { msgID: message.id, headers });
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+    const seconds = (now() - started) / 1000;
+    const stored = await storedCount(natsUrl, `BENCH_PLAIN_${round}`);
+    if (stored !== messages.length) throw new Error(`the plain client's stream holds ${stored} messages, not ${messages.length}`);
+    return seconds;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Rounds of the three, in a rotating order; streams deleted after each round. */
+export async function measureThroughput(store: EventStore, natsUrl: string, events: readonly RecordedEvent[], settings: OutboxSettings): Promise<ThroughputRound[]> {
+  const messages = messagesOf(events);
+  const rounds: ThroughputRound[] = [];
+  const admin = await connect({ servers: natsUrl });
+  try {
+    for (let round = 0; round < settings.rounds; round++) {
+      const contestants: ThroughputContestant[] = ['relay', 'plain', 'relay-large-batches'];
+      const order = [...contestants.slice(round % 3), ...contestants.slice(0, round % 3)];
+      for (const contestant of order) {
+        const cpu = process.cpuUsage();
+        const seconds =
+          contestant === 'plain'
+            ? await plainRound(natsUrl, round, messages, settings.partitions * settings.concurrency)
+            : await relayRound(store, natsUrl, round, messages.length, contestant === 'relay' ? settings : { ...settings, batchSize: largeBatchSize });
+        const used = process.cpuUsage(cpu);
+        rounds.push({ contestant, messages: messages.length, seconds, messagesPerSecond: messages.length / seconds, cpuShare: (used.user + used.system) / 1e6 / seconds });
+        console.log(`  round ${round + 1}, ${contestant}: ${Math.round(messages.length / seconds)} messages/s`);
+        await deleteStream(admin, { relay: `BENCH_RELAY${round}`, 'relay-large-batches': `BENCH_LARGE${round}`, plain: `BENCH_PLAIN_${round}` }[contestant]);
+      }
+    }
+  } finally {
+    await admin.close();
+  }
+  return rounds;
+}
