@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { createEventStore, type EventStore } from '../../src/index.js';
 import { appendLikes, readLikesLog } from '../../test/outbox/e2e/support/likes-log.js';
-import { startPrivateNats } from '../../test/outbox/e2e/support/private-nats.js';
+import { startPrivateNats } from '../../test/outbox/support/private-nats.js';
 import { adminQuery, databaseUrl, freshName, machineDetails, now, quoteIdent, watchSurroundings, type MachineDetails, type Surroundings } from '../harness.js';
 import { measureLatency, type LatencyWindow } from './commit-latency.js';
 import { outboxSettings, type OutboxSettings } from './outbox-settings.js';

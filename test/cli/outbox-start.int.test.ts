@@ -1,50 +1,27 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { EventStore } from 'annals';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startServiceProcess } from '../demo/support/service-process.js';
 import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
+import { writeOutboxConfig } from './support/outbox-config.js';
+import { startWebhookReceiver } from './support/webhook-receiver.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const store: EventStore = await createTestStore('cli_outbox_start');
 
-/** A webhook receiver that keeps the keys and payloads it got. */
-const received: { key: string; data: { n: number } }[] = [];
-const server: Server = createServer((request, response) => {
-  let body = '';
-  request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-  request.on('end', () => {
-    received.push(JSON.parse(body) as { key: string; data: { n: number } });
-    response.writeHead(200).end();
-  });
-});
-await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-afterAll(() => new Promise<void>((done) => server.close(() => done())));
+const { url: webhookUrl, received } = await startWebhookReceiver();
 
 // A service of one query field, and an outbox of category `cost` to the receiver.
-const dir = join(root, 'test', '.tmp', `cli-outbox-start-${randomBytes(3).toString('hex')}`);
-await mkdir(dir, { recursive: true });
-afterAll(() => rm(dir, { recursive: true, force: true }));
-const config = join(dir, 'annals.config.ts');
-await writeFile(
-  config,
-  [
-    `import { z } from 'zod';`,
-    `import { defineOutbox, webhookPublisher } from ${JSON.stringify(join(root, 'src', 'outbox', 'index.ts'))};`,
-    `import { graphqlPart } from ${JSON.stringify(join(root, 'src', 'server', 'index.ts'))};`,
-    `export default {`,
-    `  schema: ${JSON.stringify(store.schema)},`,
-    `  projections: [],`,
-    `  outboxes: [defineOutbox({ name: 'started', destinations: { hook: { publisher: webhookPublisher({ url: process.env.ANNALS_TEST_WEBHOOK_URL!, secret: 'test-secret' }) } }, routes: [{ destination: 'hook', categories: ['cost'], schema: z.object({ n: z.number() }) }] })],`,
-    `  service: { parts: [graphqlPart({ name: 'hello', typeDefs: 'extend type Query { hello: String }', resolvers: { Query: { hello: () => 'hi' } } })] },`,
-    `};`,
-    '',
-  ].join('\n'),
-);
-const env = { DATABASE_URL: testDatabaseUrl, LOG_LEVEL: 'info', ANNALS_TEST_WEBHOOK_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` };
+const { config } = await writeOutboxConfig('cli-outbox-start', [
+  `import { graphqlPart } from ${JSON.stringify(join(root, 'src', 'server', 'index.ts'))};`,
+  `export default {`,
+  `  schema: ${JSON.stringify(store.schema)},`,
+  `  projections: [],`,
+  `  outboxes: [defineOutbox({ name: 'started', destinations: { hook: { publisher: webhookPublisher({ url: process.env.ANNALS_TEST_WEBHOOK_URL!, secret: 'test-secret' }) } }, routes: [{ destination: 'hook', categories: ['cost'], schema: z.object({ n: z.number() }) }] })],`,
+  `  service: { parts: [graphqlPart({ name: 'hello', typeDefs: 'extend type Query { hello: String }', resolvers: { Query: { hello: () => 'hi' } } })] },`,
+  `};`,
+]);
+const env = { DATABASE_URL: testDatabaseUrl, LOG_LEVEL: 'info', ANNALS_TEST_WEBHOOK_URL: webhookUrl };
 
 /** The `workers` of the service's `annals service listening` log line. */
 const workersOf = (stdout: string) =>

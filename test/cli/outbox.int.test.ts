@@ -1,59 +1,35 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { connectionFromEnvironment, type EventStore } from 'annals';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineOutbox, webhookPublisher } from '../../src/outbox/index.js';
 import { statusCommand } from '../../src/cli/status-command.js';
 import { closedPort } from '../database/support/unreachable.js';
 import { createTestStore, eventually, testDatabaseUrl } from '../setup/database.js';
 import { runAnnals, startAnnals } from './support/cli.js';
+import { writeOutboxConfig } from './support/outbox-config.js';
+import { startWebhookReceiver } from './support/webhook-receiver.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const store: EventStore = await createTestStore('cli_outbox');
 const database = `${connectionFromEnvironment({ DATABASE_URL: testDatabaseUrl }).description}, schema "${store.schema}"`;
 
 /** A webhook receiver: keeps what it accepted; answers 400 (not retryable: parked at once) for the keys in `refused`. */
-const received: { key: string; data: { n: number } }[] = [];
-const refused = new Set<string>();
-const server: Server = createServer((request, response) => {
-  let body = '';
-  request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-  request.on('end', () => {
-    const envelope = JSON.parse(body) as { key: string; data: { n: number } };
-    if (refused.has(envelope.key)) return void response.writeHead(400).end('refused');
-    received.push(envelope);
-    response.writeHead(200).end();
-  });
-});
-await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-afterAll(() => new Promise<void>((done) => server.close(() => done())));
-const env = { ANNALS_TEST_WEBHOOK_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` };
+const { url: webhookUrl, received, refused } = await startWebhookReceiver();
+const env = { ANNALS_TEST_WEBHOOK_URL: webhookUrl };
 
 /** Two outboxes to the receiver: `flow` (category cobf), `refusing` (category cobr). */
 const outboxSource = (name: string, category: string, url: string) =>
   `defineOutbox({ name: ${JSON.stringify(name)}, partitions: 2, destinations: { hook: { publisher: webhookPublisher({ url: ${url}, secret: 'test-secret' }) } }, routes: [{ destination: 'hook', categories: [${JSON.stringify(category)}], schema: z.object({ n: z.number() }) }] })`;
-const dir = join(root, 'test', '.tmp', `cli-outbox-${randomBytes(3).toString('hex')}`);
-await mkdir(dir, { recursive: true });
-afterAll(() => rm(dir, { recursive: true, force: true }));
-const config = join(dir, 'annals.config.ts');
-await writeFile(
-  config,
-  [
-    `import { z } from 'zod';`,
-    `import { defineOutbox, webhookPublisher } from ${JSON.stringify(join(root, 'src', 'outbox', 'index.ts'))};`,
-    `const url = process.env.ANNALS_TEST_WEBHOOK_URL ?? 'http://127.0.0.1:9/';`,
-    `export default {`,
-    `  schema: ${JSON.stringify(store.schema)},`,
-    `  projections: [],`,
-    `  outboxes: [${outboxSource('flow', 'cobf', 'url')}, ${outboxSource('refusing', 'cobr', 'url')}],`,
-    `};`,
-    '',
-  ].join('\n'),
-);
+const { dir, config } = await writeOutboxConfig('cli-outbox', [
+  `const url = process.env.ANNALS_TEST_WEBHOOK_URL ?? 'http://127.0.0.1:9/';`,
+  `export default {`,
+  `  schema: ${JSON.stringify(store.schema)},`,
+  `  projections: [],`,
+  `  outboxes: [${outboxSource('flow', 'cobf', 'url')}, ${outboxSource('refusing', 'cobr', 'url')}],`,
+  `};`,
+]);
 const bare = join(dir, 'no-outboxes.config.ts');
 await writeFile(bare, `export default { schema: ${JSON.stringify(store.schema)}, projections: [] };\n`);
 

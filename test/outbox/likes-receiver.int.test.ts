@@ -9,6 +9,7 @@ import { createInbox } from '../../src/outbox/inbox.js';
 import type { OutboxMessage } from '../../src/outbox/message.js';
 import { killAllScripts, startScript } from '../setup/child-process.js';
 import { eventually, testDatabaseUrl, useTestSchema } from '../setup/database.js';
+import { failEveryFifthCountWrite } from './support/receiver-faults.js';
 
 const natsServers = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 // A stream and subjects of this file's own, so nothing else running on the server interferes.
@@ -140,16 +141,7 @@ describe('the likes receiver', () => {
     const messages = likes('redelivered', 400);
     const logger = capturingLogger();
     const first = await start('redelivered', schema, logger);
-    // Every fifth write to the counter fails: its transaction rolls back and the receiver naks.
-    await db.query(`
-      CREATE SEQUENCE "${schema}".writes;
-      CREATE FUNCTION "${schema}".fail_some() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          IF nextval('"${schema}".writes') % 5 = 0 THEN RAISE EXCEPTION 'injected failure'; END IF;
-          RETURN NEW;
-        END $$;
-      CREATE TRIGGER fail_some BEFORE INSERT OR UPDATE ON "${schema}".like_counts FOR EACH ROW EXECUTE FUNCTION "${schema}".fail_some();
-    `);
+    await failEveryFifthCountWrite(db, schema);
 
     await publish('redelivered', messages.slice(0, 200), (i) => 1 + (i % 3));
     await eventually(async () => expect(await inboxSize(schema)).toBeGreaterThanOrEqual(50), 30_000);

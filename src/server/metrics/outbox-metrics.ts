@@ -7,7 +7,7 @@
  *   their relays): per destination, pending messages, the oldest one's age, parked and
  *   held messages. The read is outboxStatus, the one behind `annals status`.
  *
- * Bounded in cost as the store's figures are (store-metrics.ts): one read at a time,
+ * Bounded in cost as the store's figures are (cached-figures.ts): one read at a time,
  * reused for `storeFiguresMaxAgeMs`, waited for at most `storeReadTimeoutMs`, after which
  * the scrape shows the last figures read. The read counts the events after each
  * partition's checkpoint, up to `pendingReadLimit` per partition.
@@ -18,6 +18,7 @@ import type { EventStore } from '../../event-store/event-store.js';
 import type { Outbox } from '../../outbox/define-outbox.js';
 import { outboxStatus, pendingReadLimit, type OutboxStatus } from '../../outbox/outbox-status.js';
 import type { OutboxRelayMetrics } from '../../outbox/publish-batch.js';
+import { CachedFigures } from './cached-figures.js';
 import type { MetricsSettings } from './metrics-options.js';
 import { metricsOf, type PromClient, type ServiceMetrics } from './service-metrics.js';
 
@@ -65,24 +66,19 @@ export function initOutboxCounters(metrics: ServiceMetrics, outboxes: readonly O
 export class OutboxStatusMetrics {
   readonly #store: EventStore;
   readonly #outboxes: readonly Outbox[];
-  readonly #settings: MetricsSettings;
   readonly #log: FastifyBaseLogger;
-  #readAt: number | undefined;
-  #reading: Promise<void> | undefined;
-  #waiting: Promise<void> | undefined;
+  readonly #figures: CachedFigures;
 
   readonly #pending: Gauge<DestinationLabel>;
   readonly #oldestAge: Gauge<DestinationLabel>;
   readonly #parked: Gauge<DestinationLabel>;
   readonly #held: Gauge<DestinationLabel>;
-  readonly #figuresAge: Gauge;
   readonly #readErrors: Counter;
 
   constructor(client: PromClient, context: { store: EventStore; outboxes: readonly Outbox[]; settings: MetricsSettings; registry: Registry; log: FastifyBaseLogger }) {
     const { Counter, Gauge } = client;
     this.#store = context.store;
     this.#outboxes = context.outboxes;
-    this.#settings = context.settings;
     this.#log = context.log;
     const common = { registers: [context.registry], collect: () => this.refresh() };
     const gauge = (name: string, help: string) => new Gauge<DestinationLabel>({ name, help, labelNames: destinationLabels, ...common });
@@ -93,40 +89,26 @@ export class OutboxStatusMetrics {
     this.#oldestAge = gauge('annals_outbox_oldest_pending_age_seconds', 'Age of the oldest pending message of the destination: how late it is (0 when none is pending).');
     this.#parked = gauge('annals_outbox_parked_messages', "The destination's parked messages: each holds its key until it is retried or skipped.");
     this.#held = gauge('annals_outbox_held_messages', "The destination's messages held behind a parked one of their key.");
-    this.#figuresAge = new Gauge({ name: 'annals_outbox_figures_age_seconds', help: 'Age of the outbox figures this scrape shows (they are read at most every storeFiguresMaxAgeMs).', ...common });
+    const figuresAge = new Gauge({ name: 'annals_outbox_figures_age_seconds', help: 'Age of the outbox figures this scrape shows (they are read at most every storeFiguresMaxAgeMs).', ...common });
     this.#readErrors = new Counter({ name: 'annals_outbox_read_errors_total', help: 'Reads of the outbox figures that failed (the last figures read are shown meanwhile).', ...common });
     // Unset until the first read: 0 would say the figures are fresh.
-    this.#figuresAge.reset();
+    figuresAge.reset();
+    this.#figures = new CachedFigures(context.settings, figuresAge, { read: () => this.#read(), failed: (error) => this.#failed(error) });
   }
 
   /** Brings the figures up to date unless they are fresh: one read at a time, waited for at most `storeReadTimeoutMs`. */
   refresh(): Promise<void> {
-    if (this.#readAt !== undefined && Date.now() - this.#readAt < this.#settings.storeFiguresMaxAgeMs) return this.#showAge();
-    this.#reading ??= this.#read().finally(() => (this.#reading = undefined));
-    this.#waiting ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.#settings.storeReadTimeoutMs);
-      timer.unref();
-      void this.#reading!.then(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    }).finally(() => (this.#waiting = undefined));
-    return this.#waiting.then(() => this.#showAge());
+    return this.#figures.refresh();
   }
 
-  async #showAge(): Promise<void> {
-    if (this.#readAt !== undefined) this.#figuresAge.set(Math.max(0, Date.now() - this.#readAt) / 1000);
+  async #read(): Promise<number> {
+    this.#show(await outboxStatus(this.#store, this.#outboxes));
+    return Date.now();
   }
 
-  async #read(): Promise<void> {
-    try {
-      const statuses = await outboxStatus(this.#store, this.#outboxes);
-      this.#show(statuses);
-      this.#readAt = Date.now();
-    } catch (error) {
-      this.#readErrors.inc();
-      this.#log.warn({ err: error }, 'metrics: could not read the outbox figures; showing the last ones read');
-    }
+  #failed(error: unknown): void {
+    this.#readErrors.inc();
+    this.#log.warn({ err: error }, 'metrics: could not read the outbox figures; showing the last ones read');
   }
 
   #show(statuses: readonly OutboxStatus[]): void {

@@ -5,17 +5,19 @@
  * state, events processed, retries and dead letters. The figures come from
  * projectionStatus, the read behind `annals status`.
  *
- * Bounded in cost: one read at a time per service, shared by concurrent scrapes and
- * reused for `storeFiguresMaxAgeMs`; a scrape waits for it at most `storeReadTimeoutMs`,
- * then answers with the last figures (`annals_store_figures_age_seconds` says how old).
- * The read counts the events after each partition's checkpoint, so its cost grows with
- * the lag; at most one such read runs per process.
+ * Bounded in cost (cached-figures.ts): one read at a time per service, shared by
+ * concurrent scrapes and reused for `storeFiguresMaxAgeMs`; a scrape waits for it at most
+ * `storeReadTimeoutMs`, then answers with the last figures
+ * (`annals_store_figures_age_seconds` says how old). The read counts the events after
+ * each partition's checkpoint, so its cost grows with the lag; at most one such read runs
+ * per process.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Counter, Gauge, Registry } from 'prom-client';
 import type { EventStore } from '../../event-store/event-store.js';
 import type { PartitionStatus, ProjectionStatus } from '../../projections/status.js';
 import { projectionsInStore, statusOf } from '../admin/projections-in-store.js';
+import { CachedFigures } from './cached-figures.js';
 import type { MetricsSettings } from './metrics-options.js';
 import { MirroredCounter } from './mirrored-counter.js';
 import type { PromClient } from './service-metrics.js';
@@ -27,10 +29,8 @@ export class StoreMetrics {
   readonly #store: EventStore;
   readonly #settings: MetricsSettings;
   readonly #log: FastifyBaseLogger;
-  #readAt: number | undefined;
+  readonly #figures: CachedFigures;
   #lastHead: bigint | undefined;
-  #reading: Promise<void> | undefined;
-  #waiting: Promise<void> | undefined;
 
   readonly #head: Gauge;
   readonly #appended: Counter;
@@ -44,7 +44,6 @@ export class StoreMetrics {
   readonly #processed: MirroredCounter<GenerationLabel>;
   readonly #retries: MirroredCounter<GenerationLabel>;
   readonly #deadLettered: MirroredCounter<GenerationLabel>;
-  readonly #figuresAge: Gauge;
   readonly #readErrors: Counter;
   readonly #readDuration: Gauge;
 
@@ -89,12 +88,13 @@ export class StoreMetrics {
     this.#processed = mirrored('annals_projection_events_processed_total', "Events the generation's partitions processed.");
     this.#retries = mirrored('annals_projection_retries_total', "Retries of failed events by the generation's partitions.");
     this.#deadLettered = mirrored('annals_projection_dead_lettered_total', "Events the generation's partitions dead-lettered after their last attempt.");
-    this.#figuresAge = gauge('annals_store_figures_age_seconds', 'Age of the log and projection figures this scrape shows (they are read at most every storeFiguresMaxAgeMs).', []);
+    const figuresAge = gauge('annals_store_figures_age_seconds', 'Age of the log and projection figures this scrape shows (they are read at most every storeFiguresMaxAgeMs).', []);
     this.#readErrors = new Counter({ name: 'annals_store_read_errors_total', help: 'Reads of the log and projection figures that failed (the last figures read are shown meanwhile).', ...common });
     this.#readDuration = gauge('annals_store_read_duration_seconds', 'How long the last read of the log and projection figures took.', []);
     // Unlabelled gauges start at 0; until a read has set them, they are left out instead
     // (a head of 0 would read as an empty log).
-    for (const unread of [this.#head, this.#heldBack, this.#figuresAge, this.#readDuration]) unread.reset();
+    for (const unread of [this.#head, this.#heldBack, figuresAge, this.#readDuration]) unread.reset();
+    this.#figures = new CachedFigures(settings, figuresAge, { read: () => this.#read(), failed: (error) => this.#failed(error) });
   }
 
   /**
@@ -102,24 +102,10 @@ export class StoreMetrics {
    * waits for it at most `storeReadTimeoutMs`.
    */
   refresh(): Promise<void> {
-    if (this.#readAt !== undefined && Date.now() - this.#readAt < this.#settings.storeFiguresMaxAgeMs) return this.#showAge();
-    this.#reading ??= this.#read().finally(() => (this.#reading = undefined));
-    this.#waiting ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.#settings.storeReadTimeoutMs);
-      timer.unref();
-      void this.#reading!.then(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    }).finally(() => (this.#waiting = undefined));
-    return this.#waiting.then(() => this.#showAge());
+    return this.#figures.refresh();
   }
 
-  async #showAge(): Promise<void> {
-    if (this.#readAt !== undefined) this.#figuresAge.set(Math.max(0, Date.now() - this.#readAt) / 1000);
-  }
-
-  async #read(): Promise<void> {
+  async #read(): Promise<number> {
     const started = performance.now();
     try {
       const scopes = await projectionsInStore(this.#store, this.#settings.projections);
@@ -145,13 +131,15 @@ export class StoreMetrics {
       this.#head.set(Number(status.head));
       this.#heldBack.set((status.logHeldBackBy?.ageMs ?? 0) / 1000);
       this.#showProjections(status, generations, { head: headEvent?.recordedAt, oldest, now });
-      this.#readAt = now;
-    } catch (error) {
-      this.#readErrors.inc();
-      this.#log.warn({ err: error }, 'metrics: could not read the log and projection figures; showing the last ones read');
+      return now;
     } finally {
       this.#readDuration.set((performance.now() - started) / 1000);
     }
+  }
+
+  #failed(error: unknown): void {
+    this.#readErrors.inc();
+    this.#log.warn({ err: error }, 'metrics: could not read the log and projection figures; showing the last ones read');
   }
 
   #showProjections(status: ProjectionStatus, generations: Map<string, PartitionStatus[]>, times: { head: Date | undefined; oldest: Map<string, Date>; now: number }): void {

@@ -14,19 +14,8 @@
  * nor may it import vitest, directly or not.
  */
 import { createEventStore, runConsumers, type ConsumerLogger } from 'annals';
+import { print, requiredEnv } from '../../setup/child-script.js';
 import { takeoverConsumer } from './takeover-consumer.js';
-
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`${name} is required`);
-    process.exit(2);
-  }
-  return value;
-};
-
-const print = (kind: string, details: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ at: Date.now(), kind, ...details }, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
 
 const plain = (details: object) =>
   Object.fromEntries(Object.entries(details).map(([key, value]) => [key, value instanceof Error ? `${value.name}: ${value.message}` : value]));
@@ -37,12 +26,12 @@ const logger: ConsumerLogger = {
   error: (details, message) => print('log', { ...plain(details), level: 'error', message }),
 };
 
-const workerId = env('WORKER_ID');
-const store = createEventStore({ connectionString: env('DATABASE_URL') }, { schema: env('ANNALS_SCHEMA') });
+const workerId = requiredEnv('WORKER_ID');
+const store = createEventStore({ connectionString: requiredEnv('DATABASE_URL') }, { schema: requiredEnv('ANNALS_SCHEMA') });
 const consumer = takeoverConsumer({
-  name: env('CONSUMER_NAME'),
-  category: env('CONSUMER_CATEGORY'),
-  table: env('HANDLED_TABLE'),
+  name: requiredEnv('CONSUMER_NAME'),
+  category: requiredEnv('CONSUMER_CATEGORY'),
+  table: requiredEnv('HANDLED_TABLE'),
   worker: workerId,
   onHold: async (events, partition) => {
     print('holding', { partition, eventIds: events.map((event) => event.id) });
@@ -52,7 +41,7 @@ const consumer = takeoverConsumer({
 });
 const runner = runConsumers(store, [consumer], {
   workerId,
-  leaseTtlMs: Number(env('LEASE_TTL_MS')),
+  leaseTtlMs: Number(requiredEnv('LEASE_TTL_MS')),
   pollIntervalMs: 50,
   logger,
   onBatch: (batch) => print('batch', { ...batch }),

@@ -6,7 +6,7 @@ import { createTestStore, eventually } from '../../setup/database.js';
 import { relays } from '../support/relay-harness.js';
 import { likesOutbox, likesPublisher, type LikesTarget } from './support/likes-outbox.js';
 import { appendLikes, readLikesLog } from './support/likes-log.js';
-import { startPrivateNats } from './support/private-nats.js';
+import { startPrivateNats } from '../support/private-nats.js';
 import { positionsByKey, storedCount, storedMessages } from './support/stream-contents.js';
 
 const store: EventStore = await createTestStore('e2e_outage');

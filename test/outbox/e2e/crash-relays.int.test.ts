@@ -6,7 +6,7 @@ import { createTestStore, eventually } from '../../setup/database.js';
 import { RecordingPublisher } from '../support/recording-publisher.js';
 import { likesOutbox, type LikesTarget } from './support/likes-outbox.js';
 import { appendLikes, readLikesLog } from './support/likes-log.js';
-import { startPrivateNats } from './support/private-nats.js';
+import { startPrivateNats } from '../support/private-nats.js';
 import { relayProcesses, type RelayProcess } from './support/relay-processes.js';
 import { positionsByKey, storedCount, storedMessages } from './support/stream-contents.js';
 

@@ -5,10 +5,11 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startLikesReceiver, type LikesReceiver } from '../../../examples/likes-receiver/likes-receiver.js';
 import type { EventStore } from '../../../src/index.js';
 import { createTestStore, eventually, testDatabaseUrl, useTestSchema } from '../../setup/database.js';
+import { failEveryFifthCountWrite } from '../support/receiver-faults.js';
 import { relays } from '../support/relay-harness.js';
 import { likesOutbox, likesPublisher, type LikesTarget } from './support/likes-outbox.js';
 import { appendLikes, readLikesLog } from './support/likes-log.js';
-import { startPrivateNats } from './support/private-nats.js';
+import { startPrivateNats } from '../support/private-nats.js';
 import { storedCount } from './support/stream-contents.js';
 
 const store: EventStore = await createTestStore('e2e_storm');
@@ -76,16 +77,7 @@ describe('relay, JetStream and the likes receiver under a redelivery storm', () 
     await eventually(async () => expect(await storedCount(nats.url, target.stream)).toBe(total / 2), 30_000);
 
     const first = await startReceiver();
-    // Every fifth write to the counter fails: its transaction rolls back, the receiver naks.
-    await db.query(`
-      CREATE SEQUENCE "${receiverSchema}".writes;
-      CREATE FUNCTION "${receiverSchema}".fail_some() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          IF nextval('"${receiverSchema}".writes') % 5 = 0 THEN RAISE EXCEPTION 'injected failure'; END IF;
-          RETURN NEW;
-        END $$;
-      CREATE TRIGGER fail_some BEFORE INSERT OR UPDATE ON "${receiverSchema}".like_counts FOR EACH ROW EXECUTE FUNCTION "${receiverSchema}".fail_some();
-    `);
+    await failEveryFifthCountWrite(db, receiverSchema);
     await appendLikes(store, { total: total / 2, posts: 20, writers: 4, from: total / 2 });
     await eventually(async () => expect(await inboxSize()).toBeGreaterThanOrEqual(200), 30_000);
     // Stopped mid-stream: what it fetched and did not ack comes back to the next one.

@@ -5,7 +5,7 @@ import { createTestStore, eventually } from '../../setup/database.js';
 import { relays } from '../support/relay-harness.js';
 import { likesOutbox, likesPublisher, type LikesTarget } from './support/likes-outbox.js';
 import { likeEvent, readLikesLog } from './support/likes-log.js';
-import { startPrivateNats } from './support/private-nats.js';
+import { startPrivateNats } from '../support/private-nats.js';
 import { positionsByKey, storedMessages } from './support/stream-contents.js';
 
 // A small max_payload, so a poison message needs no megabytes; raised later by a restart.

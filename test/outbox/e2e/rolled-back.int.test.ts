@@ -5,7 +5,7 @@ import { createTestStore, eventually } from '../../setup/database.js';
 import { relays } from '../support/relay-harness.js';
 import { likesOutbox, likesPublisher, type LikesTarget } from './support/likes-outbox.js';
 import { likeEvent, readLikesLog } from './support/likes-log.js';
-import { startPrivateNats } from './support/private-nats.js';
+import { startPrivateNats } from '../support/private-nats.js';
 import { storedMessages } from './support/stream-contents.js';
 
 const store: EventStore = await createTestStore('e2e_rollback');

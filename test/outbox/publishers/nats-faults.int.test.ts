@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsPublisher, type NatsPublisher } from '../../../src/outbox/publishers/index.js';
 import { eventually } from '../../setup/eventually.js';
 import { outboxMessage, rejectionOf } from './support/messages.js';
-import { startPrivateNats, type PrivateNats } from './support/private-nats.js';
+import { startPrivateNats, type PrivateNats } from '../support/private-nats.js';
 
 // A nats-server of this file's own, killed and restarted by the tests; a small
 // max_payload so that "too large" needs no megabytes.

@@ -17,22 +17,13 @@ import pg from 'pg';
 import { createEventStore } from '../../../src/index.js';
 import type { OutboxMessage, Publisher } from '../../../src/outbox/message.js';
 import { runOutboxRelay } from '../../../src/outbox/run-outbox-relay.js';
+import { print, requiredEnv } from '../../setup/child-script.js';
 import { crashOutbox } from './crash-outbox.js';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`${name} is required`);
-    process.exit(2);
-  }
-  return value;
-};
-const print = (kind: string, details: Record<string, unknown> = {}) => console.log(JSON.stringify({ kind, ...details }));
-
-const schema = env('ANNALS_SCHEMA');
-const workerId = env('WORKER_ID');
+const schema = requiredEnv('ANNALS_SCHEMA');
+const workerId = requiredEnv('WORKER_ID');
 const holdAfter = Number(process.env.HOLD_AFTER ?? 'Infinity');
-const pool = new pg.Pool({ connectionString: env('DATABASE_URL'), max: 4 });
+const pool = new pg.Pool({ connectionString: requiredEnv('DATABASE_URL'), max: 4 });
 
 let started = 0;
 const tablePublisher: Publisher = {
@@ -48,7 +39,7 @@ const tablePublisher: Publisher = {
   close: () => pool.end(),
 };
 
-const store = createEventStore({ connectionString: env('DATABASE_URL'), maxConnections: 6 }, { schema });
+const store = createEventStore({ connectionString: requiredEnv('DATABASE_URL'), maxConnections: 6 }, { schema });
 const relay = runOutboxRelay(store, crashOutbox(tablePublisher), { workerId, pollIntervalMs: 50, leaseTtlMs: 1000, retries: { attempts: 3, minDelayMs: 1, maxDelayMs: 20 } });
 await relay.ready;
 print('ready');

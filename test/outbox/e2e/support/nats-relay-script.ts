@@ -17,20 +17,11 @@
 import { createEventStore } from '../../../../src/index.js';
 import type { OutboxMessage, Publisher } from '../../../../src/outbox/message.js';
 import { runOutboxRelay } from '../../../../src/outbox/run-outbox-relay.js';
+import { print, requiredEnv } from '../../../setup/child-script.js';
 import { likesOutbox, likesPublisher } from './likes-outbox.js';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`${name} is required`);
-    process.exit(2);
-  }
-  return value;
-};
-const print = (kind: string, details: Record<string, unknown> = {}) => console.log(JSON.stringify({ kind, ...details }));
-
 const holdAfter = Number(process.env.HOLD_AFTER ?? 'Infinity');
-const nats = likesPublisher({ natsUrl: env('NATS_URL'), prefix: env('NATS_PREFIX'), stream: env('NATS_STREAM') });
+const nats = likesPublisher({ natsUrl: requiredEnv('NATS_URL'), prefix: requiredEnv('NATS_PREFIX'), stream: requiredEnv('NATS_STREAM') });
 
 let started = 0;
 const publisher: Publisher = {
@@ -47,9 +38,9 @@ const publisher: Publisher = {
   close: () => nats.close(),
 };
 
-const store = createEventStore({ connectionString: env('DATABASE_URL'), maxConnections: 6 }, { schema: env('ANNALS_SCHEMA') });
-const relay = runOutboxRelay(store, likesOutbox(env('OUTBOX_NAME'), publisher), {
-  workerId: env('WORKER_ID'),
+const store = createEventStore({ connectionString: requiredEnv('DATABASE_URL'), maxConnections: 6 }, { schema: requiredEnv('ANNALS_SCHEMA') });
+const relay = runOutboxRelay(store, likesOutbox(requiredEnv('OUTBOX_NAME'), publisher), {
+  workerId: requiredEnv('WORKER_ID'),
   pollIntervalMs: 100,
   leaseTtlMs: 1_000,
   retries: { attempts: 5, minDelayMs: 10, maxDelayMs: 200 },

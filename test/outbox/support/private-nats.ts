@@ -10,13 +10,20 @@ import { join } from 'node:path';
  * 127.0.0.1: killed (SIGKILL) and started again on the same port and store, optionally
  * with another `max_payload` (the poison test raises it). The shared server at 4222 is
  * never touched. A missing binary fails the test rather than skip it.
- * (test/outbox/publishers/support/private-nats.ts is the same without the restart option.)
+ *
+ * @example
+ * ```ts
+ * const nats = await startPrivateNats({ maxPayload: 4096 });
+ * await nats.kill();
+ * await nats.start({ maxPayload: 64 * 1024 });
+ * await nats.stop();
+ * ```
  */
 export interface PrivateNats {
   readonly url: string;
   /** Starts the server again after `kill()`, on the same port and store; `maxPayload` replaces the limit. */
   start(options?: { maxPayload?: number }): Promise<void>;
-  /** SIGKILL: no goodbye to clients, as a crash. */
+  /** SIGKILL: no goodbye to clients, as a crash or a pulled cable. */
   kill(): Promise<void>;
   /** Kills the server and removes its directory; safe to call twice. */
   stop(): Promise<void>;
@@ -24,7 +31,7 @@ export interface PrivateNats {
 
 export async function startPrivateNats(options: { maxPayload?: number } = {}): Promise<PrivateNats> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'annals-e2e-nats-'));
+  const dir = mkdtempSync(join(tmpdir(), 'annals-private-nats-'));
   const config = join(dir, 'nats.conf');
   let maxPayload = options.maxPayload;
   let child: ChildProcess | undefined;
@@ -52,6 +59,7 @@ export async function startPrivateNats(options: { maxPayload?: number } = {}): P
       started.once('error', (error) => reject(new Error(`these tests start nats-server (with JetStream) and could not: ${error.message}`)));
       started.once('exit', (code) => reject(new Error(`nats-server exited with ${code} at start:\n${output}`)));
     });
+    // Handled from the start: the server's exit after it came up (a kill) rejects it too.
     failed.catch(() => {});
     child = started;
     await Promise.race([waitForPort(port), failed]);
