@@ -19,8 +19,12 @@ import { storedCount } from '../../test/outbox/e2e/support/stream-contents.js';
 import { now } from '../harness.js';
 import type { OutboxSettings } from './outbox-settings.js';
 
-/** The relay with its defaults; the relay with batches of `largeBatchSize` (the lever that moves it most); the plain client. */
-export type ThroughputContestant = 'relay' | 'relay-large-batches' | 'plain';
+/**
+ * The relay with its defaults; the relay with batches of `largeBatchSize` (the lever that
+ * moves it most); the plain client (the issue's yardstick: no order between messages);
+ * and the plain client keeping the relay's promise, one message in flight per key.
+ */
+export type ThroughputContestant = 'relay' | 'relay-large-batches' | 'plain' | 'plain-per-key';
 
 /** The batch size of the relay's second contestant. */
 export const largeBatchSize = 5_000;
@@ -88,26 +92,44 @@ async function relayRound(store: EventStore, natsUrl: string, round: number, tot
   return seconds;
 }
 
-/** The plain client: `inFlight` publishes at once, each next one sent when an ack comes back. */
-async function plainRound(natsUrl: string, round: number, messages: readonly OutboxMessage[], inFlight: number): Promise<number> {
-  const prefix = `plain${round}`;
+/**
+ * The plain client: `inFlight` publishes at once, each next one sent when an ack comes
+ * back. With `perKey`, as the relay must (a message is never published while an earlier
+ * one of its key is pending): each worker takes a key and publishes its messages one at a
+ * time, in log order, so at most as many are in flight as there are keys.
+ */
+async function plainRound(natsUrl: string, round: number, messages: readonly OutboxMessage[], inFlight: number, perKey = false): Promise<number> {
+  const prefix = perKey ? `plainkey${round}` : `plain${round}`;
+  const streamName = perKey ? `BENCH_PLAIN_KEY_${round}` : `BENCH_PLAIN_${round}`;
   const connection = await connect({ servers: natsUrl });
   try {
-    await createStream(connection, `BENCH_PLAIN_${round}`, prefix);
+    await createStream(connection, streamName, prefix);
     const js: JetStreamClient = jetstream(connection, { timeout: 5_000 });
     let next = 0;
     const started = now();
-    const worker = async () => {
-      for (let index = next++; index < messages.length; index = next++) {
-        const message = messages[index]!;
-        const headers = natsHeaders();
-        for (const [name, value] of Object.entries(messageHeaders(message))) headers.set(name, value);
-        await js.publish(`${prefix}.post.${message.type}`, encodeEnvelope(message), { msgID: message.id, headers });
-      }
+    const publish = async (message: OutboxMessage) => {
+      const headers = natsHeaders();
+      for (const [name, value] of Object.entries(messageHeaders(message))) headers.set(name, value);
+      await js.publish(`${prefix}.post.${message.type}`, encodeEnvelope(message), { msgID: message.id, headers });
     };
+    // Not Map.groupBy: Node 20 lacks it.
+    const keys = new Map<string, OutboxMessage[]>();
+    for (const message of messages) {
+      const own = keys.get(message.key);
+      if (own) own.push(message);
+      else keys.set(message.key, [message]);
+    }
+    const byKey = [...keys.values()];
+    const worker = perKey
+      ? async () => {
+          for (let key = next++; key < byKey.length; key = next++) for (const message of byKey[key]!) await publish(message);
+        }
+      : async () => {
+          for (let index = next++; index < messages.length; index = next++) await publish(messages[index]!);
+        };
     await Promise.all(Array.from({ length: inFlight }, worker));
     const seconds = (now() - started) / 1000;
-    const stored = await storedCount(natsUrl, `BENCH_PLAIN_${round}`);
+    const stored = await storedCount(natsUrl, streamName);
     if (stored !== messages.length) throw new Error(`the plain client's stream holds ${stored} messages, not ${messages.length}`);
     return seconds;
   } finally {
@@ -122,18 +144,18 @@ export async function measureThroughput(store: EventStore, natsUrl: string, even
   const admin = await connect({ servers: natsUrl });
   try {
     for (let round = 0; round < settings.rounds; round++) {
-      const contestants: ThroughputContestant[] = ['relay', 'plain', 'relay-large-batches'];
-      const order = [...contestants.slice(round % 3), ...contestants.slice(0, round % 3)];
+      const contestants: ThroughputContestant[] = ['relay', 'plain', 'relay-large-batches', 'plain-per-key'];
+      const order = [...contestants.slice(round % contestants.length), ...contestants.slice(0, round % contestants.length)];
       for (const contestant of order) {
         const cpu = process.cpuUsage();
         const seconds =
-          contestant === 'plain'
-            ? await plainRound(natsUrl, round, messages, settings.partitions * settings.concurrency)
+          contestant === 'plain' || contestant === 'plain-per-key'
+            ? await plainRound(natsUrl, round, messages, settings.partitions * settings.concurrency, contestant === 'plain-per-key')
             : await relayRound(store, natsUrl, round, messages.length, contestant === 'relay' ? settings : { ...settings, batchSize: largeBatchSize });
         const used = process.cpuUsage(cpu);
         rounds.push({ contestant, messages: messages.length, seconds, messagesPerSecond: messages.length / seconds, cpuShare: (used.user + used.system) / 1e6 / seconds });
         console.log(`  round ${round + 1}, ${contestant}: ${Math.round(messages.length / seconds)} messages/s`);
-        await deleteStream(admin, { relay: `BENCH_RELAY${round}`, 'relay-large-batches': `BENCH_LARGE${round}`, plain: `BENCH_PLAIN_${round}` }[contestant]);
+        await deleteStream(admin, { relay: `BENCH_RELAY${round}`, 'relay-large-batches': `BENCH_LARGE${round}`, plain: `BENCH_PLAIN_${round}`, 'plain-per-key': `BENCH_PLAIN_KEY_${round}` }[contestant]);
       }
     }
   } finally {
