@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../../src/errors.js';
 import { securityFromEnvironment } from '../../../src/server/security/security-environment.js';
 import { checkSecurityOptions, type SecurityOptions } from '../../../src/server/security/security-options.js';
+import { failure } from './support/security-fixtures.js';
 
 // Where the rate limits' counts live: `rateLimit.store` and ANNALS_RATE_LIMIT_STORE.
 
-function failure(read: () => unknown): ValidationError {
-  try {
-    read();
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error('expected a ValidationError');
-}
 
 describe('rateLimit.store', () => {
   it('is kept as given; not given, it is left to the backend (the database unless PGlite)', () => {

@@ -1,22 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../../src/errors.js';
 import { apiKeyMatcher, apiKeysFromEnvironment } from '../../../src/server/security/api-keys.js';
 import { securityFromEnvironment } from '../../../src/server/security/security-environment.js';
-import { rsa } from './support/security-fixtures.js';
+import { failure, rsa } from './support/security-fixtures.js';
 
 const key1 = 'Zm9vYmFyYmF6cXV4cXV1eA';
 const key2 = 'c2VjcmV0c2VjcmV0MTIzNDU2';
 
-/** The ValidationError `read` throws, for its issues. */
-function failure(read: () => unknown): ValidationError {
-  try {
-    read();
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error('expected a ValidationError');
-}
 
 describe('ANNALS_API_KEYS', () => {
   it('name:key gets every role the service checks; name:key:roles the roles joined with +', () => {

@@ -7,6 +7,7 @@ import { createHmac, createSign, generateKeyPairSync } from 'node:crypto';
 import type { ServiceContext } from '../../../../src/server/service-options.js';
 import { requireRole, Roles } from '../../../../src/server/principal.js';
 import type { ApiKey } from '../../../../src/server/security/security-options.js';
+import { ValidationError } from '../../../../src/errors.js';
 
 export const writerKey: ApiKey = { name: 'ci-writer', key: 'd3JpdGVyLWtleS1mb3ItdGVzdHMtb25seQ', roles: [Roles.writer] };
 export const adminKey: ApiKey = { name: 'ops-admin', key: 'YWRtaW4ta2V5LWZvci10ZXN0cy1vbmx5IQ', roles: [Roles.admin] };
@@ -82,4 +83,15 @@ export function counterResolvers() {
     },
     likes: () => likes,
   };
+}
+
+/** The ValidationError `read` throws, for its issues. */
+export function failure(read: () => unknown): ValidationError {
+  try {
+    read();
+  } catch (error) {
+    if (error instanceof ValidationError) return error;
+    throw error;
+  }
+  throw new Error('expected a ValidationError');
 }
