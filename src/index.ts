@@ -12,6 +12,7 @@ export type {
   IterateAllOptions,
   IterateStreamOptions,
   LogHoldback,
+  LogPartition,
   NewEvent,
   ReadAllOptions,
   ReadAllCommittedOptions,

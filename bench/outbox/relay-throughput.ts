@@ -137,6 +137,12 @@ async function plainRound(natsUrl: string, round: number, messages: readonly Out
   }
 }
 
+/** BENCH_OUTBOX_ONLY=relay,plain runs only those (for profiling one contestant). */
+function onlyContestants(all: ThroughputContestant[]): ThroughputContestant[] {
+  const only = process.env.BENCH_OUTBOX_ONLY?.split(',').map((name) => name.trim());
+  return only ? all.filter((contestant) => only.includes(contestant)) : all;
+}
+
 /** Rounds of the three, in a rotating order; streams deleted after each round. */
 export async function measureThroughput(store: EventStore, natsUrl: string, events: readonly RecordedEvent[], settings: OutboxSettings): Promise<ThroughputRound[]> {
   const messages = messagesOf(events);
@@ -144,7 +150,7 @@ export async function measureThroughput(store: EventStore, natsUrl: string, even
   const admin = await connect({ servers: natsUrl });
   try {
     for (let round = 0; round < settings.rounds; round++) {
-      const contestants: ThroughputContestant[] = ['relay', 'plain', 'relay-large-batches', 'plain-per-key'];
+      const contestants = onlyContestants(['relay', 'plain', 'relay-large-batches', 'plain-per-key']);
       const order = [...contestants.slice(round % contestants.length), ...contestants.slice(0, round % contestants.length)];
       for (const contestant of order) {
         const cpu = process.cpuUsage();

@@ -87,11 +87,12 @@ async function readPage(
     limit,
     ...(client.eventTypes ? { types: [...client.eventTypes] } : {}),
     ...(client.categories ? { categories: [...client.categories] } : {}),
+    ...(client.logPartitions ? { partition: { ...client.logPartitions, index: unit.partition } } : {}),
   });
   const full = read.length === limit;
   const last = read.at(-1)?.globalPosition ?? from;
   // With a filter, a short page means every matching event up to the head read first has
-  // been seen: the checkpoint may move past the events of other types.
+  // been seen: the checkpoint may move past the events of other types and partitions.
   const next = full ? last : [head, last, from].reduce((a, b) => (a > b ? a : b));
   const events: LogEvent[] = [];
   for (const event of read) {

@@ -81,6 +81,14 @@ export interface ConsumerClient<Event extends LogEvent = RecordedEvent, Plan ext
   /** The stream categories to read (undefined: every category). */
   readonly categories?: readonly string[] | undefined;
   /**
+   * How events fall into partitions, when Postgres can tell it (by stream id, or by the
+   * outbox's ordering key): each partition's batches then read only its own events
+   * (readAll's `partition`), where otherwise every partition reads every event and
+   * `select` drops the others'. Undefined: `select` alone decides (a key computed from
+   * the decoded event). `select` must agree with it.
+   */
+  readonly logPartitions?: { count: number; key: 'stream' | 'ordering' } | undefined;
+  /**
    * `transaction`: the work is done in the batch's transaction, with the checkpoint
    * (exactly once for database work). `at-least-once`: the work is done outside the
    * database (a broker, a socket), then the checkpoint is committed; a crash in between

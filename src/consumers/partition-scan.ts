@@ -1,4 +1,4 @@
-import type { EventStoreTransaction, RecordedEvent } from '../event-store/event-store.js';
+import type { EventStoreTransaction, LogPartition, RecordedEvent } from '../event-store/event-store.js';
 
 /**
  * Whether a partition behind a position has anything of its own to process up to it.
@@ -23,6 +23,8 @@ export interface ScanTarget {
   head: bigint;
   types: readonly string[] | null;
   categories: readonly string[] | null;
+  /** When Postgres can tell the partition (by stream id): only its events are read, and `all` holds. */
+  partition?: LogPartition;
   /** Whether an event may be the partition's: true when it cannot tell (the caller waits then). */
   belongs: (event: RecordedEvent) => boolean;
   /** Whether every event of the types is the partition's (one partition): the first one decides. */
@@ -46,6 +48,7 @@ export async function scanPartition(tx: EventStoreTransaction, target: ScanTarge
       limit,
       ...(target.types ? { types: [...target.types] } : {}),
       ...(target.categories ? { categories: [...target.categories] } : {}),
+      ...(target.partition ? { partition: target.partition } : {}),
     });
     for (const event of page) {
       if (event.globalPosition > target.until) return { clearUntil: event.globalPosition - 1n };

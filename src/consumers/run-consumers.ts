@@ -83,6 +83,7 @@ function consumerClient(store: EventStore, consumer: Consumer): ConsumerClient {
     version: consumer.version,
     eventTypes: consumer.eventTypes,
     categories: consumer.categories,
+    logPartitions: consumer.partitions > 1 && consumer.definition.partitionKey === undefined ? { count: consumer.partitions, key: 'stream' } : undefined,
     mode: consumer.mode,
     appends: consumer.appends,
     setup: () => store.withTransaction((tx) => setupConsumer(tx, consumer), { appends: false }),

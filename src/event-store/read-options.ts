@@ -29,12 +29,34 @@ export const globalPositionSchema = z
 const listSchema = <T extends z.ZodType>(entry: T, what: string) =>
   z.array(entry).max(maxListEntries, { error: `must list at most ${maxListEntries.toLocaleString('en-US')} ${what}` });
 
+/** Most partitions a consumer may have (defineProjection, defineConsumer, defineOutbox). */
+export const maxPartitions = 1024;
+
+/** readAll's `partition`: one of `count` partitions of the log, by partitionOfKey. */
+export const logPartitionSchema = z
+  .object({
+    index: z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be >= 0' }),
+    count: z
+      .number({ error: 'must be a number' })
+      .int({ error: 'must be a whole number' })
+      .min(1, { error: 'must be >= 1' })
+      .max(maxPartitions, { error: `must be at most ${maxPartitions}` }),
+    key: z.enum(['stream', 'ordering'], { error: "must be 'stream' or 'ordering'" }).optional(),
+  })
+  .refine((partition) => partition.index < partition.count, {
+    error: 'must be below count (partitions are numbered from 0)',
+    path: ['index'],
+    // Only once index and count are valid on their own: one issue per mistake.
+    when: (payload) => payload.issues.length === 0,
+  });
+
 export const readAllOptionsSchema = z
   .object({
     after: globalPositionSchema.optional(),
     limit: z.number().int().positive({ error: 'must be a positive whole number' }).optional(),
     types: listSchema(eventTypeSchema, 'event types').optional(),
     categories: listSchema(streamIdSchema, 'categories').optional(),
+    partition: logPartitionSchema.optional(),
   })
   .optional();
 

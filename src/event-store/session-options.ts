@@ -26,6 +26,22 @@ export interface ReadAllOptions {
   types?: readonly string[];
   /** Only events of streams in these categories (`post` for `post-42`). */
   categories?: readonly string[];
+  /**
+   * Only the events of one partition of the log: those whose key falls in partition
+   * `index` (from 0) of `count` by `partitionOfKey(key, count)`, the split consumers
+   * share their work by. The key is the stream id; with `key: 'ordering'` it is the
+   * outbox's ordering key (a message written with `writeMessage` counts under the key it
+   * was given). Postgres filters, so the other partitions' events are never sent.
+   */
+  partition?: LogPartition;
+}
+
+/** One of `count` partitions of the log (readAll's and countEvents' `partition`). */
+export interface LogPartition {
+  index: number;
+  count: number;
+  /** What is partitioned: `stream` (the stream id, the default) or `ordering` (the outbox's ordering key). */
+  key?: 'stream' | 'ordering';
 }
 
 /** Which events `countEvents` counts: those `readAll` would return, up to `until`. */
@@ -38,6 +54,8 @@ export interface CountEventsOptions {
   types?: readonly string[];
   /** Only events of streams in these categories. */
   categories?: readonly string[];
+  /** Only the events of one partition of the log (see ReadAllOptions). */
+  partition?: LogPartition;
 }
 
 /** What `countEvents` found. */

@@ -3,6 +3,7 @@ import type { RecordedEvent } from '../event-store/event-store.js';
 import { ValidationError } from '../errors.js';
 import { parseInput } from '../validation.js';
 import type { Publisher } from './message.js';
+import { writtenMessage } from '../event-store/log-partition.js';
 
 /** Where messages go: a publisher (NATS, RabbitMQ, a webhook, your own). */
 export interface OutboxDestination {
@@ -96,9 +97,9 @@ const definitionSchema = z.object({
 });
 
 /** The category of the streams `writeMessage` appends to (`outbox-<destination>-<key>`). */
-export const outboxCategory = 'outbox';
+export const outboxCategory = writtenMessage.category;
 /** The event type of a message written with `writeMessage`. */
-export const outboxMessageType = 'annals.outbox.message';
+export const outboxMessageType = writtenMessage.type;
 
 /**
  * Declares what goes out of the store: which events, to which destination, in which

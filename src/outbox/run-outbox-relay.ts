@@ -117,6 +117,7 @@ function relayClient(settings: Parameters<typeof publishBatch>[2]): ConsumerClie
     version: 1,
     eventTypes: outbox.filter.eventTypes,
     categories: outbox.filter.categories,
+    logPartitions: outbox.partitions > 1 ? { count: outbox.partitions, key: 'ordering' } : undefined,
     mode: 'at-least-once',
     appends: false,
     setup: () => store.withTransaction((tx) => setupRelay(tx, outbox), { appends: false }),

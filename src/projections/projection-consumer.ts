@@ -50,6 +50,7 @@ export function projectionConsumer(projection: AnyProjection, settings: Projecti
     version: projection.version,
     eventTypes: projection.eventTypes,
     categories: projection.categories,
+    logPartitions: !customKey && projection.partitions > 1 ? { count: projection.partitions, key: 'stream' } : undefined,
     mode: 'transaction',
     setup,
 

@@ -1,6 +1,5 @@
 import { selectUnresolvedDeadLettersBetween } from '../consumers/dead-letters.js';
 import { workersRunning } from '../consumers/leases.js';
-import { partitionOfKey } from '../consumers/partition-key.js';
 import { clearUpTo, scanPartition, type ScanTarget } from '../consumers/partition-scan.js';
 import { readPartitions } from '../consumers/partitions.js';
 import type { ProbeResult, WatchRound } from '../consumers/position-watch.js';
@@ -112,12 +111,13 @@ async function deadLetterOfWrite(round: WatchRound, name: string, live: Generati
  * version, same partition count); otherwise every event of its types counts as possibly
  * the partition's, and the wait lasts until its checkpoint passes it.
  */
-function scopeOf(projection: AnyProjection, live: GenerationScope, partition: number): Pick<ScanTarget, 'types' | 'categories' | 'belongs' | 'all'> {
+function scopeOf(projection: AnyProjection, live: GenerationScope, partition: number): Pick<ScanTarget, 'types' | 'categories' | 'partition' | 'belongs' | 'all'> {
   const filter = { types: live.eventTypes, categories: live.categories };
   const ours = live.version === projection.version && live.partitions === projection.partitions;
   if (live.partitions === 1 || !ours) return { ...filter, all: true, belongs: () => true };
   if (!projection.definition.partitionKey) {
-    return { ...filter, all: false, belongs: (event) => partitionOfKey(event.streamId, live.partitions) === partition };
+    // Postgres reads only the partition's events: the first one read is its own.
+    return { ...filter, partition: { index: partition, count: live.partitions }, all: true, belongs: () => true };
   }
   return {
     ...filter,

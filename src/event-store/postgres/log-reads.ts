@@ -1,7 +1,8 @@
 import type { SelectQueryBuilder } from 'kysely';
 import { z } from 'zod';
 import type { EventStoreTables } from '../../database/tables.js';
-import type { CountEventsOptions, EventCount, ReadAllCommittedOptions, RecordedEvent } from '../event-store.js';
+import type { CountEventsOptions, EventCount, LogPartition, ReadAllCommittedOptions, RecordedEvent } from '../event-store.js';
+import { partitionCondition } from './log-partition.js';
 import { globalPositionSchema, maxListEntries, readAllOptionsSchema } from '../read-options.js';
 import { parseInput } from '../../validation.js';
 import { readBound } from './log-bound.js';
@@ -39,16 +40,19 @@ interface LogFilter {
   until?: bigint | undefined;
   types?: readonly string[] | undefined;
   categories?: readonly string[] | undefined;
+  partition?: LogPartition | undefined;
 }
 
 /** The filter shared by readAll, countEvents and readAllCommitted (one array parameter per list, see read-options.ts). */
-function filtered<O>(query: SelectQueryBuilder<EventStoreTables, 'events', O>, filter: LogFilter): SelectQueryBuilder<EventStoreTables, 'events', O> {
-  const { after = 0n, until, types, categories } = filter;
+function filtered<O>(query: SelectQueryBuilder<EventStoreTables, 'events', O>, schema: string, filter: LogFilter): SelectQueryBuilder<EventStoreTables, 'events', O> {
+  const { after = 0n, until, types, categories, partition } = filter;
+  const inPartition = partitionCondition(schema, partition);
   return query
     .where('global_position', '>', after.toString())
     .$if(until !== undefined, (q) => q.where('global_position', '<=', until!.toString()))
     .$if(types !== undefined, (q) => q.where('type', '=', anyOf(types!, 'text')))
-    .$if(categories !== undefined, (q) => q.where('category', '=', anyOf(categories!, 'text')));
+    .$if(categories !== undefined, (q) => q.where('category', '=', anyOf(categories!, 'text')))
+    .$if(inPartition !== undefined, (q) => q.where(inPartition!));
 }
 
 export async function countEvents(session: SessionContext, options?: CountEventsOptions): Promise<EventCount> {
@@ -62,7 +66,7 @@ export async function countEvents(session: SessionContext, options?: CountEvents
       .with('log', (q) => q.selectNoFrom(readBound(session.schema).as('bound')))
       .selectNoFrom((eb) => {
         const visible = () =>
-          filtered(eb.selectFrom('events'), filter).where('global_position', '<', eb.selectFrom('log').select('log.bound'));
+          filtered(eb.selectFrom('events'), session.schema, filter).where('global_position', '<', eb.selectFrom('log').select('log.bound'));
         return [
           visible().select((e) => e.fn.countAll<string | bigint | number>().as('n')).as('count'),
           visible().select('recorded_at').orderBy('global_position').limit(1).as('oldest'),
@@ -92,7 +96,7 @@ export async function readAllCommitted<E extends RecordedEvent = RecordedEvent>(
   session.assertOpen();
   const { limit, ...filter } = parseInput(readAllCommittedOptionsSchema, options, 'options') ?? {};
   // No bound, on purpose (see the top of this file): lastCommittedPosition's counterpart of readAll.
-  const rows = await filtered(session.executor.withSchema(session.schema).selectFrom('events'), filter)
+  const rows = await filtered(session.executor.withSchema(session.schema).selectFrom('events'), session.schema, filter)
     .select(eventColumns)
     .orderBy('global_position')
     .$if(limit !== undefined, (q) => q.limit(limit!))

@@ -12,6 +12,7 @@ import { eventIdsSchema, readAllOptionsSchema } from '../read-options.js';
 import { streamIdSchema } from '../validation.js';
 import { parseInput } from '../../validation.js';
 import { appenderKey, logAheadError, logHoldbackText, readBound } from './log-bound.js';
+import { partitionCondition } from './log-partition.js';
 import { readStreamQuery, toRecordedEvent, type EventRow } from './read-statements.js';
 import { anyOf, type Executor, type SessionContext } from './session-context.js';
 
@@ -68,7 +69,8 @@ export async function readStream<E extends RecordedEvent = RecordedEvent>(
 
 export async function readAll<E extends RecordedEvent = RecordedEvent>(session: SessionContext, options?: ReadAllOptions): Promise<E[]> {
   session.assertOpen();
-  const { after = 0n, limit, types, categories } = parseInput(readAllOptionsSchema, options, 'options') ?? {};
+  const { after = 0n, limit, types, categories, partition } = parseInput(readAllOptionsSchema, options, 'options') ?? {};
+  const inPartition = partitionCondition(session.schema, partition);
   const rows = await readingLog(() => runPrepared(session, session.executor
     .withSchema(session.schema)
     .selectFrom('events')
@@ -79,6 +81,7 @@ export async function readAll<E extends RecordedEvent = RecordedEvent>(session: 
     // one matches nothing.
     .$if(types !== undefined, (q) => q.where('type', '=', anyOf(types!, 'text')))
     .$if(categories !== undefined, (q) => q.where('category', '=', anyOf(categories!, 'text')))
+    .$if(inPartition !== undefined, (q) => q.where(inPartition!))
     .orderBy('global_position')
     .$if(limit !== undefined, (q) => q.limit(limit!))));
   return rows.map((row) => toRecordedEvent(row as EventRow) as E);

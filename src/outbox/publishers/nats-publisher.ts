@@ -78,6 +78,8 @@ export function natsPublisher(options: NatsPublisherOptions): NatsPublisher {
   return new NatsJetStreamPublisher(checkOptions(options));
 }
 
+const utf8 = new TextEncoder();
+
 interface Settings {
   servers: string[] | undefined;
   connectOptions: Omit<NodeConnectionOptions, 'servers'>;
@@ -101,6 +103,8 @@ class NatsJetStreamPublisher implements NatsPublisher {
   readonly kind = 'nats';
   readonly #settings: Settings;
   #session: Promise<Session> | undefined;
+  /** The session of #session once its stream is ready; unset whenever either is not. */
+  #live: Session | undefined;
   #closed = false;
 
   constructor(settings: Settings) {
@@ -119,8 +123,9 @@ class NatsJetStreamPublisher implements NatsPublisher {
   async publish(message: OutboxMessage, options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#closed) throw publishError(message, 'the NATS publisher is closed', true);
     const subject = nameOf(message, 'subject', () => this.subjectOf(message));
-    const session = await awaitAnswer(message, this.#setUp(message), { signal: options.signal, waitingFor: 'a connection to NATS' });
-    const body = new TextEncoder().encode(encodeEnvelope(message));
+    // Once set up, the session is at hand without a wait: no promise per message for it.
+    const session = this.#live ?? (await awaitAnswer(message, this.#setUp(message), { signal: options.signal, waitingFor: 'a connection to NATS' }));
+    const body = utf8.encode(encodeEnvelope(message));
     const maxPayload = session.connection.info?.max_payload;
     if (maxPayload !== undefined && body.byteLength > maxPayload) {
       throw publishError(message, `${subject}: the envelope is ${body.byteLength} bytes, over the server's max_payload of ${maxPayload}`, false);
@@ -136,7 +141,10 @@ class NatsJetStreamPublisher implements NatsPublisher {
       if (error instanceof PublishError) throw error;
       const failure = classifyNatsError(error);
       // No stream answered: it may have been deleted. Create it again on the next publish.
-      if ((error as Error).name === 'JetStreamNotEnabled') session.stream = undefined;
+      if ((error as Error).name === 'JetStreamNotEnabled') {
+        session.stream = undefined;
+        this.#live = undefined;
+      }
       throw publishError(message, `${subject}: ${failure.reason}`, failure.retryable, error);
     }
   }
@@ -145,6 +153,7 @@ class NatsJetStreamPublisher implements NatsPublisher {
     this.#closed = true;
     const opening = this.#session;
     this.#session = undefined;
+    this.#live = undefined;
     if (opening === undefined || this.#settings.connection !== undefined) return;
     const session = await opening.catch(() => undefined);
     if (session === undefined || session.connection.isClosed()) return;
@@ -156,8 +165,11 @@ class NatsJetStreamPublisher implements NatsPublisher {
   /** The session with its stream ready, failures as retryable PublishErrors: none is the message's fault. */
   async #setUp(message: OutboxMessage): Promise<Session> {
     try {
-      const session = await this.#open();
+      const opening = this.#open();
+      const session = await opening;
       await this.#ready(session);
+      // Only if it is still the current session (not closed or replaced meanwhile).
+      if (this.#session === opening && !this.#closed) this.#live = session;
       return session;
     } catch (error) {
       throw publishError(message, `setting up NATS: ${describeError(error)}`, true, error);
@@ -179,6 +191,7 @@ class NatsJetStreamPublisher implements NatsPublisher {
         // A connection closed for good (by the server, or by hand) is replaced on the next publish.
         void session.connection.closed().then(() => {
           if (this.#session === opening) this.#session = undefined;
+          if (this.#live === session) this.#live = undefined;
         });
         return session;
       },

@@ -51,6 +51,9 @@ export function publishError(message: OutboxMessage, reason: string, retryable: 
  */
 export async function awaitAnswer<T>(message: OutboxMessage, answer: Promise<T>, options: { signal?: AbortSignal | undefined; timeoutMs?: number; waitingFor: string }): Promise<T> {
   const { signal, timeoutMs, waitingFor } = options;
+  // Nothing to race against: the answer itself (no timer, no listener, no extra promises
+  // per message on the relay's path).
+  if (signal === undefined && timeoutMs === undefined) return answer;
   if (signal?.aborted) {
     answer.catch(() => {});
     throw publishError(message, `aborted before ${waitingFor}`, true, signal.reason);
