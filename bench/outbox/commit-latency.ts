@@ -79,7 +79,7 @@ async function follow(connection: NatsConnection, stream: string, seen: (userId:
  * append to category `direct`, which the relay does not read).
  */
 export async function measureLatency(store: EventStore, natsUrl: string, settings: OutboxSettings): Promise<LatencyWindow[]> {
-  const connection = await connect({ servers: natsUrl });
+  const connection = await connect({ servers: natsUrl, noAsyncTraces: true });
   const manager = await jetstreamManager(connection);
   await manager.streams.add({ name: 'BENCH_DIRECT', subjects: ['direct.>'], duplicate_window: 120_000 * 1_000_000 });
   const js = jetstream(connection, { timeout: 5_000 });

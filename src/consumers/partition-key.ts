@@ -9,9 +9,22 @@
  */
 export function partitionOfKey(key: string, partitions: number): number {
   let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(key, 'utf8')) {
-    hash ^= byte;
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    // ASCII is its own UTF-8: no buffer per key on the consumers' path. Anything else is
+    // hashed from its UTF-8 bytes (the same bytes Postgres' annals_partition_of hashes).
+    if (code >= 0x80) return fnv1a(Buffer.from(key, 'utf8')) % partitions;
+    hash ^= code;
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash % partitions;
+}
+
+function fnv1a(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (const byte of bytes) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as hashOnce } from 'node:crypto';
 
 /**
  * The namespace of Annals' message ids (a UUID v5 namespace of its own, itself derived
@@ -18,7 +18,12 @@ const namespace = Buffer.from('4a1d2c55f0b35e7e9e0c6b1f2d7a3c18', 'hex');
  * ```
  */
 export function messageIdOf(destination: string, eventId: string): string {
-  const hash = createHash('sha1').update(namespace).update(`${destination}\n${eventId}`, 'utf8').digest();
+  // One-shot hash of one buffer: no Hash object per message on the relay's path.
+  const name = `${destination}\n${eventId}`;
+  const input = Buffer.allocUnsafe(namespace.length + Buffer.byteLength(name, 'utf8'));
+  namespace.copy(input, 0);
+  input.write(name, namespace.length, 'utf8');
+  const hash = hashOnce('sha1', input, 'buffer');
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');

@@ -122,19 +122,20 @@ async function publishLane(
   // A lane with parked rows is checked message by message, under its lock; the others
   // only from their first park on (lanesWithRows).
   let checked = state.checked;
+  const owner = { consumer: outbox.consumerName, partition: unit.partition, workerId: settings.workerId };
+  // The row a park or hold writes; made only then (not per message published).
+  const laneMessage = (event: RelayEvent, routed: Routed): LaneMessage => ({
+    outbox: outbox.name,
+    destination: routed.destination,
+    key: routed.key,
+    messageId: routed.messageId,
+    globalPosition: event.globalPosition,
+    eventId: event.id,
+    eventType: event.type,
+  });
   for (const { event, routed } of items) {
     if (batch.interrupted || unit.lost) return;
-    const message: LaneMessage = {
-      outbox: outbox.name,
-      destination: routed.destination,
-      key: routed.key,
-      messageId: routed.messageId,
-      globalPosition: event.globalPosition,
-      eventId: event.id,
-      eventType: event.type,
-    };
-    const owner = { consumer: outbox.consumerName, partition: unit.partition, workerId: settings.workerId };
-    const decision = checked ? await database(store, (tx) => holdIfLaneHeld(tx, message, owner)) : 'publish';
+    const decision = checked ? await database(store, (tx) => holdIfLaneHeld(tx, laneMessage(event, routed), owner)) : 'publish';
     if (decision === 'lost') {
       unit.lost = true;
       return;
@@ -148,7 +149,7 @@ async function publishLane(
     }
     if (outcome.kind === 'parked') {
       checked = true;
-      if (!(await database(store, (tx) => park(tx, message, owner, { error: describe(outcome.error), attempts: outcome.attempts })))) {
+      if (!(await database(store, (tx) => park(tx, laneMessage(event, routed), owner, { error: describe(outcome.error), attempts: outcome.attempts })))) {
         unit.lost = true;
         return;
       }

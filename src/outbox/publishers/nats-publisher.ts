@@ -105,6 +105,7 @@ class NatsJetStreamPublisher implements NatsPublisher {
   #session: Promise<Session> | undefined;
   /** The session of #session once its stream is ready; unset whenever either is not. */
   #live: Session | undefined;
+  readonly #subjects = new Map<string, string>();
   #closed = false;
 
   constructor(settings: Settings) {
@@ -113,7 +114,17 @@ class NatsJetStreamPublisher implements NatsPublisher {
 
   subjectOf(message: OutboxMessage): string {
     const custom = this.#settings.subject;
-    return custom ? custom(message) : `${this.#settings.prefix}.${routingToken(message.category)}.${routingToken(message.type)}`;
+    if (custom) return custom(message);
+    // Few categories and types, many messages: each subject is made once (the cache is
+    // emptied past 1,000, since a written message's key may make a category of its own).
+    const cacheKey = `${message.category}\u0000${message.type}`;
+    let subject = this.#subjects.get(cacheKey);
+    if (subject === undefined) {
+      if (this.#subjects.size >= 1000) this.#subjects.clear();
+      subject = `${this.#settings.prefix}.${routingToken(message.category)}.${routingToken(message.type)}`;
+      this.#subjects.set(cacheKey, subject);
+    }
+    return subject;
   }
 
   async ready(): Promise<void> {
@@ -210,7 +221,11 @@ class NatsJetStreamPublisher implements NatsPublisher {
     const { jetstream, jetstreamManager } = await loadOptionalPackage('@nats-io/jetstream', 'natsPublisher', () => import('@nats-io/jetstream'));
     // The client retries for ever by default here, so a server outage never closes the
     // connection for good: publishes time out (retryable) until it is back.
-    const connection = given ?? (await transport.connect({ name: 'annals-outbox', maxReconnectAttempts: -1, ...connectOptions, servers: servers ?? [] }));
+    // noAsyncTraces: the client would otherwise make two Error objects (with stacks) per
+    // publish to say where a request began; a failure reaches the relay as a PublishError
+    // naming the message anyway. Measured: docs/benchmarks.md, "Issue 15".
+    const connection =
+      given ?? (await transport.connect({ name: 'annals-outbox', maxReconnectAttempts: -1, noAsyncTraces: true, ...connectOptions, servers: servers ?? [] }));
     if (this.#closed && given === undefined) {
       await connection.close();
       throw new Error('the NATS publisher was closed while connecting');

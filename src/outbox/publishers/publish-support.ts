@@ -89,6 +89,9 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
+const lineBreak = /[\r\n]/;
+const lineBreaks = /[\r\n]/g;
+
 /**
  * The message's routing facts as broker headers (NATS headers, AMQP headers), so a
  * receiver can route or log without parsing the body; the envelope in the body stays the
@@ -104,6 +107,9 @@ export function messageHeaders(message: OutboxMessage): Record<string, string> {
   };
   if (message.correlationId !== undefined) headers['annals-correlation-id'] = message.correlationId;
   if (message.causationId !== undefined) headers['annals-causation-id'] = message.causationId;
-  for (const [name, value] of Object.entries(headers)) headers[name] = value.replace(/[\r\n]/g, ' ');
+  for (const name in headers) {
+    const value = headers[name]!;
+    if (lineBreak.test(value)) headers[name] = value.replace(lineBreaks, ' ');
+  }
   return headers;
 }
