@@ -105,7 +105,8 @@ ${renderOutboxSummary(run)}
   batch that completes the last message (reading the log, mapping and checking each payload with
   its zod schema, the JetStream acks, the checkpoint writes). The plain client is
   \`@nats-io/jetstream\`'s \`js.publish\` of the same messages (the same subjects, envelopes,
-  headers and \`Nats-Msg-Id\`), held in memory, with the relay's most publishes in flight
+  headers and \`Nats-Msg-Id\`, on a connection with \`noAsyncTraces\` as the relay's publisher
+  makes), held in memory, with the relay's most publishes in flight
   (${settings.partitions * settings.concurrency}: partitions x lanes), each awaiting its ack; a stream of its own made before the
   clock starts (the relay's too). Both in the benchmark's Node process, one at a time. The
   relay runs twice per round: with its defaults, and with \`batchSize: ${formatRate(largeBatchSize)}\` (everything else the
