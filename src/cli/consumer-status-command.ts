@@ -16,12 +16,17 @@ export async function consumerStatusCommand(
   const status = await consumerStatus(store, consumers);
   if (options.json) return announced(toJson(status));
   // Counted, not subtracted: positions are sparse, and a consumer reads only its types
-  // and categories. A count is of the consumer's events after the checkpoint, of every
-  // partition's keys (the partition is the key's hash, not something the log can filter on).
+  // and categories. A count is of the partition's own events after the checkpoint when
+  // its key is the stream id (Postgres can tell the partition), else of every partition's.
   const lags = new Map<string, number>();
   for (const p of status.partitions) {
     const consumer = consumers.find((c) => c.name === p.consumer);
-    const filter = { ...(consumer?.eventTypes ? { types: consumer.eventTypes } : {}), ...(consumer?.categories ? { categories: consumer.categories } : {}) };
+    const byStream = consumer !== undefined && consumer.partitions > 1 && consumer.definition.partitionKey === undefined;
+    const filter = {
+      ...(consumer?.eventTypes ? { types: consumer.eventTypes } : {}),
+      ...(consumer?.categories ? { categories: consumer.categories } : {}),
+      ...(byStream ? { partition: { index: p.partition, count: consumer.partitions } } : {}),
+    };
     lags.set(`${p.consumer}/${p.partition}`, (await store.countEvents({ ...filter, after: p.position, until: status.head })).count);
   }
   return announced(formatConsumerStatus(status, { configured: consumers.map((c) => c.name), lags }));

@@ -97,18 +97,28 @@ export async function projectionStatus(store: EventStore, projections: readonly 
       // Counted up to the head (countEvents, bounded like readAll): every event a reader can
       // see is at or below it, and stays visible to this transaction's later statements
       // (the log's bound never moves back), so each count is of what a worker has still to
-      // read. A rebuild's events to process in all: the same for each of its partitions,
-      // and a count over what may be the whole log, so counted once per generation.
-      const totals = new Map<number, number>();
+      // read. A rebuild's events to process in all: a count over what may be the whole
+      // log, so counted once per generation (per partition when each counts its own).
+      // A partition keyed by stream id (this code's generations without a partitionKey)
+      // counts only its own events, Postgres telling the partition: its lag and its
+      // rebuild's total are then its own. Other partitions count every partition's events.
+      const own = (row: { partition: number }, generation: { version: number; partitions: number }) =>
+        generation.partitions > 1 && generation.version === projection.version && projection.definition.partitionKey === undefined
+          ? { partition: { index: row.partition, count: generation.partitions } }
+          : undefined;
+      const totals = new Map<string, number>();
+      const totalKey = (row: { generation: number; partition: number }, mine: boolean) => `${row.generation}/${mine ? row.partition : 'all'}`;
       for (const row of rows) {
         const generation = generations.get(row.generation)!;
-        if (generation.status !== 'building' || totals.has(row.generation)) continue;
-        totals.set(row.generation, (await tx.countEvents({ ...filter, after: generation.startedFrom, until: head })).count);
+        const mine = own(row, generation);
+        if (generation.status !== 'building' || totals.has(totalKey(row, mine !== undefined))) continue;
+        totals.set(totalKey(row, mine !== undefined), (await tx.countEvents({ ...filter, ...mine, after: generation.startedFrom, until: head })).count);
       }
       for (const row of rows) {
         const generation = generations.get(row.generation)!;
-        const { count: lag, oldestRecordedAt: oldest } = await tx.countEvents({ ...filter, after: row.position, until: head });
-        const total = totals.get(row.generation) ?? null;
+        const mine = own(row, generation);
+        const { count: lag, oldestRecordedAt: oldest } = await tx.countEvents({ ...filter, ...mine, after: row.position, until: head });
+        const total = totals.get(totalKey(row, mine !== undefined)) ?? null;
         const { consumer: _consumer, caughtUp: _caughtUp, ...figures } = row;
         partitions.push({
           projection: generation.projection,
