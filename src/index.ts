@@ -81,6 +81,15 @@ export { startRebuild, type StartRebuildOptions } from './projections/rebuild.js
 // Workers set projections up themselves; a deploy step may do it first, so that the read
 // views exist before the service that queries them starts.
 export { setupProjection, type SetupOptions } from './projections/rebuild.js';
+export {
+  checkSchemas,
+  type SchemaCheckCode,
+  type SchemaCheckExample,
+  type SchemaCheckOptions,
+  type SchemaCheckReport,
+  type SchemaCheckResult,
+} from './schemas/check-schemas.js';
+export type { StoredKind } from './schemas/stored-events.js';
 export { withInlineProjections } from './projections/inline.js';
 export { projectionStatus, type PartitionStatus, type ProjectionStatus, type ProjectionSummary } from './projections/status.js';
 export { listDeadLetters, resumeProjection, retryDeadLetter, skipDeadLetter, type DeadLetter } from './projections/dead-letters.js';

@@ -39,6 +39,7 @@ it('exports exactly the public API', () => {
     'catchUpConsumers',
     'catchUpProjections',
     'categoryOf',
+    'checkSchemas',
     'connectionFromEnvironment',
     'consumerStatus',
     'createEventStore',

@@ -114,6 +114,8 @@ export class EventSchemaError extends AnnalsError {
   readonly eventId: string;
   readonly type: string;
   readonly schemaVersion: number;
+  /** Why it cannot be read, without the event's description (the message has both). */
+  readonly reason: string;
   readonly issues: readonly ValidationIssue[];
 
   constructor(
@@ -132,6 +134,7 @@ export class EventSchemaError extends AnnalsError {
     this.eventId = event.id;
     this.type = event.type;
     this.schemaVersion = event.schemaVersion;
+    this.reason = reason;
     this.issues = issues;
   }
 }
