@@ -16,11 +16,17 @@
 import { defineOutbox, natsPublisher } from 'annals/outbox';
 import { adminGraphQL, logSubscriptionsGraphQL } from 'annals/server';
 import { z } from 'zod';
+import { bankAccount } from './domain/bank-account/bank-account.aggregate.js';
 import { bankAccountMutations } from './domain/bank-account/bank-account.graphql.js';
+import { postLikes } from './domain/likes/likes.aggregate.js';
 import { likeMutations } from './domain/likes/likes.graphql.js';
 import { inventoryMutations } from './domain/orders/inventory/inventory.graphql.js';
+import { stockItem } from './domain/orders/inventory/stock-item.aggregate.js';
+import { stockReservation } from './domain/orders/inventory/stock-reservation.aggregate.js';
+import { order } from './domain/orders/order/order.aggregate.js';
 import { orderMutations } from './domain/orders/order/order.graphql.js';
 import { orderProcessManager } from './domain/orders/order-process-manager.js';
+import { paymentAccount } from './domain/orders/payment/payment-account.aggregate.js';
 import { paymentMutations } from './domain/orders/payment/payment.graphql.js';
 import { accountBalancesGraphQL } from './projections/account-balances/account-balances.graphql.js';
 import { accountBalancesSubscriptions } from './projections/account-balances/account-balances.subscriptions.js';
@@ -71,6 +77,8 @@ const likesOutbox = defineOutbox({
 
 export default {
   schema: process.env.ANNALS_SCHEMA || 'annals',
+  // Read by `annals schemas check` with their event schemas and upcasters.
+  aggregates: [postLikes, bankAccount, order, stockItem, stockReservation, paymentAccount],
   projections,
   consumers: [orderProcessManager()],
   outboxes: [likesOutbox],

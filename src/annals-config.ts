@@ -1,3 +1,4 @@
+import type { AnyAggregate } from './aggregates/define-aggregate.js';
 import type { Consumer } from './consumers/define-consumer.js';
 import type { Outbox } from './outbox/define-outbox.js';
 import type { AnyProjection } from './projections/define-projection.js';
@@ -17,6 +18,8 @@ import type { AnyProjection } from './projections/define-projection.js';
 export interface AnnalsConfig {
   /** The store's Postgres schema (default: `ANNALS_SCHEMA`, else `annals`). */
   schema?: string;
+  /** The aggregates whose stored events `annals schemas check` reads with their schemas (default none). */
+  aggregates?: AnyAggregate[];
   projections: AnyProjection[];
   /** Names of the projections applied inline (see withInlineProjections). */
   inline?: string[];

@@ -8,6 +8,7 @@ import { migrateCommand } from './migrate-command.js';
 import { outboxCommands } from './outbox-commands.js';
 import { projectionsRunCommand } from './projections-run-command.js';
 import { rebuildCommand } from './rebuild-command.js';
+import { schemasCommands } from './schemas-command.js';
 import { runnerOptions, type RunnerFlags } from './run-options.js';
 import { statusCommand } from './status-command.js';
 import { serveCommand } from './serve-command.js';
@@ -179,6 +180,7 @@ export const commands: readonly CommandSpec[] = [
   },
   ...consumerCommands,
   ...outboxCommands,
+  ...schemasCommands,
   {
     path: ['status'],
     arguments: '',

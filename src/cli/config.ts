@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AnyAggregate } from '../aggregates/define-aggregate.js';
 import type { Consumer } from '../consumers/define-consumer.js';
 import type { Outbox } from '../outbox/define-outbox.js';
 import type { AnyProjection } from '../projections/define-projection.js';
@@ -34,8 +35,18 @@ const isOutbox = (value: unknown): value is Outbox =>
   (value as Outbox).destinations instanceof Map &&
   typeof (value as Outbox).close === 'function';
 
+const isAggregate = (value: unknown): value is AnyAggregate =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as AnyAggregate).category === 'string' &&
+  typeof (value as AnyAggregate).eventCodec === 'object' &&
+  typeof (value as AnyAggregate).decide === 'function';
+
 const configSchema = z.object({
   schema: schemaNameSchema.optional(),
+  aggregates: z
+    .array(z.custom<AnyAggregate>(isAggregate, { error: 'must be an aggregate made with defineAggregate' }), { error: 'must be an array of aggregates' })
+    .optional(),
   projections: z.array(z.custom<AnyProjection>(isProjection, { error: 'must be a projection made with defineProjection' }), {
     error: 'must be an array of projections',
   }),

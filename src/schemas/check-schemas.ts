@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { AnyAggregate } from '../aggregates/define-aggregate.js';
 import type { Consumer } from '../consumers/define-consumer.js';
-import { EventSchemaError } from '../errors.js';
+import type { EventSchemaError } from '../errors.js';
+import { ErrorCodes } from '../errors/annals-error.js';
 import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
 import type { ValidationIssue } from '../errors.js';
 import type { AnyProjection } from '../projections/define-projection.js';
@@ -77,9 +78,9 @@ export interface SchemaCheckReport {
 
 const optionsSchema = z
   .object({
-    sample: z.number().int().min(1).max(1_000_000).optional(),
-    full: z.boolean().optional(),
-    examples: z.number().int().min(0).max(1000).optional(),
+    sample: z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).max(1_000_000, { error: 'must be at most 1,000,000 (use full to read everything)' }).optional(),
+    full: z.boolean({ error: 'must be true or false' }).optional(),
+    examples: z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be at least 0' }).max(1000, { error: 'must be at most 1,000' }).optional(),
   })
   .optional();
 
@@ -156,7 +157,9 @@ function decodeInto(result: SchemaCheckResult, reader: Reader, event: RecordedEv
   } catch (error) {
     result.failed++;
     if (result.examples.length >= examples) return;
-    const schemaError = error instanceof EventSchemaError ? error : undefined;
+    // By its stable code, not instanceof: the code checked may load its own copy of Annals
+    // (a config importing 'annals' while the CLI runs from another install).
+    const schemaError = (error as { code?: unknown } | null)?.code === ErrorCodes.eventSchema ? (error as EventSchemaError) : undefined;
     result.examples.push({
       globalPosition: event.globalPosition,
       streamId: event.streamId,

@@ -59,7 +59,7 @@ export async function writeConsumerTestConfig(
 }
 
 /** Writes `lines` as an annals.config.ts in a folder of its own under test/.tmp, removed after the file. */
-async function writeConfig(schema: string, lines: string[]): Promise<string> {
+export async function writeConfig(schema: string, lines: string[]): Promise<string> {
   const dir = join(root, 'test', '.tmp', `cli-${schema}-${randomBytes(3).toString('hex')}`);
   await mkdir(dir, { recursive: true });
   afterAll(() => rm(dir, { recursive: true, force: true }));
