@@ -1,6 +1,7 @@
 import type { AnyAggregate } from './aggregates/define-aggregate.js';
 import type { Consumer } from './consumers/define-consumer.js';
 import type { Outbox } from './outbox/define-outbox.js';
+import type { Retention } from './retention/define-retention.js';
 import type { AnyProjection } from './projections/define-projection.js';
 
 /**
@@ -32,6 +33,11 @@ export interface AnnalsConfig {
    * publishes, not with the config.
    */
   outboxes?: Outbox[];
+  /**
+   * What the retention job removes (made with defineRetention): `annals retention run`
+   * runs it once, `annals start` every `runEveryMs` (docs/retention.md). Default none.
+   */
+  retention?: Retention;
   /** The GraphQL service `annals serve` and `annals start` run (docs/server.md, "Running it"). */
   service?: ServiceConfig;
 }

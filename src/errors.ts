@@ -44,3 +44,4 @@ export {
   type DeadLetteredEvent,
 } from './errors/consistency-errors.js';
 export { PublishError, type PublishTarget } from './errors/outbox-errors.js';
+export { RemovedHistoryError } from './errors/retention-errors.js';

@@ -8,6 +8,7 @@ import { migrateCommand } from './migrate-command.js';
 import { outboxCommands } from './outbox-commands.js';
 import { projectionsRunCommand } from './projections-run-command.js';
 import { rebuildCommand } from './rebuild-command.js';
+import { retentionCommands } from './retention-command.js';
 import { schemasCommands } from './schemas-command.js';
 import { runnerOptions, type RunnerFlags } from './run-options.js';
 import { statusCommand } from './status-command.js';
@@ -76,6 +77,7 @@ export const commands: readonly CommandSpec[] = [
     summary: 'replay a projection into a new generation and switch readers to it; resumes an interrupted one',
     options: {
       from: { type: 'string', value: 'POSITION', description: 'replay from after this global position (default: the start of the log)' },
+      'accept-removed-history': { type: 'boolean', description: 'rebuild even though retention removed events the replay would need (from what the log still holds)' },
       'worker-id': runnerOptionSpecs['worker-id']!,
       json: { type: 'boolean', description: 'print JSON lines on stdout: start, progress about every second, then the result (positions as strings)' },
     },
@@ -85,7 +87,12 @@ export const commands: readonly CommandSpec[] = [
       const from = positionOption('--from', text(input, 'from'));
       const runner = runnerOptions({ 'worker-id': text(input, 'worker-id') });
       return withStore(schemaFor({ config: config.schema }), (store) =>
-        rebuildCommand(store, projection, config.inline ?? [], { ...(from === undefined ? {} : { from }), runner, json: input.values.json === true }),
+        rebuildCommand(store, projection, config.inline ?? [], {
+          ...(from === undefined ? {} : { from }),
+          acceptRemovedHistory: input.values['accept-removed-history'] === true,
+          runner,
+          json: input.values.json === true,
+        }),
       );
     },
   },
@@ -181,6 +188,7 @@ export const commands: readonly CommandSpec[] = [
   ...consumerCommands,
   ...outboxCommands,
   ...schemasCommands,
+  ...retentionCommands,
   {
     path: ['status'],
     arguments: '',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AnyAggregate } from '../aggregates/define-aggregate.js';
 import type { Consumer } from '../consumers/define-consumer.js';
 import type { Outbox } from '../outbox/define-outbox.js';
+import type { Retention } from '../retention/define-retention.js';
 import type { AnyProjection } from '../projections/define-projection.js';
 import { schemaNameSchema } from '../database/schema-name.js';
 import { UnknownProjectionError } from '../errors.js';
@@ -56,6 +57,9 @@ const configSchema = z.object({
     .optional(),
   outboxes: z
     .array(z.custom<Outbox>(isOutbox, { error: 'must be an outbox made with defineOutbox (annals/outbox)' }), { error: 'must be an array of outboxes' })
+    .optional(),
+  retention: z
+    .custom<Retention>((value) => (value as Retention | null)?.kind === 'retention', { error: 'must be a policy made with defineRetention' })
     .optional(),
   service: z
     .object({

@@ -9,6 +9,8 @@ import { ExitCodes } from './usage-error.js';
 export interface RebuildOptions {
   /** Replay from after this global position (a new rebuild only; a resumed one keeps its start). */
   from?: bigint;
+  /** Rebuild even though retention removed history the replay needs (`--accept-removed-history`). */
+  acceptRemovedHistory?: boolean;
   /** How often the status is read (default 1,000 ms). */
   pollMs?: number;
   runner?: RunProjectionsOptions;
@@ -49,7 +51,10 @@ export async function rebuildCommand(
   try {
     const before = await projectionStatus(store, [projection]);
     const under = before.partitions.find((p) => p.status === 'building' && p.version === projection.version);
-    const generation = await startRebuild(store, projection, options.from === undefined ? {} : { from: options.from });
+    const generation = await startRebuild(store, projection, {
+      ...(options.from === undefined ? {} : { from: options.from }),
+      ...(options.acceptRemovedHistory ? { acceptRemovedHistory: true } : {}),
+    });
     const resumed = under?.generation === generation.generation;
     where = { share: 0, position: generation.startedFrom, target: generation.replayUntil };
     output.started({

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { runConsumers, type AnnalsConfig, type AnyProjection, type Consumer, type EventStore, type RunConsumersOptions, type RunProjectionsOptions } from '../index.js';
 import { runOutboxRelay } from '../outbox/run-outbox-relay.js';
+import { startRetention } from '../retention/retention-runner.js';
 import { startRunner } from './run-options.js';
 import { listenForStop } from './signals.js';
 import { ExitCodes, UsageError } from './usage-error.js';
@@ -59,7 +60,7 @@ export async function serveCommand(input: ServeInput): Promise<number> {
   const stop = listenForStop((signal) => logger.info({ signal }, 'stopping: draining requests, then the workers'));
   try {
     const outboxes = workers === undefined ? [] : (config.outboxes ?? []);
-    if (workers !== undefined && workers.projections.length + workers.consumers.length + outboxes.length > 0) {
+    if (workers !== undefined && workers.projections.length + workers.consumers.length + outboxes.length + (config.retention ? 1 : 0) > 0) {
       runners = [
         ...(workers.projections.length > 0 ? [startRunner(store, workers.projections, { ...workers.options, inline: config.inline ?? [], logger })] : []),
         // Process managers and relays run on the same engine, with the options they share.
@@ -67,6 +68,8 @@ export async function serveCommand(input: ServeInput): Promise<number> {
         // A broker that is down does not fail readiness: ready means set up and leasing;
         // the relay retries the publishes with backoff (docs/outbox.md, "Running the relay").
         ...outboxes.map((outbox) => runOutboxRelay(store, outbox, { ...relayOptions(workers.options, outbox.consumerName), logger: logger.child({ outbox: outbox.name }), metrics: relayMetrics })),
+        // The retention job, every runEveryMs: it removes only what no reader still needs.
+        ...(config.retention ? [startRetention(store, config.retention, { logger: logger.child({ job: 'retention' }) })] : []),
       ];
       Promise.all(runners.map((runner) => runner.ready)).then(
         () => (workersState = { state: 'running' }),

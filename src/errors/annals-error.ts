@@ -43,6 +43,7 @@ export const ErrorCodes = {
   consistencyStopped: 'ANNALS_CONSISTENCY_STOPPED',
   consistencyDeadLettered: 'ANNALS_CONSISTENCY_DEAD_LETTERED',
   publish: 'ANNALS_PUBLISH',
+  removedHistory: 'ANNALS_REMOVED_HISTORY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -8,6 +8,7 @@ import { createGeneration, dropRetired, lockProjection, makeLive, readGeneration
 import { adoptReadViews, pointViewsAt } from './read-schemas.js';
 import { forgetOwed } from './inline-pending.js';
 import { drainInline, drainToLive } from './switch-drain.js';
+import { refuseRemovedHistory } from '../retention/removed-history.js';
 
 export interface SetupOptions {
   /**
@@ -47,6 +48,9 @@ export async function setupProjection(store: EventStore, projection: AnyProjecti
       await createGeneration(tx, projection, logHasEvents ? 'building' : 'live', 0n, { appliedInline: options.inline === true });
     } else if (live && live.version < projection.version && options.autoRebuild !== false) {
       if (!building || building.version < projection.version) {
+        // A version bump's rebuild too: RemovedHistoryError, until `annals projections
+        // rebuild` is run with --from or --accept-removed-history.
+        await refuseRemovedHistory(tx, projection, 0n);
         if (building) await retire(tx, building);
         await createGeneration(tx, projection, 'building', 0n, { appliedInline: options.inline === true });
       }
@@ -60,6 +64,11 @@ export async function setupProjection(store: EventStore, projection: AnyProjecti
 export interface StartRebuildOptions {
   /** Replay from after this global position instead of from the start of the log. */
   from?: bigint;
+  /**
+   * Rebuild even though retention removed events the replay would need, from what the log
+   * still holds (default false: a RemovedHistoryError names the position to rebuild from).
+   */
+  acceptRemovedHistory?: boolean;
 }
 
 /**
@@ -69,14 +78,19 @@ export interface StartRebuildOptions {
  */
 export async function startRebuild(store: EventStore, projection: AnyProjection, options: StartRebuildOptions = {}): Promise<Generation> {
   if (options.from !== undefined) parseInput(globalPositionSchema, options.from, 'options.from');
+  if (options.acceptRemovedHistory !== undefined && typeof options.acceptRemovedHistory !== 'boolean') {
+    throw new ValidationError([{ field: 'options.acceptRemovedHistory', reason: 'must be true or false' }]);
+  }
   return store.withTransaction(async (tx) => {
     await lockProjection(tx, projection.name, 'exclusive');
     const existing = await readGenerations(tx, projection.name);
     refuseOtherPartitions(existing, projection);
     const building = existing.find((g) => g.status === 'building');
     if (building && building.version === projection.version) return building;
-    if (building) await retire(tx, building);
     const live = existing.find((g) => g.status === 'live');
+    // Replacing a live read model built from the whole history: not from less of it, unasked.
+    if (live && options.acceptRemovedHistory !== true) await refuseRemovedHistory(tx, projection, options.from ?? 0n);
+    if (building) await retire(tx, building);
     // The same version's code applies it as it applies the live one; another version marks its own (inline-marks.ts).
     const appliedInline = live !== undefined && live.appliedInline && live.version === projection.version;
     return createGeneration(tx, projection, live ? 'building' : 'live', options.from ?? 0n, { appliedInline });

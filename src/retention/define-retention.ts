@@ -23,6 +23,8 @@ export interface RetentionPolicy {
   categories?: Record<string, RetentionRule>;
   /** Rules for single streams, replacing their category's; `'keep'` removes nothing of the stream. */
   streams?: Record<string, RetentionRule | 'keep'>;
+  /** How often the service (`annals start`, startRetention) runs the job, in milliseconds (default 600,000: ten minutes). */
+  runEveryMs?: number;
 }
 
 /** A checked policy: what runRetention enforces. */
@@ -30,6 +32,7 @@ export interface Retention {
   readonly kind: 'retention';
   readonly categories: ReadonlyMap<string, Required<Pick<RetentionRule, 'afterDelete' | 'truncated'>> & Pick<RetentionRule, 'maxAgeMs' | 'maxCount'>>;
   readonly streams: ReadonlyMap<string, (Required<Pick<RetentionRule, 'afterDelete' | 'truncated'>> & Pick<RetentionRule, 'maxAgeMs' | 'maxCount'>) | 'keep'>;
+  readonly runEveryMs: number;
 }
 
 const ruleSchema = z
@@ -48,6 +51,7 @@ const policySchema = z
   .object({
     categories: z.record(z.string().min(1), ruleSchema).optional(),
     streams: z.record(z.string().min(1), z.union([z.literal('keep'), ruleSchema], { error: "must be a rule or 'keep'" })).optional(),
+    runEveryMs: z.number({ error: 'must be a number of milliseconds' }).int({ error: 'must be a whole number' }).min(1000, { error: 'must be at least 1000' }).optional(),
   })
   .strict();
 
@@ -73,6 +77,7 @@ export function defineRetention(policy: RetentionPolicy): Retention {
     kind: 'retention',
     categories: new Map(Object.entries(checked.categories ?? {}).map(([category, rule]) => [category, withDefaults(rule)])),
     streams: new Map(Object.entries(checked.streams ?? {}).map(([stream, rule]) => [stream, rule === 'keep' ? 'keep' : withDefaults(rule)])),
+    runEveryMs: checked.runEveryMs ?? 600_000,
   };
 }
 

@@ -5,12 +5,15 @@ import { categoryOf } from '../event-store/stream-name.js';
 import { parseInput } from '../validation.js';
 import type { Retention } from './define-retention.js';
 import { retentionHolders, type RetentionHolder } from './holdback.js';
+import { lockForRemoval } from './removed-history.js';
 
 export interface RetentionRunOptions {
   /** Events removed per transaction (default 1,000): each batch commits on its own, so appends and readers never wait long. */
   batchSize?: number;
   /** Count what would be removed, remove nothing. */
   dryRun?: boolean;
+  /** Ends the run between two batches (what was removed stays removed). */
+  signal?: AbortSignal;
 }
 
 /** What a retention run did to one category (or one stream with a rule of its own). */
@@ -37,6 +40,7 @@ const optionsSchema = z
   .object({
     batchSize: z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).max(100_000, { error: 'must be at most 100,000' }).optional(),
     dryRun: z.boolean({ error: 'must be true or false' }).optional(),
+    signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
   })
   .strict()
   .optional();
@@ -65,28 +69,40 @@ interface Target {
  * ```
  */
 export async function runRetention(store: EventStore, retention: Retention, options: RetentionRunOptions = {}): Promise<RetentionReport> {
-  const { batchSize = 1000, dryRun = false } = parseInput(optionsSchema, options, 'options') ?? {};
-  const { safePosition, heldBackBy } = await store.withTransaction(async (tx) => {
-    const holders = await retentionHolders(tx);
-    const head = await tx.headPosition();
-    const lowest = holders[0]?.position;
-    const safe = lowest !== undefined && lowest < head ? lowest : head;
-    return { safePosition: safe, heldBackBy: holders.filter((holder) => holder.position === lowest && lowest < head) };
-  }, { appends: false });
+  const { batchSize = 1000, dryRun = false, signal } = parseInput(optionsSchema, options, 'options') ?? {};
+  const { safePosition, heldBackBy } = await store.withTransaction(safeLimit, { appends: false });
   const results: RetentionResult[] = [];
   for (const target of targetsOf(retention)) {
+    if (signal?.aborted) break;
     const counts = await store.withTransaction((tx) => countDue(tx, target, safePosition), { appends: false });
     let removed = 0;
     if (!dryRun) {
       for (;;) {
-        const batch = await store.withTransaction((tx) => removeBatch(tx, target, safePosition, batchSize), { appends: false });
+        const batch = await store.withTransaction(
+          async (tx) => {
+            // Under the lock rebuilds take to check what was removed (removed-history.ts),
+            // and with the readers as they are now: one that started since is counted.
+            await lockForRemoval(tx);
+            return removeBatch(tx, target, (await safeLimit(tx)).safePosition, batchSize);
+          },
+          { appends: false },
+        );
         removed += batch;
-        if (batch < batchSize) break;
+        if (batch < batchSize || signal?.aborted) break;
       }
     }
     results.push({ category: target.category, streamId: target.streamId, removed: dryRun ? counts.removable : removed, waiting: counts.waiting });
   }
   return { dryRun, safePosition, heldBackBy, results };
+}
+
+/** The lowest position a reader still needs (or the head), and the readers there. */
+async function safeLimit(tx: EventStoreTransaction): Promise<{ safePosition: bigint; heldBackBy: RetentionHolder[] }> {
+  const holders = await retentionHolders(tx);
+  const head = await tx.headPosition();
+  const lowest = holders[0]?.position;
+  if (lowest === undefined || lowest >= head) return { safePosition: head, heldBackBy: [] };
+  return { safePosition: lowest, heldBackBy: holders.filter((holder) => holder.position === lowest) };
 }
 
 function targetsOf(retention: Retention): Target[] {

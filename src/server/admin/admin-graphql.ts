@@ -95,7 +95,7 @@ export function adminGraphQL(options: AdminGraphQLOptions): GraphQLPart {
         parkedMessages: admin((_root, args: ParkedMessagesArgs, { store, app }) => readParkedMessagesPage(store, outboxesOf(app), args)),
       },
       Mutation: {
-        rebuildProjection: admin((_root, args: { name: string; from?: string | null }, { store }) => rebuildProjection(store, projections, args)),
+        rebuildProjection: admin((_root, args: { name: string; from?: string | null; acceptRemovedHistory?: boolean | null }, { store }) => rebuildProjection(store, projections, args)),
         retryDeadLetter: admin(async (_root, { id }: { id: string }, { store }) => {
           try {
             return toDeadLetterNode(await retryDeadLetter(store, projections, id));

@@ -189,8 +189,8 @@ extend type Query {
 }
 
 extend type Mutation {
-  """Starts a blue/green rebuild of the projection (replay from the start, or after from), or answers with the one under way; its workers fill it and switch readers to it (admin)."""
-  rebuildProjection(name: String!, from: String): RebuildStarted!
+  """Starts a blue/green rebuild of the projection (replay from the start, or after from), or answers with the one under way; its workers fill it and switch readers to it (admin). After retention removed history the replay needs, it fails with ANNALS_REMOVED_HISTORY unless acceptRemovedHistory is true."""
+  rebuildProjection(name: String!, from: String, acceptRemovedHistory: Boolean): RebuildStarted!
   """Applies a dead letter's event again with the projection's current code, into the generation it failed in (admin)."""
   retryDeadLetter(id: ID!): DeadLetter!
   """Gives up on a dead letter: it stays listed, as SKIPPED, and is never applied (admin)."""

@@ -120,18 +120,22 @@ export interface RebuildNode {
 }
 
 /**
- * `rebuildProjection(name, from)`: starts a rebuild of the projection by replay into a
+ * `rebuildProjection(name, from, acceptRemovedHistory)`: starts a rebuild of the projection by replay into a
  * new generation, or answers with the one under way for this version (`resumed`: its own
  * `from` stands). The projection's workers, wherever they run, fill it and switch readers
  * to it once it has caught up; the live generation serves reads until then.
  *
  * @throws ValidationError on `name` (no code for it here) or `from` (not a position).
  */
-export async function rebuildProjection(store: EventStore, configured: readonly AnyProjection[], args: { name: string; from?: string | null }): Promise<RebuildNode> {
+export async function rebuildProjection(
+  store: EventStore,
+  configured: readonly AnyProjection[],
+  args: { name: string; from?: string | null; acceptRemovedHistory?: boolean | null },
+): Promise<RebuildNode> {
   const projection = codeOf(configured, args.name, 'rebuild it');
   const from = parseClientPosition(args.from ?? undefined, 'from');
   const before = await store.withTransaction((tx) => readGenerations(tx, projection.name), { appends: false });
-  const generation = await startRebuild(store, projection, from === undefined ? {} : { from });
+  const generation = await startRebuild(store, projection, { ...(from === undefined ? {} : { from }), ...(args.acceptRemovedHistory ? { acceptRemovedHistory: true } : {}) });
   return {
     projection: projection.name,
     generation: generation.generation,
