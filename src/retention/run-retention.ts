@@ -53,6 +53,27 @@ interface Target {
   rule: Rule;
   /** Streams of the category with rules of their own (or kept): left to them. */
   excluded: string[];
+  /** Only these streams (a batch works on one slice of the category); undefined: all of them. */
+  slice?: readonly string[];
+}
+
+/** Streams per slice of a category. */
+const sliceSize = 500;
+
+/** The next `sliceSize` streams of the target after `after`, by stream id. */
+async function streamSlice(store: EventStore, target: Target, after: string): Promise<string[]> {
+  if (target.streamId !== undefined) return [target.streamId];
+  const rows = await store.withTransaction(
+    (tx) =>
+      tx.query<{ stream_id: string }>(
+        `SELECT stream_id FROM ${quoteIdent(tx.schema)}.streams
+          WHERE category = $1 AND stream_id > $2 AND stream_id <> ALL($3::text[])
+          ORDER BY stream_id LIMIT ${sliceSize}`,
+        [target.category, after, target.excluded],
+      ),
+    { appends: false },
+  );
+  return rows.map((row) => row.stream_id);
 }
 
 /**
@@ -76,14 +97,19 @@ export async function runRetention(store: EventStore, retention: Retention, opti
     if (signal?.aborted) break;
     const counts = await store.withTransaction((tx) => countDue(tx, target, safePosition), { appends: false });
     let removed = 0;
-    if (!dryRun) {
+    // The category's streams a slice at a time, in stream id order, each slice's due
+    // events in batches: the work of a run grows with the category, not with the
+    // category times its batches.
+    for (let after: string | null = ''; !dryRun && after !== null && !signal?.aborted; ) {
+      const slice = await streamSlice(store, target, after);
+      after = slice.length < sliceSize ? null : slice.at(-1)!;
       for (;;) {
         const batch = await store.withTransaction(
           async (tx) => {
             // Under the lock rebuilds take to check what was removed (removed-history.ts),
             // and with the readers as they are now: one that started since is counted.
             await lockForRemoval(tx);
-            return removeBatch(tx, target, (await safeLimit(tx)).safePosition, batchSize);
+            return removeBatch(tx, { ...target, slice }, (await safeLimit(tx)).safePosition, batchSize);
           },
           { appends: false },
         );
@@ -135,21 +161,22 @@ function cutsSql(s: string): string {
         CASE WHEN $6::boolean THEN st.truncate_before END,
         0) AS cut
       FROM ${s}.streams st
-     WHERE ($1::text IS NULL AND st.category = $2::text AND st.stream_id <> ALL($7::text[]))
-        OR st.stream_id = $1::text`;
+     WHERE (($1::text IS NULL AND st.category = $2::text AND st.stream_id <> ALL($7::text[]))
+        OR st.stream_id = $1::text)
+       AND ($8::text[] IS NULL OR st.stream_id = ANY($8::text[]))`;
 }
 
 function parameters(target: Target): unknown[] {
   const { rule } = target;
-  return [target.streamId ?? null, target.category, rule.maxCount ?? null, rule.maxAgeMs ?? null, rule.afterDelete, rule.truncated, target.excluded];
+  return [target.streamId ?? null, target.category, rule.maxCount ?? null, rule.maxAgeMs ?? null, rule.afterDelete, rule.truncated, target.excluded, target.slice ?? null];
 }
 
 async function countDue(tx: EventStoreTransaction, target: Target, safe: bigint): Promise<{ removable: number; waiting: number }> {
   const s = quoteIdent(tx.schema);
   const [row] = await tx.query<{ removable: string | number; waiting: string | number }>(
     `WITH cuts AS (${cutsSql(s)})
-     SELECT count(*) FILTER (WHERE e.global_position <= $8::bigint) AS removable,
-            count(*) FILTER (WHERE e.global_position > $8::bigint) AS waiting
+     SELECT count(*) FILTER (WHERE e.global_position <= $9::bigint) AS removable,
+            count(*) FILTER (WHERE e.global_position > $9::bigint) AS waiting
        FROM ${s}.events e JOIN cuts c ON c.stream_id = e.stream_id
       WHERE e.stream_version < c.cut`,
     [...parameters(target), safe.toString()],
@@ -167,9 +194,9 @@ async function removeBatch(tx: EventStoreTransaction, target: Target, safe: bigi
     `WITH cuts AS (${cutsSql(s)}),
      doomed AS (
        SELECT e.global_position FROM ${s}.events e JOIN cuts c ON c.stream_id = e.stream_id
-        WHERE e.stream_version < c.cut AND e.global_position <= $8::bigint
+        WHERE e.stream_version < c.cut AND e.global_position <= $9::bigint
         ORDER BY e.global_position
-        LIMIT $9::integer
+        LIMIT $10::integer
      )
      DELETE FROM ${s}.events WHERE global_position IN (SELECT global_position FROM doomed)
      RETURNING stream_id, stream_version, global_position`,

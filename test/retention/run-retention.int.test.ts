@@ -149,6 +149,17 @@ describe('runRetention', () => {
     expect(await versions('busy-a')).toEqual(Array.from({ length: 10 }, (_, i) => 81 + i));
   });
 
+  it('works through a category of many streams a slice at a time', async () => {
+    await store.withTransaction(async (tx) => {
+      for (let i = 0; i < 1_200; i++) await tx.appendToStream(`many-${String(i).padStart(4, '0')}`, [counted('a'), counted('b'), counted('c')], { expectedVersion: 'no_stream' });
+    });
+    const report = await runRetention(store, defineRetention({ categories: { many: { maxCount: 1 } } }), { batchSize: 250 });
+    expect(report.results[0]).toMatchObject({ removed: 2_400, waiting: 0 });
+    const left = await store.withTransaction((tx) => tx.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${tx.schema}.events WHERE category = 'many' AND stream_version = 3`), { appends: false });
+    expect(left[0]!.n).toBe('1200');
+    expect((await store.readAll({ categories: ['many'] })).length).toBe(1_200);
+  });
+
   it('refuses a policy or options that are not ones, naming the field', () => {
     const refused = (policy: unknown) => {
       try {
