@@ -94,6 +94,7 @@ export { defineRetention, type Retention, type RetentionPolicy, type RetentionRu
 export { runRetention, type RetentionReport, type RetentionResult, type RetentionRunOptions } from './retention/run-retention.js';
 export type { RetentionHolder } from './retention/holdback.js';
 export { startRetention, type RetentionRunner } from './retention/retention-runner.js';
+export { retentionStatus, type RetentionRemoved, type RetentionStatus } from './retention/retention-status.js';
 export { withInlineProjections } from './projections/inline.js';
 export { projectionStatus, type PartitionStatus, type ProjectionStatus, type ProjectionSummary } from './projections/status.js';
 export { listDeadLetters, resumeProjection, retryDeadLetter, skipDeadLetter, type DeadLetter } from './projections/dead-letters.js';

@@ -57,6 +57,7 @@ it('exports exactly the public API', () => {
     'readSchemaOf',
     'resumeConsumer',
     'resumeProjection',
+    'retentionStatus',
     'retryConsumerDeadLetter',
     'retryDeadLetter',
     'runConsumers',

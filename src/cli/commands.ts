@@ -199,7 +199,7 @@ export const commands: readonly CommandSpec[] = [
     async run(input) {
       const config = await configOf(input);
       return withStore(schemaFor({ config: config.schema }), async (store, { database }) => {
-        print(await statusCommand(store, config.projections, { json: input.values.json === true, database, outboxes: config.outboxes ?? [] }));
+        print(await statusCommand(store, config.projections, { json: input.values.json === true, database, outboxes: config.outboxes ?? [], retention: config.retention }));
         return ExitCodes.ok;
       });
     },

@@ -1,4 +1,5 @@
 import { runRetention, type RetentionReport } from '../retention/run-retention.js';
+import type { RetentionStatus } from '../retention/retention-status.js';
 import { configOf, jsonOption, print, text, type CommandSpec } from './command-spec.js';
 import { formatCount, formatTable, toJson } from './output.js';
 import { announceDatabase, schemaFor, withStore } from './store.js';
@@ -50,4 +51,26 @@ export function formatRetention(report: RetentionReport): string {
     for (const holder of report.heldBackBy) lines.push(`  ${holder.kind} ${holder.name} at position ${holder.position}`);
   }
   return lines.join('\n');
+}
+
+/** `annals status`' retention section: per category, what was removed and what is due now. */
+export function formatRetentionStatus(status: RetentionStatus): string {
+  const categories = [...new Set([...status.removed.map((r) => r.category), ...status.backlog.map((r) => r.category)])].sort();
+  const rows = categories.map((category) => {
+    const removed = status.removed.find((r) => r.category === category);
+    const due = status.backlog.filter((r) => r.category === category);
+    return [
+      category,
+      formatCount(removed?.removedEvents ?? 0),
+      removed ? removed.removedThrough.toString() : '-',
+      formatCount(due.reduce((sum, r) => sum + r.removed, 0)),
+      formatCount(due.reduce((sum, r) => sum + r.waiting, 0)),
+    ];
+  });
+  const table = formatTable(
+    [{ title: 'retention' }, { title: 'removed', align: 'right' }, { title: 'through', align: 'right' }, { title: 'due', align: 'right' }, { title: 'waiting', align: 'right' }],
+    rows,
+  );
+  const holders = status.heldBackBy.map((holder) => `  waiting on ${holder.kind} ${holder.name} at position ${holder.position}`);
+  return [table, ...holders].join('\n');
 }

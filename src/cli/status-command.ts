@@ -10,6 +10,9 @@ import type { Outbox } from '../outbox/define-outbox.js';
 import { outboxStatus, type OutboxStatus } from '../outbox/outbox-status.js';
 import { formatCount, formatDuration, formatPercent, formatTable, toJson, truncate } from './output.js';
 import { announceDatabase } from './store.js';
+import type { Retention } from '../retention/define-retention.js';
+import { retentionStatus } from '../retention/retention-status.js';
+import { formatRetentionStatus } from './retention-command.js';
 
 /**
  * `annals status [--json]`: where every configured projection stands, per generation and
@@ -21,15 +24,20 @@ import { announceDatabase } from './store.js';
 export async function statusCommand(
   store: EventStore,
   projections: readonly AnyProjection[],
-  options: { json: boolean; database?: string; outboxes?: readonly Outbox[] },
+  options: { json: boolean; database?: string; outboxes?: readonly Outbox[]; retention?: Retention | undefined },
 ): Promise<string> {
   const announced = announceDatabase(options);
   const status = await projectionStatus(store, projections);
   const outboxes = options.outboxes ?? [];
   const outboxStatuses = outboxes.length > 0 ? await outboxStatus(store, outboxes) : undefined;
-  if (options.json) return announced(toJson(outboxStatuses ? { ...status, outboxes: outboxStatuses } : status));
-  const text = formatStatus(status, projections.map((p) => p.name));
-  return announced(outboxStatuses ? `${text}\n\n${formatOutboxStatus(outboxStatuses)}` : text);
+  const retention = options.retention ? await retentionStatus(store, options.retention) : undefined;
+  if (options.json) {
+    return announced(toJson({ ...status, ...(outboxStatuses ? { outboxes: outboxStatuses } : {}), ...(retention ? { retention } : {}) }));
+  }
+  const sections = [formatStatus(status, projections.map((p) => p.name))];
+  if (outboxStatuses) sections.push(formatOutboxStatus(outboxStatuses));
+  if (retention) sections.push(formatRetentionStatus(retention));
+  return announced(sections.join('\n\n'));
 }
 
 const destinationColumns = [

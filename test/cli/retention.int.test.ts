@@ -44,6 +44,21 @@ describe('annals retention run', () => {
     expect((await store.readStream('tally-1')).map((e) => e.version)).toEqual([4, 5]);
   });
 
+  it('shows in annals status: what was removed per category, and what is due', async () => {
+    await store.appendToStream('tally-1', [counted('k'), counted('k'), counted('k')], { expectedVersion: 5 });
+    const json = await runAnnals(['status', '--json', '--config', config]);
+    expect(json.code).toBe(0);
+    const { retention } = JSON.parse(json.stdout);
+    expect(retention.removed).toEqual([{ category: 'tally', removedEvents: 3, removedThrough: expect.stringMatching(/^\d+$/), lastRemovedAt: expect.any(String) }]);
+    // Versions 6 to 8 expire 4 to 6: the projection processed 4 and 5 (due now), not 6 (it waits).
+    expect(retention.backlog).toEqual([{ category: 'tally', removed: 2, waiting: 1 }]);
+    expect(retention.heldBackBy).toEqual([{ kind: 'projection', name: 'tally (generation 1)', position: expect.stringMatching(/^\d+$/) }]);
+    const text = await runAnnals(['status', '--config', config]);
+    expect(text.stdout).toMatch(/retention\s+removed\s+through\s+due\s+waiting\n\s*tally\s+3\s+\d+\s+2\s+1/);
+    expect(text.stdout).toMatch(/waiting on projection tally \(generation 1\) at position \d+/);
+    await catchUpProjections(store, [projection]);
+  });
+
   it('then refuses a rebuild from the start (exit 1), and rebuilds with --accept-removed-history', async () => {
     const refused = await runAnnals(['projections', 'rebuild', 'tally', '--config', config]);
     expect(refused.code).toBe(1);
