@@ -93,7 +93,7 @@ export type { StoredKind } from './schemas/stored-events.js';
 export { defineRetention, type Retention, type RetentionPolicy, type RetentionRule } from './retention/define-retention.js';
 export { runRetention, type RetentionReport, type RetentionResult, type RetentionRunOptions } from './retention/run-retention.js';
 export type { RetentionHolder } from './retention/holdback.js';
-export { startRetention, type RetentionRunner } from './retention/retention-runner.js';
+export { startRetention, type RetentionRunner, type StartRetentionOptions } from './retention/retention-runner.js';
 export { retentionStatus, type RetentionRemoved, type RetentionStatus } from './retention/retention-status.js';
 export { withInlineProjections } from './projections/inline.js';
 export { projectionStatus, type PartitionStatus, type ProjectionStatus, type ProjectionSummary } from './projections/status.js';

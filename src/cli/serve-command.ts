@@ -69,7 +69,7 @@ export async function serveCommand(input: ServeInput): Promise<number> {
         // the relay retries the publishes with backoff (docs/outbox.md, "Running the relay").
         ...outboxes.map((outbox) => runOutboxRelay(store, outbox, { ...relayOptions(workers.options, outbox.consumerName), logger: logger.child({ outbox: outbox.name }), metrics: relayMetrics })),
         // The retention job, every runEveryMs: it removes only what no reader still needs.
-        ...(config.retention ? [startRetention(store, config.retention, { logger: logger.child({ job: 'retention' }) })] : []),
+        ...(config.retention ? [startRetention(store, config.retention, { logger: logger.child({ job: 'retention' }), onRun: server.retentionRunMetrics(service.app) })] : []),
       ];
       Promise.all(runners.map((runner) => runner.ready)).then(
         () => (workersState = { state: 'running' }),

@@ -12,6 +12,14 @@ export interface RetentionRunner {
   stop(): Promise<void>;
 }
 
+export interface StartRetentionOptions {
+  logger?: ConsumerLogger;
+  /** Events removed per transaction (default 1,000). */
+  batchSize?: number;
+  /** Called after each run (for metrics: `retentionRunMetrics(service.app)` from 'annals/server'); what it throws is logged. */
+  onRun?: (report: RetentionReport) => void;
+}
+
 /**
  * Runs the retention job now and then every `retention.runEveryMs` (the service runs it
  * with `annals start`). Each run is logged: what it removed, and what waits and for
@@ -25,13 +33,19 @@ export interface RetentionRunner {
  * process.once('SIGTERM', () => void runner.stop());
  * ```
  */
-export function startRetention(store: EventStore, retention: Retention, options: { logger?: ConsumerLogger; batchSize?: number } = {}): RetentionRunner {
+export function startRetention(store: EventStore, retention: Retention, options: StartRetentionOptions = {}): RetentionRunner {
   const logger = options.logger ?? silent;
   const stopping = new AbortController();
   const loop = (async () => {
     while (!stopping.signal.aborted) {
       try {
-        report(logger, await runRetention(store, retention, { signal: stopping.signal, ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }) }));
+        const run = await runRetention(store, retention, { signal: stopping.signal, ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }) });
+        report(logger, run);
+        try {
+          options.onRun?.(run);
+        } catch (error) {
+          logger.warn({ err: error }, 'retention onRun threw; ignored');
+        }
       } catch (error) {
         logger.warn({ err: error }, 'retention run failed; trying again at the next interval');
       }

@@ -75,3 +75,4 @@ export {
   type TrackedSubscription,
 } from './metrics/service-metrics.js';
 export { outboxRelayMetrics } from './metrics/outbox-metrics.js';
+export { retentionRunMetrics, type RetentionRunReporter } from './metrics/retention-metrics.js';
