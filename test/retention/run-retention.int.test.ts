@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
+  catchUpConsumers,
   catchUpProjections,
   createEventStore,
+  defineConsumer,
+  listConsumerDeadLetters,
+  skipConsumerDeadLetter,
   defineAggregate,
   defineRetention,
   loadAggregate,
@@ -108,6 +112,29 @@ describe('runRetention', () => {
     expect(run.results.find((r) => r.category === 'ck')).toMatchObject({ removed: 2, waiting: 1 });
     expect(await stored('ck-a')).toEqual([3, 4]);
     await store.withTransaction((tx) => tx.query(`DELETE FROM ${tx.schema}.checkpoints WHERE name = 'nightly-export'`), { appends: false });
+  });
+
+  it("keeps a consumer's dead-lettered event until the dead letter is resolved, though its checkpoint moved past it", async () => {
+    const store = await createTestStore('run_retention_dead');
+    await store.appendToStream('dl-a', [counted('ok'), counted('poison'), counted('ok'), counted('ok')], { expectedVersion: 'no_stream' });
+    const consumer = defineConsumer({
+      name: 'picky',
+      categories: ['dl'],
+      handle: async (events) => {
+        if (events.some((e) => (e.data as { key: string }).key === 'poison')) throw new Error('cannot handle poison');
+      },
+    });
+    await catchUpConsumers(store, [consumer], { retries: { attempts: 1, minDelayMs: 1, maxDelayMs: 1 } });
+    const [letter] = await listConsumerDeadLetters(store, { consumer: 'picky' });
+    expect(letter).toBeDefined();
+    const retention = defineRetention({ categories: { dl: { maxCount: 1 } } });
+    const held = await runRetention(store, retention);
+    expect(held.heldBackBy).toEqual([{ kind: 'dead letter', name: 'picky', position: letter!.globalPosition - 1n }]);
+    // Only what lies before the dead-lettered event goes.
+    expect((await store.readAll({ categories: ['dl'] })).map((e) => e.version)).toEqual([2, 3, 4]);
+    await skipConsumerDeadLetter(store, letter!.id);
+    await runRetention(store, retention);
+    expect((await store.readAll({ categories: ['dl'] })).map((e) => e.version)).toEqual([4]);
   });
 
   it('leaves a reader resuming inside a removed range to go on after it, in order', async () => {
