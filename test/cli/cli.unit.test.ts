@@ -30,7 +30,7 @@ describe('the command line', () => {
   });
 
   it('names what is wrong: an unknown command, an option of another command, a missing or extra argument', () => {
-    expect(() => parseCommandLine(['projection', 'run'])).toThrow(new UsageError("unknown command 'projection' (expected projections, serve, start, consumers, outbox, status, migrate); see annals --help"));
+    expect(() => parseCommandLine(['projection', 'run'])).toThrow(new UsageError("unknown command 'projection' (expected projections, serve, start, consumers, outbox, schemas, retention, status, migrate); see annals --help"));
     expect(() => parseCommandLine(['status', '--from', '5'])).toThrow(new UsageError("Unknown option '--from'"));
     expect(() => parseCommandLine(['projections', 'resume'])).toThrow(/needs NAME/);
     expect(() => parseCommandLine(['projections', 'resume', 'a', 'b'])).toThrow(/unexpected argument 'b'/);
