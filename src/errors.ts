@@ -45,3 +45,4 @@ export {
 } from './errors/consistency-errors.js';
 export { PublishError, type PublishTarget } from './errors/outbox-errors.js';
 export { RemovedHistoryError } from './errors/retention-errors.js';
+export { PrivacyKeyError, type PrivacyKeyProblem } from './errors/privacy-errors.js';

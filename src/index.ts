@@ -2,7 +2,7 @@
  * Annals' public API. Everything importable from 'annals' is listed here by name;
  * test/public-api.unit.test.ts keeps the list from growing by accident.
  */
-export { createEventStore, type EventStoreOptions } from './event-store/postgres/create-event-store.js';
+export { createEventStore, type EventStoreOptions, type PrivacyOptions } from './event-store/postgres/create-event-store.js';
 export type {
   AppendOptions,
   AppendResult,
@@ -62,6 +62,7 @@ export {
   defineProjection,
   readSchemaOf,
   type AnyProjection,
+  type PersonalColumns,
   type ProjectedEvent,
   type Projection,
   type ProjectionContext,
@@ -95,6 +96,12 @@ export { runRetention, type RetentionReport, type RetentionResult, type Retentio
 export type { RetentionHolder } from './retention/holdback.js';
 export { startRetention, type RetentionRunner, type StartRetentionOptions } from './retention/retention-runner.js';
 export { retentionStatus, type RetentionRemoved, type RetentionStatus } from './retention/retention-status.js';
+export { forget, forgottenStream, type ForgetOptions, type ForgetResult } from './privacy/forget.js';
+export { verifyErasure, type ErasureFinding, type ErasureReport, type VerifyErasureOptions } from './privacy/verify-erasure.js';
+export { blindIndex } from './privacy/blind-index.js';
+export { erasedText, type PersonalMeta } from './privacy/personal-fields.js';
+export type { PersonalData } from './privacy/personal-data.js';
+export type { DataKey, KeyStore, KeyStoreDb } from './privacy/key-store.js';
 export { withInlineProjections } from './projections/inline.js';
 export { projectionStatus, type PartitionStatus, type ProjectionStatus, type ProjectionSummary } from './projections/status.js';
 export { listDeadLetters, resumeProjection, retryDeadLetter, skipDeadLetter, type DeadLetter } from './projections/dead-letters.js';
@@ -123,6 +130,7 @@ export {
   ConcurrencyError,
   PublishError,
   RemovedHistoryError,
+  PrivacyKeyError,
   DeadLetterError,
   DomainError,
   ErrorCodes,

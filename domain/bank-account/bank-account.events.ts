@@ -21,7 +21,14 @@ export const amountSchema = z.number().int().positive().max(maxAmount);
  * be refused. The balance is never stored; it is the sum of deposits minus withdrawals.
  */
 export const bankAccountEvents = {
-  AccountOpened: z.object({ accountId: z.string().min(1).max(100), owner: z.string().min(1).max(200) }),
+  /**
+   * The owner's name is personal data of the account holder, whose id is the account's:
+   * stored encrypted with their key, and read as '[erased]' once they are forgotten
+   * (docs/privacy.md).
+   */
+  AccountOpened: z
+    .object({ accountId: z.string().min(1).max(100), owner: z.string().min(1).max(200).meta({ personal: true }) })
+    .meta({ dataSubject: 'accountId' }),
   MoneyDeposited: z.object({ amount: amountSchema }),
   MoneyWithdrawn: z.object({ amount: amountSchema }),
   /** Final: a closed account accepts nothing more (see bank-account.aggregate.ts). */

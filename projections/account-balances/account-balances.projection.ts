@@ -29,6 +29,8 @@ export function accountIdOf(streamId: string): string {
 export const accountBalances = defineProjection({
   name: 'account-balances',
   version: 1,
+  // The owner's name, per account: checked by `annals privacy verify` (docs/privacy.md).
+  personalData: [{ table: 'account_balances', subject: 'account_id', columns: ['owner'] }],
   events: bankAccountEvents,
   categories: [bankAccount.category],
   schema: async (db) => {

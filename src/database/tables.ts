@@ -52,7 +52,14 @@ export interface CheckpointsTable {
   updated_at: Generated<Date>;
 }
 
+/** Which streams hold personal fields of which data subject (migration 0016). */
+export interface PersonalStreamsTable {
+  subject: string;
+  stream_id: string;
+}
+
 export interface EventStoreTables {
+  personal_streams: PersonalStreamsTable;
   checkpoints: CheckpointsTable;
   snapshots: SnapshotsTable;
   streams: StreamsTable;

@@ -44,6 +44,7 @@ export const ErrorCodes = {
   consistencyDeadLettered: 'ANNALS_CONSISTENCY_DEAD_LETTERED',
   publish: 'ANNALS_PUBLISH',
   removedHistory: 'ANNALS_REMOVED_HISTORY',
+  privacyKey: 'ANNALS_PRIVACY_KEY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

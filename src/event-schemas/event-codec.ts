@@ -2,12 +2,18 @@ import type { z } from 'zod';
 import { EventSchemaError, ValidationError } from '../errors.js';
 import type { NewEvent, RecordedEvent } from '../event-store/event-store.js';
 import { toIssues } from '../validation.js';
+import { personalDataOf, personalFieldsOf, type PersonalField } from '../privacy/personal-fields.js';
+import type { ValidationIssue } from '../errors.js';
 import { isVersioned, type DomainEvent, type DomainEventInput, type EventSchemas, type Upcaster } from './versioned-event.js';
 
 interface Entry {
   schema: z.ZodType;
   version: number;
   upcasters: readonly Upcaster[];
+  /** The current version's personal fields (docs/privacy.md). */
+  personal: PersonalField[];
+  /** Each past version's, for reading its erased fields. */
+  pastPersonal: PersonalField[][];
 }
 
 /**
@@ -17,15 +23,20 @@ interface Entry {
 export class EventCodec<Events extends EventSchemas> {
   readonly #entries: Map<string, Entry>;
 
+  /** @throws ValidationError naming `events.<type>.<field>` for a personal field Annals cannot honour. */
   constructor(events: Events) {
+    const issues: ValidationIssue[] = [];
     this.#entries = new Map(
-      Object.entries(events).map(([type, definition]) => [
-        type,
-        isVersioned(definition)
-          ? { schema: definition.schema, version: definition.version, upcasters: definition.upcasters }
-          : { schema: definition, version: 1, upcasters: [] },
-      ]),
+      Object.entries(events).map(([type, definition]) => {
+        const { schema, version, upcasters } = isVersioned(definition)
+          ? definition
+          : { schema: definition, version: 1, upcasters: [] as readonly Upcaster[] };
+        const personal = personalFieldsOf(schema, `events.${type}`, issues);
+        const pastPersonal = upcasters.map((step, index) => personalFieldsOf(step.schema, `events.${type}.v${index + 1}`, issues));
+        return [type, { schema, version, upcasters, personal, pastPersonal }];
+      }),
     );
+    if (issues.length > 0) throw new ValidationError(issues);
   }
 
   has(type: string): boolean {
@@ -45,12 +56,15 @@ export class EventCodec<Events extends EventSchemas> {
       const parsed = entry.schema.safeParse(event.data);
       if (!parsed.success) throw new ValidationError(toIssues(parsed.error, `events[${index}].data`));
       const eventId = id(index);
+      const personal = entry.personal.length === 0 ? [] : personalDataOf(entry.personal, parsed.data as Record<string, unknown>, `events[${index}].data`);
+      if (!Array.isArray(personal)) throw new ValidationError([personal]);
       return {
         type: event.type,
         data: parsed.data,
         metadata: metadata(index),
         schemaVersion: entry.version,
         ...(eventId === undefined ? {} : { id: eventId }),
+        ...(personal.length > 0 ? { personal } : {}),
       };
     });
   }
@@ -67,7 +81,7 @@ export class EventCodec<Events extends EventSchemas> {
     if (event.schemaVersion > entry.version) {
       throw new EventSchemaError(event, `schema version ${event.schemaVersion} is newer than this code knows (${entry.version})`);
     }
-    let data: unknown = event.data;
+    let data: unknown = event.erased ? redacted(entry, event) : event.data;
     for (let version = event.schemaVersion; version < entry.version; version++) {
       const step = entry.upcasters[version - 1]!;
       const old = guarded(event, `reading schema version ${version}`, () => step.schema.safeParse(data));
@@ -97,4 +111,19 @@ function guarded<T>(event: RecordedEvent, step: string, work: () => T): T {
     if (error instanceof EventSchemaError) throw error;
     throw new EventSchemaError(event, `${step} threw: ${String(error)}`, [], { cause: error });
   }
+}
+
+/**
+ * The data of an event whose subject was forgotten, with each erased field set to its
+ * schema's redacted value (the stored version's mark, else the current one's, else null):
+ * it then decodes like any other event.
+ */
+function redacted(entry: Entry, event: RecordedEvent): unknown {
+  const data = { ...(event.data as Record<string, unknown>) };
+  const marks = event.schemaVersion === entry.version ? entry.personal : (entry.pastPersonal[event.schemaVersion - 1] ?? []);
+  for (const field of event.erased ?? []) {
+    const mark = marks.find((m) => m.field === field) ?? entry.personal.find((m) => m.field === field);
+    data[field] = mark ? mark.redacted : null;
+  }
+  return data;
 }

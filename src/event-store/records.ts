@@ -3,6 +3,7 @@
  * only, like event-store.ts; the Postgres store in ./postgres/ implements them.
  */
 import type { ExpectedVersion } from './expected-version.js';
+import type { PersonalData } from '../privacy/personal-data.js';
 
 /**
  * An event as a caller gives it to `appendToStream`. validation.ts checks input against
@@ -16,6 +17,12 @@ export interface EventInput {
   id?: string | undefined;
   /** The event's schema version (default 1); set by aggregates from `versionedEvent`. */
   schemaVersion?: number | undefined;
+  /**
+   * Top-level fields of `data` that are personal data of a data subject: stored encrypted
+   * with the subject's key, erased by `forget` (docs/privacy.md). Aggregates fill it in
+   * from the fields their event schemas mark personal.
+   */
+  personal?: PersonalData[] | undefined;
 }
 
 /** An event as stored in the log and returned by every read. */
@@ -38,6 +45,11 @@ export interface RecordedEvent<
   data: Data;
   metadata: Metadata;
   recordedAt: Date;
+  /**
+   * Personal fields of `data` whose data subject was forgotten: each reads as `null`
+   * (aggregates and projections read the schema's redacted value). Absent when none.
+   */
+  erased?: string[];
 }
 
 /** An event to append. `id` (a UUID) makes the append idempotent; it is generated if absent. */

@@ -6,6 +6,7 @@ import type { EventInput } from './records.js';
 import { expectedVersionSchema } from './expected-version.js';
 import { categoryOf } from './stream-name.js';
 import { formatPath, toIssues } from '../validation.js';
+import { personalKey, type PersonalData } from '../privacy/personal-data.js';
 
 /** Limits on what one append may carry; both are settings of `createEventStore`. */
 export interface AppendLimits {
@@ -20,7 +21,7 @@ export const defaultAppendLimits: AppendLimits = {
   maxEventsPerAppend: 10_000,
 };
 
-const nameRules = (what: string) =>
+export const nameRules = (what: string) =>
   z
     .string({ error: `must be a string` })
     .min(1, { error: 'must not be empty' })
@@ -48,8 +49,20 @@ const eventInputSchema = z.object(
       .min(1, { error: 'must be at least 1' })
       .max(2_147_483_647, { error: 'must fit in 32 bits' })
       .optional(),
+    personal: z
+      .array(
+        z.object(
+          {
+            subject: nameRules('data subject'),
+            fields: z.array(z.string({ error: 'must be a field name' }).min(1, { error: 'must not be empty' }), { error: 'must be an array of field names' }).min(1, { error: 'must name at least one field' }),
+          },
+          { error: 'must be an object { subject, fields }' },
+        ),
+        { error: 'must be an array of { subject, fields }' },
+      )
+      .optional(),
   },
-  { error: 'must be an object { type, data, metadata?, id?, schemaVersion? }' },
+  { error: 'must be an object { type, data, metadata?, id?, schemaVersion?, personal? }' },
 );
 
 // The schema and the interface callers see (records.ts) describe one shape; this line
@@ -66,6 +79,10 @@ export interface PreparedEvent {
   schemaVersion: number;
   dataJson: string;
   metadataJson: string;
+  /** Its personal fields by data subject (checked against `data`): sealed before the append. */
+  personal?: PersonalData[];
+  /** `data` as given, when it has personal fields: `dataJson` becomes the sealed form. */
+  data?: Record<string, unknown>;
 }
 
 export interface PreparedAppend {
@@ -111,8 +128,8 @@ export function prepareAppend(
         issues.push(...toIssues(parsed.error, at));
         return;
       }
-      const { type, data, metadata, id, schemaVersion } = parsed.data;
-      const dataIssues = jsonIssues(data, `${at}.data`, false);
+      const { type, data, metadata, id, schemaVersion, personal } = parsed.data;
+      const dataIssues = [...jsonIssues(data, `${at}.data`, false), ...personalIssues(data, personal, at)];
       const metadataIssues =
         metadata === undefined ? [] : jsonIssues(metadata, `${at}.metadata`, true);
       issues.push(...dataIssues, ...metadataIssues);
@@ -144,6 +161,7 @@ export function prepareAppend(
         schemaVersion: schemaVersion ?? 1,
         dataJson,
         metadataJson,
+        ...(personal && personal.length > 0 ? { personal, data: data as Record<string, unknown> } : {}),
       });
     });
   }
@@ -298,4 +316,26 @@ export function jsonIssues(value: unknown, field: string, mustBeObject: boolean)
 
 function isStorableString(value: string): boolean {
   return !value.includes('\u0000') && value.isWellFormed();
+}
+
+/**
+ * `personal` must name fields `data` has, each under one subject; and no data may use the
+ * key personal fields are sealed under (it would be read back as sealed fields).
+ */
+function personalIssues(data: unknown, personal: PersonalData[] | undefined, at: string): ValidationIssue[] {
+  const isObject = typeof data === 'object' && data !== null && !Array.isArray(data);
+  if (isObject && personalKey in data) return [{ field: `${at}.data.${personalKey}`, reason: 'is reserved for sealed personal fields' }];
+  if (!personal || personal.length === 0) return [];
+  if (!isObject) return [{ field: `${at}.personal`, reason: 'needs data to be an object: personal fields are fields of it' }];
+  const issues: ValidationIssue[] = [];
+  const seen = new Set<string>();
+  personal.forEach(({ fields }, entry) =>
+    fields.forEach((field, index) => {
+      const where = `${at}.personal[${entry}].fields[${index}]`;
+      if (!Object.hasOwn(data, field)) issues.push({ field: where, reason: `'${field}' is not a field of data` });
+      else if (seen.has(field)) issues.push({ field: where, reason: `'${field}' is named twice` });
+      seen.add(field);
+    }),
+  );
+  return issues;
 }

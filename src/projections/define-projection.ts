@@ -48,6 +48,12 @@ export interface ProjectionDefinition<Events extends EventSchemas> {
   /** Stable name: lower case letters, digits, `-` and `_`, at most 40 characters. */
   name: string;
   /**
+   * The read model's columns holding personal data, per table, with the column naming
+   * the data subject: `verifyErasure` and `annals privacy verify` check them
+   * (docs/privacy.md). Rebuilding after `forget` rewrites them with redacted values.
+   */
+  personalData?: readonly PersonalColumns[];
+  /**
    * Version of the projection's code. Bump it when a change to `schema` or a handler
    * means the read model must be rebuilt: workers then replay the log into a new
    * generation and switch to it when it has caught up (see `autoRebuild`).
@@ -90,6 +96,13 @@ export interface ProjectionDefinition<Events extends EventSchemas> {
    * rebuild replays history (large batches; side effects are never wanted then).
    */
   replayBatch?: (events: ProjectedEvent<Events>[], context: ProjectionContext) => Promise<void>;
+}
+
+/** Columns of one read-model table that hold personal data of the subject in `subject`. */
+export interface PersonalColumns {
+  table: string;
+  subject: string;
+  columns: readonly string[];
 }
 
 /** A projection as the runtime uses it: the definition, checked, with its event codec. */

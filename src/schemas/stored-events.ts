@@ -2,6 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import type { EventStoreTables } from '../database/tables.js';
 import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
 import { toRecordedEvent, type EventRow } from '../event-store/postgres/read-statements.js';
+import { revealEvents } from '../privacy/personal-data.js';
+import { privacyOf } from '../privacy/store-privacy.js';
 import { eventColumns } from '../event-store/postgres/reads.js';
 
 /**
@@ -61,7 +63,7 @@ export async function* everyEvent(store: EventStore, selection: StoredSelection)
         .limit(pageSize)
         .execute(),
     );
-    const page = rows.map((row) => toRecordedEvent(row as EventRow));
+    const page = await store.read((db) => revealEvents(privacyOf(store), db, rows.map((row) => toRecordedEvent(row as EventRow))));
     if (page.length > 0) yield page;
     if (page.length < pageSize) return;
     after = page.at(-1)!.globalPosition;
@@ -89,5 +91,5 @@ export async function sampledEvents(store: EventStore, selection: StoredSelectio
       .orderBy('global_position')
       .execute();
   });
-  return rows.map((row) => toRecordedEvent(row as EventRow));
+  return store.read((db) => revealEvents(privacyOf(store), db, rows.map((row) => toRecordedEvent(row as EventRow))));
 }

@@ -29,7 +29,7 @@ export function useTestSchema(prefix: string): { schema: string; databaseUrl: st
     await client.connect();
     await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     // Projections keep their read models in schemas named after the store's (`<store>:<name>`, `…#g<n>`).
-    const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, $1)`, [`${schema}:`]);
+    const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, $1) OR nspname = $2`, [`${schema}:`, `${schema}#keys`]);
     for (const { name } of rows) await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
     await client.end();
   });

@@ -6,6 +6,8 @@ import { appendQuery, maxEventsPerTransaction, type AppendRow } from './append-s
 import { logAheadError } from './log-bound.js';
 import { getStreamInfo } from './reads.js';
 import { anyOf, type SessionContext } from './session-context.js';
+import { revealed, sealAppend } from './personal.js';
+import type { RecordedEvent } from '../records.js';
 
 /** How often a plain append is tried when newer transactions keep appending to its stream first. */
 const maxOrderRetries = 20;
@@ -19,6 +21,7 @@ export async function appendToStream(
   session.assertOpen();
   const append = prepareAppend(streamId, events, options?.expectedVersion, session.limits);
   const retryable = append.events.some((event) => event.idFromCaller);
+  await sealAppend(session, append);
 
   // Inside a transaction a failed statement aborts the caller's whole transaction, so a
   // retry is recognized before writing. Outside one, the append itself is tried first
@@ -99,6 +102,9 @@ async function findEarlierAppend(session: SessionContext, append: PreparedAppend
     .where('event_id', '=', anyOf(ids, 'uuid'))
     .execute();
   if (rows.length === 0) return null;
+  // Sealed personal fields differ on each seal (a fresh IV): compare them opened.
+  const opened = await revealed(session, rows.map((row) => ({ id: row.event_id, streamId: row.stream_id, data: row.data }) as RecordedEvent));
+  const dataOf = new Map(opened.map((event) => [event.id, event.data]));
   const byId = new Map(rows.map((row) => [row.event_id, row]));
   const first = byId.get(ids[0]!);
   let last: (typeof rows)[number] | undefined;
@@ -113,7 +119,7 @@ async function findEarlierAppend(session: SessionContext, append: PreparedAppend
     if (
       row.type !== event.type ||
       row.schema_version !== event.schemaVersion ||
-      !isDeepStrictEqual(row.data, JSON.parse(event.dataJson)) ||
+      !isDeepStrictEqual(dataOf.get(row.event_id), event.data ?? JSON.parse(event.dataJson)) ||
       !isDeepStrictEqual(row.metadata, JSON.parse(event.metadataJson))
     ) {
       throw conflict('it was appended with another type, schema version, data or metadata');

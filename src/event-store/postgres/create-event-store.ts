@@ -1,7 +1,11 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { openConnection, type ConnectionConfig } from '../../database/connection.js';
-import { schemaNameSchema } from '../../database/schema-name.js';
+import { identifierBytes, maxIdentifierBytes, schemaNameSchema } from '../../database/schema-name.js';
+import { PostgresKeyStore, type KeyStore } from '../../privacy/key-store.js';
+import { masterKeyVariable, parseMasterKey } from '../../privacy/master-key.js';
+import type { StorePrivacy } from '../../privacy/store-privacy.js';
+import { ValidationError } from '../../errors.js';
 import type { EventStore } from '../event-store.js';
 import { defaultAppendLimits } from '../validation.js';
 import { parseInput } from '../../validation.js';
@@ -16,12 +20,36 @@ export interface EventStoreOptions {
   maxEventBytes?: number;
   /** Most events in one append call (default 10,000). */
   maxEventsPerAppend?: number;
+  /** Where personal fields' keys live and what wraps them (docs/privacy.md). */
+  privacy?: PrivacyOptions;
+}
+
+export interface PrivacyOptions {
+  /**
+   * Wraps the data subjects' keys: 32 bytes, or their base64 or hex. Default: the
+   * ANNALS_MASTER_KEY environment variable, read when personal data is first sealed or
+   * opened (a store that never meets personal data needs none).
+   */
+  masterKey?: string | Buffer;
+  /** The schema of the default key store's table (default `<schema>#keys`). */
+  keySchema?: string;
+  /** Keys kept elsewhere (a KMS, a vault): replaces the default Postgres key store. */
+  keyStore?: KeyStore;
 }
 
 const optionsSchema = z.object({
   schema: schemaNameSchema.optional(),
   maxEventBytes: z.number().int().positive().optional(),
   maxEventsPerAppend: z.number().int().positive().max(maxEventsPerTransaction).optional(),
+  privacy: z
+    .object({
+      masterKey: z.union([z.string(), z.instanceof(Buffer)], { error: 'must be a string or a Buffer' }).optional(),
+      keySchema: schemaNameSchema.optional(),
+      keyStore: z.custom<KeyStore>((value) => typeof value === 'object' && value !== null && typeof (value as KeyStore).keysFor === 'function', {
+        error: 'must implement KeyStore (keysFor, keysById, forget, hasKey)',
+      }).optional(),
+    })
+    .optional(),
 });
 
 /**
@@ -43,10 +71,33 @@ export function createEventStore(connection: ConnectionConfig | pg.Pool, options
   const config: ConnectionConfig = isPool(connection) ? { pool: connection } : connection;
   const schema = checked.schema ?? 'annals';
   const opened = openConnection(config, { translateError: (error) => notMigratedError(error, schema) });
-  return new PostgresEventStore(opened, schema, {
-    maxEventBytes: checked.maxEventBytes ?? defaultAppendLimits.maxEventBytes,
-    maxEventsPerAppend: checked.maxEventsPerAppend ?? defaultAppendLimits.maxEventsPerAppend,
-  });
+  return new PostgresEventStore(
+    opened,
+    schema,
+    {
+      maxEventBytes: checked.maxEventBytes ?? defaultAppendLimits.maxEventBytes,
+      maxEventsPerAppend: checked.maxEventsPerAppend ?? defaultAppendLimits.maxEventsPerAppend,
+    },
+    privacySetUp(schema, checked.privacy ?? {}),
+  );
+}
+
+function privacySetUp(schema: string, options: PrivacyOptions): StorePrivacy {
+  let master: Buffer | undefined;
+  const masterKey = () =>
+    (master ??=
+      options.masterKey === undefined
+        ? parseMasterKey(process.env[masterKeyVariable], masterKeyVariable)
+        : parseMasterKey(options.masterKey, 'options.privacy.masterKey'));
+  if (options.keyStore) return { keyStore: options.keyStore, masterKey, recorded: new Set(), blindKeys: new Map(), setup: async () => {} };
+  const keySchema = options.keySchema ?? `${schema}#keys`;
+  if (identifierBytes(keySchema) > maxIdentifierBytes) {
+    throw new ValidationError([
+      { field: 'options.privacy.keySchema', reason: `'${keySchema}' would be longer than the ${maxIdentifierBytes} bytes Postgres keeps: give a shorter keySchema` },
+    ]);
+  }
+  const keyStore = new PostgresKeyStore(keySchema, masterKey);
+  return { keyStore, masterKey, recorded: new Set(), blindKeys: new Map(), setup: (db) => keyStore.setup(db) };
 }
 
 function isPool(value: unknown): value is pg.Pool {

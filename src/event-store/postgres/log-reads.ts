@@ -1,4 +1,5 @@
 import type { SelectQueryBuilder } from 'kysely';
+import { revealed } from './personal.js';
 import { z } from 'zod';
 import type { EventStoreTables } from '../../database/tables.js';
 import type { CountEventsOptions, EventCount, LogPartition, ReadAllCommittedOptions, RecordedEvent } from '../event-store.js';
@@ -89,7 +90,7 @@ export async function readEventsAt<E extends RecordedEvent = RecordedEvent>(sess
     .where('global_position', '=', anyOf(checked.map(String), 'bigint'))
     .orderBy('global_position')
     .execute();
-  return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  return revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
 }
 
 export async function readAllCommitted<E extends RecordedEvent = RecordedEvent>(session: SessionContext, options?: ReadAllCommittedOptions): Promise<E[]> {
@@ -101,5 +102,5 @@ export async function readAllCommitted<E extends RecordedEvent = RecordedEvent>(
     .orderBy('global_position')
     .$if(limit !== undefined, (q) => q.limit(limit!))
     .execute();
-  return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  return revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
 }

@@ -5,6 +5,7 @@ import type { Connection } from '../../database/connection.js';
 import type { MigrationResult } from '../../database/migration-result.js';
 import { migrateWith } from '../../database/migrator.js';
 import { StoreClosedError } from '../../errors.js';
+import { storePrivacy, type StorePrivacy } from '../../privacy/store-privacy.js';
 import { storeLocals, type StoreLocals } from '../store-locals.js';
 import type {
   EventStore,
@@ -39,14 +40,17 @@ export class PostgresEventStore extends Session implements EventStore {
   #closed = false;
   /** @internal What other layers keep per store: the aggregates' state caches (state-cache.ts). */
   readonly [storeLocals]: StoreLocals = new WeakMap();
+  /** @internal The key store and master key of personal fields (src/privacy). */
+  readonly [storePrivacy]: StorePrivacy;
 
-  constructor(connection: Connection, schema: string, limits: AppendLimits) {
+  constructor(connection: Connection, schema: string, limits: AppendLimits, privacy: StorePrivacy) {
     const assertOpen = () => {
       if (this.#closed) throw new StoreClosedError();
     };
-    super({ executor: connection.db, schema, limits, inTransaction: false, assertOpen, prepare: (text) => connection.prepare(text) });
+    super({ executor: connection.db, schema, limits, privacy, inTransaction: false, assertOpen, prepare: (text) => connection.prepare(text) });
     this.#connection = connection;
     this.#limits = limits;
+    this[storePrivacy] = privacy;
     this.#lifecycle = { db: connection.db, schema, assertOpen: () => this.#check(), getStreamInfo: (streamId) => this.getStreamInfo(streamId) };
     const channel = appendChannel(schema);
     this.#notifier = new AppendNotifier(() => connection.db.executeQuery(CompiledQuery.raw('SELECT pg_notify($1, $2)', [channel, ''])));
@@ -56,7 +60,10 @@ export class PostgresEventStore extends Session implements EventStore {
 
   async migrate(): Promise<MigrationResult> {
     this.#check();
-    return migrateWith(this.#connection.db, this.schema, undefined, (trx) => raiseLogOffset(trx, this.schema));
+    return migrateWith(this.#connection.db, this.schema, undefined, async (trx) => {
+      await this[storePrivacy].setup(trx);
+      return raiseLogOffset(trx, this.schema);
+    });
   }
 
   async withTransaction<T>(work: (tx: EventStoreTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
@@ -71,6 +78,7 @@ export class PostgresEventStore extends Session implements EventStore {
         executor: trx,
         schema: this.schema,
         limits: this.#limits,
+        privacy: this[storePrivacy],
         inTransaction: true,
         assertOpen: () => this.#check(),
         prepare: (text) => this.#connection.prepare(text),

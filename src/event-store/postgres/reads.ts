@@ -1,3 +1,4 @@
+import { revealed } from './personal.js';
 import { CompiledQuery } from 'kysely';
 import { z } from 'zod';
 import { StreamDeletedError } from '../../errors.js';
@@ -64,7 +65,7 @@ export async function readStream<E extends RecordedEvent = RecordedEvent>(
   if (rows.length === 0) return [];
   if (rows[0]!.deleted_at !== null) throw new StreamDeletedError(id);
   if (rows[0]!.global_position === null) return [];
-  return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  return revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
 }
 
 export async function readAll<E extends RecordedEvent = RecordedEvent>(session: SessionContext, options?: ReadAllOptions): Promise<E[]> {
@@ -84,7 +85,7 @@ export async function readAll<E extends RecordedEvent = RecordedEvent>(session: 
     .$if(inPartition !== undefined, (q) => q.where(inPartition!))
     .orderBy('global_position')
     .$if(limit !== undefined, (q) => q.limit(limit!))));
-  return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  return revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
 }
 
 /** Runs a bounded read of the log, with AN003 (a moved store) as a LogAheadError. */
@@ -130,7 +131,7 @@ export async function readEventsById<E extends RecordedEvent = RecordedEvent>(se
     .where('event_id', '=', anyOf(ids, 'uuid'))
     .orderBy('global_position')
     .execute();
-  return rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  return revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
 }
 
 export async function headPosition(session: SessionContext): Promise<bigint> {

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { EventStoreTables } from '../../database/tables.js';
 import type { AppendLimits } from '../validation.js';
+import type { PrivacyContext } from '../../privacy/personal-data.js';
 
 /** The pool (each statement its own transaction) or a transaction opened by `withTransaction`. */
 export type Executor = Kysely<EventStoreTables> | Transaction<EventStoreTables>;
@@ -14,6 +15,8 @@ export interface SessionContext {
   readonly executor: Executor;
   readonly schema: string;
   readonly limits: AppendLimits;
+  /** The key store personal fields are sealed with and opened by. */
+  readonly privacy: PrivacyContext;
   /** Inside `withTransaction`: a failed statement aborts the caller's whole transaction. */
   readonly inTransaction: boolean;
   /** Throws StoreClosedError once the store is closed. */

@@ -20,6 +20,7 @@ import type {
   StreamInfo,
 } from '../event-store.js';
 import type { AppendLimits } from '../validation.js';
+import type { PrivacyContext } from '../../privacy/personal-data.js';
 import { appendToStream } from './appends.js';
 import { readCheckpoint, saveCheckpoint } from './checkpoints.js';
 import { countEvents, readAllCommitted, readEventsAt } from './log-reads.js';
@@ -31,6 +32,7 @@ export interface SessionOptions {
   executor: Executor;
   schema: string;
   limits: AppendLimits;
+  privacy: PrivacyContext;
   inTransaction: boolean;
   assertOpen: () => void;
   prepare: (text: string) => void;

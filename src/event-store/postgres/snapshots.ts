@@ -1,3 +1,4 @@
+import { revealed } from './personal.js';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { StreamDeletedError, ValidationError } from '../../errors.js';
@@ -49,7 +50,7 @@ export async function readStreamFromSnapshot<E extends RecordedEvent = RecordedE
     first.snapshot_stream_version === null
       ? null
       : { snapshotVersion, streamVersion: Number(first.snapshot_stream_version), state: first.snapshot_state };
-  const events = first.global_position === null ? [] : rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  const events = first.global_position === null ? [] : await revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
   const stream = {
     version: Number(first.stream_current_version),
     truncateBefore: Number(first.truncate_before),

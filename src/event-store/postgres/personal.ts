@@ -1,0 +1,46 @@
+import { CompiledQuery } from 'kysely';
+import { quoteIdent } from '../../database/quote-ident.js';
+import { revealEvents, sealEvents } from '../../privacy/personal-data.js';
+import type { RecordedEvent } from '../records.js';
+import type { PreparedAppend } from '../validation.js';
+import type { SessionContext } from './session-context.js';
+
+/** How many (subject, stream) pairs a process remembers having recorded. */
+const maxRemembered = 10_000;
+
+/**
+ * Seals the personal fields of an append's events (privacy/personal-data.ts) and records
+ * which streams hold each subject's fields (`personal_streams`), so that `forget` finds
+ * the snapshots to drop and verification the streams to check. Runs before the append
+ * statement, on the same connection or transaction: outside a transaction, a key or pair
+ * recorded for an append that then fails is harmless.
+ */
+export async function sealAppend(session: SessionContext, append: PreparedAppend): Promise<void> {
+  const personal = append.events.filter((event) => event.personal);
+  if (personal.length === 0) return;
+  const sealed = await sealEvents(
+    session.privacy,
+    session.executor,
+    personal.map((event) => ({ id: event.id, data: event.data!, personal: event.personal! })),
+  );
+  personal.forEach((event, index) => (event.dataJson = sealed[index]!));
+  const subjects = [...new Set(personal.flatMap((event) => event.personal!.map((entry) => entry.subject)))];
+  const fresh = subjects.filter((subject) => !session.privacy.recorded.has(`${subject}\u0000${append.streamId}`));
+  if (fresh.length === 0) return;
+  await session.executor.executeQuery(
+    CompiledQuery.raw(
+      `INSERT INTO ${quoteIdent(session.schema)}."personal_streams" (subject, stream_id)
+       SELECT unnest($1::text[]), $2::text ON CONFLICT DO NOTHING`,
+      [fresh, append.streamId],
+    ),
+  );
+  // Inside a transaction the rows count only once it commits: remember them only outside one.
+  if (session.inTransaction) return;
+  if (session.privacy.recorded.size > maxRemembered) session.privacy.recorded.clear();
+  for (const subject of fresh) session.privacy.recorded.add(`${subject}\u0000${append.streamId}`);
+}
+
+/** Events as read, with personal fields opened or erased: every read of the store ends here. */
+export function revealed<E extends RecordedEvent>(session: SessionContext, events: E[]): Promise<E[]> {
+  return revealEvents(session.privacy, session.executor, events);
+}
