@@ -54,6 +54,10 @@ export class StateCache<State> {
     if (this.#entries.size > this.#maxStreams) this.#entries.delete(this.#entries.keys().next().value!);
   }
 
+  clear(): void {
+    this.#entries.clear();
+  }
+
   delete(streamId: string): void {
     this.#entries.delete(streamId);
   }
@@ -92,8 +96,29 @@ export function stateCacheFor<State>(session: EventStoreSession, aggregate: { re
   const locals = (session as Partial<EventStore>)[storeLocals];
   if (!locals) return undefined;
   let cache = locals.get(aggregate) as StateCache<State> | undefined;
-  if (!cache) locals.set(aggregate, (cache = new StateCache<State>(aggregate.cache)));
+  if (!cache) {
+    locals.set(aggregate, (cache = new StateCache<State>(aggregate.cache)));
+    cachesOf(locals).add(cache as StateCache<unknown>);
+  }
   return cache;
+}
+
+/** The key under which a store's locals list every state cache made for it. */
+const allCaches = {};
+
+function cachesOf(locals: WeakMap<object, unknown>): Set<StateCache<unknown>> {
+  let caches = locals.get(allCaches) as Set<StateCache<unknown>> | undefined;
+  if (!caches) locals.set(allCaches, (caches = new Set()));
+  return caches;
+}
+
+/**
+ * Empties every state cache this process holds for `store`: `forget` does, since a cached
+ * state may hold a forgotten subject's personal data in plaintext.
+ */
+export function clearStateCaches(store: EventStoreSession): void {
+  const locals = (store as Partial<EventStore>)[storeLocals];
+  if (locals) for (const cache of cachesOf(locals)) cache.clear();
 }
 
 /** What a command that appended leaves in the cache. */

@@ -1,4 +1,6 @@
 import { connectionFromEnvironment, createEventStore, type EventStore } from '../index.js';
+import { developmentMasterKey } from '../privacy/development-key.js';
+import { masterKeyVariable } from '../privacy/master-key.js';
 
 /** The store's schema: `--schema`, else the config's, else `ANNALS_SCHEMA`, else `annals`. */
 export function schemaFor(options: { flag?: string; config?: string; env?: NodeJS.ProcessEnv }): string {
@@ -25,12 +27,29 @@ export interface OpenedStore {
  */
 export function openStore(schema: string, env: NodeJS.ProcessEnv = process.env): OpenedStore {
   const { config, description } = connectionFromEnvironment(env);
-  const store = createEventStore(config, { schema });
+  const store = createEventStore(config, { schema, ...developmentPrivacy(config, env) });
   // An embedded database where a Postgres was meant (a DATABASE_URL not exported) runs
   // fine and shows nothing: say why it was chosen.
   const why = 'pglite' in config ? ' (DATABASE_URL is not set)' : '';
   return { store, description, database: `${description}${why}, schema "${store.schema}"` };
 }
+
+/**
+ * On an embedded database outside production with no ANNALS_MASTER_KEY, the development
+ * master key beside it (privacy/development-key.ts), announced once on stderr; otherwise
+ * nothing: the store reads ANNALS_MASTER_KEY itself, and says it is missing when needed.
+ */
+function developmentPrivacy(config: ReturnType<typeof connectionFromEnvironment>['config'], env: NodeJS.ProcessEnv) {
+  if (!('pglite' in config) || typeof config.pglite !== 'string' || env[masterKeyVariable] || env.NODE_ENV === 'production') return {};
+  const { key, file } = developmentMasterKey(config.pglite);
+  if (file !== undefined && !announcedKeys.has(file)) {
+    announcedKeys.add(file);
+    process.stderr.write(`annals: personal data is encrypted with the development master key in ${file}; set ${masterKeyVariable} in production\n`);
+  }
+  return { privacy: { masterKey: key } };
+}
+
+const announcedKeys = new Set<string>();
 
 /**
  * Says which database a status command reads, so that a forgotten DATABASE_URL (an empty

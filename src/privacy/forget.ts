@@ -5,6 +5,7 @@ import type { EventStore } from '../event-store/event-store.js';
 import { parseInput } from '../validation.js';
 import type { AnyProjection } from '../projections/define-projection.js';
 import { privacyOf } from './store-privacy.js';
+import { clearStateCaches } from '../aggregates/state-cache.js';
 import { subjectValues, verifyErasure, type ErasureReport } from './verify-erasure.js';
 
 /** The stream the tombstones of forgotten subjects are appended to. */
@@ -34,7 +35,8 @@ export const subjectSchema = nameRules('data subject');
  * sealed with them reads from then on as its redacted value, in every process at once;
  * drops the snapshots of the streams holding their fields (a snapshot keeps state in
  * plaintext); and appends a `SubjectForgotten` tombstone to `annals_privacy-forgotten`,
- * all in one transaction. Then it checks, with the plaintext it read just before, where
+ * all in one transaction; and empties this process's aggregate state caches (other
+ * processes' caches keep a state until it is evicted or the stream moves on). Then it checks, with the plaintext it read just before, where
  * that plaintext is still found (verifyErasure): projections' read models keep it until
  * they are rebuilt. A subject who comes back later gets a new key.
  */
@@ -55,6 +57,7 @@ export async function forget(store: EventStore, subject: string, options: Forget
     ]);
     return { keysDeleted, snapshotsDropped, position: appended.lastGlobalPosition };
   });
+  clearStateCaches(store);
   const report = await verifyErasure(store, checked, { ...options, values });
   return { subject: checked, ...result, report };
 }

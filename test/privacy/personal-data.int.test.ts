@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { EventStore } from '../../src/index.js';
 import { z } from 'zod';
 import {
   createEventStore,
@@ -15,7 +16,10 @@ import { createTestStore, testDatabaseUrl } from '../setup/database.js';
 // Personal fields are sealed with their subject's key on the way in and opened on the
 // way out; once the subject is forgotten they read as their redacted value, everywhere.
 
-const store = await createTestStore('personal_data');
+const postgres = await createTestStore('personal_data');
+const pglite = createEventStore({ pglite: 'memory://' }, { schema: 'annals' });
+await pglite.migrate();
+afterAll(() => pglite.close());
 
 const member = defineAggregate({
   category: 'member',
@@ -35,13 +39,16 @@ const member = defineAggregate({
       : { type: 'Visited', data: { memberId: state.email ?? '?' } },
 });
 
-const rawRows = (streamId: string) =>
+const rawRows = (store: EventStore, streamId: string) =>
   store.withTransaction((tx) => tx.query<{ data: string }>(`SELECT data::text AS data FROM "${tx.schema}".events WHERE stream_id = $1`, [streamId]), { appends: false });
 
-describe('personal fields', () => {
+describe.each([
+  ['Postgres', postgres],
+  ['PGlite', pglite],
+])('personal fields on %s', (_name, store) => {
   it('are stored sealed, read back opened by every read, and erased by forget', async () => {
     await handleCommand(store, member, 'm1', { type: 'Join', data: { memberId: 'm1', email: 'grace@example.com', name: 'Grace Hopper' } });
-    const raw = (await rawRows('member-m1')).map((row) => row.data).join('\n');
+    const raw = (await rawRows(store, 'member-m1')).map((row) => row.data).join('\n');
     expect(raw).not.toContain('grace@example.com');
     expect(raw).not.toContain('Grace Hopper');
     expect(raw).toContain('"plan": "basic"');
@@ -100,6 +107,10 @@ describe('personal fields', () => {
     expect(() => defineAggregate({ ...member, events: { Bad: z.object({ name: z.string().meta({ personal: true }) }) } } as never)).toThrow(/names no data subject/);
   });
 
+});
+
+describe('master keys', () => {
+  const store = postgres;
   it('a store opened with another master key says so, and one without a key names the variable', async () => {
     const other = createEventStore({ connectionString: testDatabaseUrl }, { schema: store.schema, privacy: { masterKey: Buffer.alloc(32, 7) } });
     try {
