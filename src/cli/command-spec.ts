@@ -13,12 +13,14 @@ export interface OptionSpec {
   short?: string;
   /** The value's name in help (`--from POSITION`). */
   value?: string;
+  /** A string option that may be given more than once: the command gets every value, in order (read them with `texts`). */
+  multiple?: boolean;
   description: string;
 }
 
 /** What a command gets: its flags (parseArgs values) and positional arguments. */
 export interface CommandInput {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   args: string[];
 }
 
@@ -63,4 +65,6 @@ export const jsonOption: OptionSpec = { type: 'boolean', description: 'print JSO
 export const configOf = (input: CommandInput): Promise<AnnalsConfig> => loadConfig(configPath(input));
 export const configPath = (input: CommandInput): string | undefined => input.values.config as string | undefined;
 export const text = (input: CommandInput, name: string): string | undefined => input.values[name] as string | undefined;
+/** Every value of a `multiple` option, in the order given; none when it is absent. */
+export const texts = (input: CommandInput, name: string): string[] => (input.values[name] as string[] | undefined) ?? [];
 export const print = (output: string) => process.stdout.write(`${output}\n`);

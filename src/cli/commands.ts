@@ -6,6 +6,7 @@ import { consumerCommands } from './consumer-commands.js';
 import { deadLetterStatuses, listDeadLettersCommand, retryDeadLetterCommand, skipDeadLetterCommand } from './dead-letters-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { outboxCommands } from './outbox-commands.js';
+import { privacyCommands } from './privacy-command.js';
 import { projectionsRunCommand } from './projections-run-command.js';
 import { rebuildCommand } from './rebuild-command.js';
 import { retentionCommands } from './retention-command.js';
@@ -45,6 +46,7 @@ const serviceEnvironment: Readonly<Record<string, string>> = {
   ANNALS_OPEN_MUTATIONS: 'true: allow mutations without tokens in production (dangerous)',
   ANNALS_CORS_ORIGINS: 'origins allowed to call from a browser, comma separated',
   ANNALS_MUTATION_RATE_LIMIT: 'mutations per caller per window (docs/security.md)',
+  ANNALS_MASTER_KEY: "wraps the data subjects' keys of personal fields: 32 bytes in base64 or hex (docs/privacy.md); in development a key is made in .annals-data",
   NODE_ENV: 'production: no GraphiQL, no introspection, no error details, mutations only with keys',
   LOG_LEVEL: 'pino level of the JSON logs on stdout (default info)',
 };
@@ -189,6 +191,7 @@ export const commands: readonly CommandSpec[] = [
   ...outboxCommands,
   ...schemasCommands,
   ...retentionCommands,
+  ...privacyCommands,
   {
     path: ['status'],
     arguments: '',

@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
 import { AnnalsError, DeadLetterError, UnknownProjectionError, ValidationError } from '../index.js';
 import { environmentHelp } from './command-spec.js';
-import { commands, globalOptions, type CommandSpec, type OptionSpec } from './commands.js';
+import { commands, globalOptions, type CommandInput, type CommandSpec, type OptionSpec } from './commands.js';
 import { ExitCodes, UsageError } from './usage-error.js';
 
-type ParseOptions = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+type ParseOptions = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 
 const toParseOptions = (...specs: Readonly<Record<string, OptionSpec>>[]): ParseOptions =>
-  Object.fromEntries(specs.flatMap((spec) => Object.entries(spec)).map(([name, { type, short }]) => [name, short ? { type, short } : { type }]));
+  Object.fromEntries(
+    specs.flatMap((spec) => Object.entries(spec)).map(([name, { type, short, multiple }]) => [name, { type, ...(short ? { short } : {}), ...(multiple ? { multiple } : {}) }]),
+  );
 
 /**
  * Runs `annals` with `argv` (without node and the script) and resolves to the exit
@@ -43,7 +45,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
  */
 export function parseCommandLine(argv: readonly string[]): {
   command: CommandSpec | undefined;
-  values: Record<string, string | boolean | undefined>;
+  values: CommandInput['values'];
   args: string[];
 } {
   // First pass, lenient: which words are positional (options that take a value are known).
@@ -69,7 +71,7 @@ export function parseCommandLine(argv: readonly string[]): {
     parseArgs({ args: [...argv], options: toParseOptions(globalOptions, command.options), allowPositionals: true, strict: true }),
   );
   const args = strict.positionals.slice(command.path.length);
-  const values = strict.values as Record<string, string | boolean | undefined>;
+  const values = strict.values as CommandInput['values'];
   const name = `annals ${command.path.join(' ')}`;
   if (args.length < command.minArgs) throw new UsageError(`${name} needs ${command.arguments}; see ${name} --help`);
   if (args.length > command.maxArgs) throw new UsageError(`unexpected argument '${args[command.maxArgs]}' for ${name}; see ${name} --help`);

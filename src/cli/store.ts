@@ -1,4 +1,6 @@
 import { connectionFromEnvironment, createEventStore, type EventStore } from '../index.js';
+import { resolve } from 'node:path';
+import { defaultDataDir } from '../database/environment.js';
 import { developmentMasterKey } from '../privacy/development-key.js';
 import { masterKeyVariable } from '../privacy/master-key.js';
 
@@ -35,13 +37,16 @@ export function openStore(schema: string, env: NodeJS.ProcessEnv = process.env):
 }
 
 /**
- * On an embedded database outside production with no ANNALS_MASTER_KEY, the development
- * master key beside it (privacy/development-key.ts), announced once on stderr; otherwise
- * nothing: the store reads ANNALS_MASTER_KEY itself, and says it is missing when needed.
+ * Outside production with no ANNALS_MASTER_KEY, the development master key
+ * (privacy/development-key.ts) in the embedded database's folder (`ANNALS_DATA_DIR`,
+ * default `.annals-data`, also on Postgres), announced once on stderr: `npm start` then
+ * works with nothing set. In production nothing: the store reads ANNALS_MASTER_KEY itself
+ * and says it is missing when personal data is first sealed or opened.
  */
 function developmentPrivacy(config: ReturnType<typeof connectionFromEnvironment>['config'], env: NodeJS.ProcessEnv) {
-  if (!('pglite' in config) || typeof config.pglite !== 'string' || env[masterKeyVariable] || env.NODE_ENV === 'production') return {};
-  const { key, file } = developmentMasterKey(config.pglite);
+  if (env[masterKeyVariable] || env.NODE_ENV === 'production') return {};
+  const folder = 'pglite' in config && typeof config.pglite === 'string' ? config.pglite : resolve(env.ANNALS_DATA_DIR || defaultDataDir);
+  const { key, file } = developmentMasterKey(folder);
   if (file !== undefined && !announcedKeys.has(file)) {
     announcedKeys.add(file);
     process.stderr.write(`annals: personal data is encrypted with the development master key in ${file}; set ${masterKeyVariable} in production\n`);

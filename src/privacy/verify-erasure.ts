@@ -45,7 +45,8 @@ export interface VerifyErasureOptions {
   values?: readonly string[];
 }
 
-const minSearchLength = 3;
+/** Shorter values are not searched for: they would match almost anything. */
+export const minSearchLength = 3;
 const maxExamples = 3;
 
 /**
@@ -138,9 +139,10 @@ async function readModelFindings(store: EventStore, projection: AnyProjection, s
         const unredacted = cells.map((cell) => `${cell} <> ALL($2::text[])`).join(' OR ');
         const key = `${quoteIdent(subjectColumn)}::text`;
         const holding = cells.map((cell) => `strpos(${cell}, v.value) > 0`).join(' OR ');
+        // One condition, so a row that is both the subject's and holding a value counts once.
         const text =
-          `SELECT ${key} AS key FROM ${target} WHERE ${key} = $1 AND (${unredacted})` +
-          (values.length > 0 ? ` UNION ALL SELECT ${key} FROM ${target} WHERE EXISTS (SELECT 1 FROM unnest($3::text[]) v(value) WHERE ${holding})` : '');
+          `SELECT ${key} AS key FROM ${target} WHERE (${key} = $1 AND (${unredacted}))` +
+          (values.length > 0 ? ` OR EXISTS (SELECT 1 FROM unnest($3::text[]) v(value) WHERE ${holding})` : '');
         const { rows } = await db.executeQuery(
           CompiledQuery.raw(text, values.length > 0 ? [subject, redacted, values] : [subject, redacted]) as CompiledQuery<{ key: string }>,
         );

@@ -29,8 +29,14 @@ describe('the command line', () => {
     expect(() => parseCommandLine(['consumers', 'dead-letters', '--projection', 'x'])).toThrow(new UsageError("Unknown option '--projection'"));
   });
 
+  it('gives a repeatable option every value, in order', () => {
+    const parsed = parseCommandLine(['privacy', 'verify', 'acc', '--value', 'Ada Lovelace', '--json', '--value', 'ada@example.com']);
+    expect([parsed.command?.path, parsed.args, parsed.values.value]).toEqual([['privacy', 'verify'], ['acc'], ['Ada Lovelace', 'ada@example.com']]);
+    expect(parseCommandLine(['privacy', 'verify', 'acc']).values.value).toBeUndefined();
+  });
+
   it('names what is wrong: an unknown command, an option of another command, a missing or extra argument', () => {
-    expect(() => parseCommandLine(['projection', 'run'])).toThrow(new UsageError("unknown command 'projection' (expected projections, serve, start, consumers, outbox, schemas, retention, status, migrate); see annals --help"));
+    expect(() => parseCommandLine(['projection', 'run'])).toThrow(new UsageError("unknown command 'projection' (expected projections, serve, start, consumers, outbox, schemas, retention, privacy, status, migrate); see annals --help"));
     expect(() => parseCommandLine(['status', '--from', '5'])).toThrow(new UsageError("Unknown option '--from'"));
     expect(() => parseCommandLine(['projections', 'resume'])).toThrow(/needs NAME/);
     expect(() => parseCommandLine(['projections', 'resume', 'a', 'b'])).toThrow(/unexpected argument 'b'/);

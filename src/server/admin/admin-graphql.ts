@@ -1,10 +1,11 @@
 /**
  * The admin part of the schema (issue 14, sections 2 and 6; docs/operations.md): where
  * projections stand, rebuilds, dead letters (list, retry, skip), resuming stopped
- * partitions, the log itself (`stream(id)`, `events(...)`) for audit and debugging, and
- * the service's outboxes (status; parked messages: list, retry, skip). Every root field
- * needs a bearer token with the `admin` role; what lies under them (a stream's events, a
- * dead letter's event) is reached only through them.
+ * partitions, the log itself (`stream(id)`, `events(...)`) for audit and debugging, the
+ * service's outboxes (status; parked messages: list, retry, skip), and the erasure of a
+ * data subject's personal data (`forgetSubject`, `erasure`). Every root field needs a
+ * bearer token with the `admin` role; what lies under them (a stream's events, a dead
+ * letter's event) is reached only through them.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -23,6 +24,7 @@ import { jsonScalar } from './json-scalar.js';
 import { loadParkedEvents, readOutboxStatus, readParkedMessagesPage, releaseParkedMessage, type ParkedMessageNode, type ParkedMessagesArgs } from './outbox-admin.js';
 import { outboxTypeDefs } from './outbox-type-defs.js';
 import { readEventsPage, readStreamEventsPage, readStreamNode, toLogEventNode, type EventsArgs, type LogEventNode, type StreamNode } from './log-admin.js';
+import { forgetSubject, readErasureReport, type ErasureArgs } from './privacy-admin.js';
 import { readProjectionsReport, rebuildProjection, resumeStoppedPartitions } from './projections-admin.js';
 import { outboxesOf } from './service-outboxes.js';
 
@@ -93,6 +95,7 @@ export function adminGraphQL(options: AdminGraphQLOptions): GraphQLPart {
         events: admin((_root, args: EventsArgs, { store }) => readEventsPage(store, args)),
         outboxStatus: admin((_root, _args: unknown, { store, app }) => readOutboxStatus(store, outboxesOf(app))),
         parkedMessages: admin((_root, args: ParkedMessagesArgs, { store, app }) => readParkedMessagesPage(store, outboxesOf(app), args)),
+        erasure: admin((_root, args: ErasureArgs, { store }) => readErasureReport(store, projections, args)),
       },
       Mutation: {
         rebuildProjection: admin((_root, args: { name: string; from?: string | null; acceptRemovedHistory?: boolean | null }, { store }) => rebuildProjection(store, projections, args)),
@@ -112,6 +115,7 @@ export function adminGraphQL(options: AdminGraphQLOptions): GraphQLPart {
         resumeProjection: admin((_root, { name }: { name: string }, { store }) => resumeStoppedPartitions(store, name)),
         retryParkedMessage: admin((_root, args: { outbox: string; id: string }, { store, app }) => releaseParkedMessage(store, outboxesOf(app), args, 'retry')),
         skipParkedMessage: admin((_root, args: { outbox: string; id: string }, { store, app }) => releaseParkedMessage(store, outboxesOf(app), args, 'skip')),
+        forgetSubject: admin((_root, { subject }: { subject: string }, { store }) => forgetSubject(store, projections, subject)),
       },
       Stream: {
         events: (stream: StreamNode, args: ConnectionArgs, { store }: AdminContext) => readStreamEventsPage(store, stream, args),

@@ -173,6 +173,56 @@ type DeadLetter {
   event: LogEvent
 }
 
+"""The kind of place a data subject's plaintext was found in."""
+enum ErasurePlace {
+  """The subject still has a data key: their personal fields can be read."""
+  KEY
+  """Events holding the plaintext outside sealed fields."""
+  EVENTS
+  """Snapshots of streams holding the subject's fields, or holding the plaintext."""
+  SNAPSHOTS
+  """A projection's declared personal columns (rebuild it to rewrite them redacted)."""
+  READ_MODEL
+  """Parked outbox messages whose error holds the plaintext."""
+  OUTBOX
+}
+
+"""Where plaintext of a data subject was found."""
+type ErasureFinding {
+  place: ErasurePlace!
+  """What holds it, for people: 'read model account-balances: account_balances.owner (rebuild it ...)'."""
+  what: String!
+  """How many rows (events, snapshots, read-model rows, messages)."""
+  count: Int!
+  """A few of them: stream ids, stream@position, read-model keys, outbox/message ids."""
+  examples: [String!]!
+}
+
+"""Whether a data subject's personal data is gone (docs/privacy.md)."""
+type ErasureReport {
+  subject: String!
+  """The subject has no data key: every personal field sealed for them reads as its redacted value."""
+  forgotten: Boolean!
+  """Distinct plaintext values searched for (values under 3 characters are not)."""
+  valuesSearched: Int!
+  findings: [ErasureFinding!]!
+  """Forgotten, and no plaintext found anywhere checked."""
+  clean: Boolean!
+}
+
+"""What forgetSubject did."""
+type ForgetResult {
+  subject: String!
+  """Data keys deleted: 0 when the subject had none (never seen, or forgotten before)."""
+  keysDeleted: Int!
+  """Snapshots dropped: those of the streams holding the subject's personal fields."""
+  snapshotsDropped: Int!
+  """Global position of the SubjectForgotten tombstone (stream annals_privacy-forgotten), as a string."""
+  position: String!
+  """Where the subject's plaintext is still found after the erasure: read models until they are rebuilt, say."""
+  report: ErasureReport!
+}
+
 ${connectionTypeDefs('LogEvent')}
 
 ${connectionTypeDefs('DeadLetter')}
@@ -186,6 +236,8 @@ extend type Query {
   stream(id: ID!): Stream
   """The global log in position order, from the start, after a cursor or after a position, filtered by stream categories and event types (admin)."""
   events(first: Int, after: String, afterPosition: String, categories: [String!], types: [String!]): LogEventConnection!
+  """Where a data subject's plaintext is still found: their key, the log, snapshots, parked outbox messages, the read models of this service's projections. Without values, it searches for their personal fields while their key exists; once they are forgotten, pass what you know of them (at most 100 values) (admin)."""
+  erasure(subject: String!, values: [String!]): ErasureReport!
 }
 
 extend type Mutation {
@@ -197,4 +249,6 @@ extend type Mutation {
   skipDeadLetter(id: ID!): DeadLetter!
   """Lets the partitions a failure stopped run again, after the handler was fixed (admin)."""
   resumeProjection(name: String!): ResumedProjection!
+  """Erases a data subject by crypto-shredding: deletes their data keys (their personal fields read redacted from then on), drops the snapshots of their streams, appends a SubjectForgotten tombstone, then reports where their plaintext is still found. Read models keep it until rebuilt (rebuildProjection) (admin)."""
+  forgetSubject(subject: String!): ForgetResult!
 }`;
