@@ -99,6 +99,7 @@ export { retentionStatus, type RetentionRemoved, type RetentionStatus } from './
 export { forget, forgottenStream, type ForgetOptions, type ForgetResult } from './privacy/forget.js';
 export { verifyErasure, type ErasureFinding, type ErasureReport, type VerifyErasureOptions } from './privacy/verify-erasure.js';
 export { blindIndex } from './privacy/blind-index.js';
+export { privacyStatus, type PrivacyStatus } from './privacy/privacy-status.js';
 export { erasedText, type PersonalMeta } from './privacy/personal-fields.js';
 export type { PersonalData } from './privacy/personal-data.js';
 export type { DataKey, KeyStore, KeyStoreDb } from './privacy/key-store.js';

@@ -58,6 +58,7 @@ it('exports exactly the public API', () => {
     'listDeadLetters',
     'loadAggregate',
     'partitionOfKey',
+    'privacyStatus',
     'projectionStatus',
     'readSchemaOf',
     'resumeConsumer',

@@ -3,6 +3,7 @@ import { forget, subjectSchema, type ForgetResult } from '../privacy/forget.js';
 import { masterKeyVariable } from '../privacy/master-key.js';
 import { minSearchLength, verifyErasure, type ErasureReport } from '../privacy/verify-erasure.js';
 import { parseInput } from '../validation.js';
+import type { PrivacyStatus } from '../privacy/privacy-status.js';
 import { configOf, jsonOption, print, texts, type CommandInput, type CommandSpec } from './command-spec.js';
 import { formatCount, formatTable, toJson } from './output.js';
 import { announceDatabase, schemaFor, withStore } from './store.js';
@@ -117,4 +118,10 @@ export function formatErasureReport(report: ErasureReport, given: readonly strin
 function formatFindings(report: ErasureReport): string {
   const rows = report.findings.map((f) => [f.place, formatCount(f.count), f.what, f.examples.join(', ') || '-']);
   return formatTable([{ title: 'place' }, { title: 'count', align: 'right' }, { title: 'what' }, { title: 'examples' }], rows);
+}
+
+/** `annals status`' personal data section: subjects, erasures performed, the last one. */
+export function formatPrivacyStatus(status: PrivacyStatus): string {
+  const last = status.lastErasureAt ? `, the last at ${status.lastErasureAt.toISOString()}` : '';
+  return `personal data: ${formatCount(status.subjects)} data subject(s); ${formatCount(status.erasures)} erasure(s) performed${last}`;
 }

@@ -13,6 +13,8 @@ import { announceDatabase } from './store.js';
 import type { Retention } from '../retention/define-retention.js';
 import { retentionStatus } from '../retention/retention-status.js';
 import { formatRetentionStatus } from './retention-command.js';
+import { privacyStatus } from '../privacy/privacy-status.js';
+import { formatPrivacyStatus } from './privacy-command.js';
 
 /**
  * `annals status [--json]`: where every configured projection stands, per generation and
@@ -31,12 +33,18 @@ export async function statusCommand(
   const outboxes = options.outboxes ?? [];
   const outboxStatuses = outboxes.length > 0 ? await outboxStatus(store, outboxes) : undefined;
   const retention = options.retention ? await retentionStatus(store, options.retention) : undefined;
+  // Shown once the store holds personal data: a store without any has nothing to say here.
+  const read = await privacyStatus(store);
+  const privacy = read.subjects > 0 || read.erasures > 0 ? read : undefined;
   if (options.json) {
-    return announced(toJson({ ...status, ...(outboxStatuses ? { outboxes: outboxStatuses } : {}), ...(retention ? { retention } : {}) }));
+    return announced(
+      toJson({ ...status, ...(outboxStatuses ? { outboxes: outboxStatuses } : {}), ...(retention ? { retention } : {}), ...(privacy ? { privacy } : {}) }),
+    );
   }
   const sections = [formatStatus(status, projections.map((p) => p.name))];
   if (outboxStatuses) sections.push(formatOutboxStatus(outboxStatuses));
   if (retention) sections.push(formatRetentionStatus(retention));
+  if (privacy) sections.push(formatPrivacyStatus(privacy));
   return announced(sections.join('\n\n'));
 }
 
