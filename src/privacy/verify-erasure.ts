@@ -15,7 +15,7 @@ import { nameRules } from '../event-store/validation.js';
 
 /** Where plaintext of a subject was found: the kind of place, how many rows, a few of them. */
 export interface ErasureFinding {
-  place: 'key' | 'events' | 'snapshots' | 'read-model' | 'outbox';
+  place: 'key' | 'events' | 'snapshots' | 'read-model' | 'outbox' | 'dead-letters';
   /** What holds it, for people: `snapshots of 2 streams`, `read model account-balances: accounts.owner`. */
   what: string;
   count: number;
@@ -82,6 +82,10 @@ export async function verifyErasure(store: EventStore, subject: string, options:
     if (states.length > 0) findings.push({ place: 'snapshots', what: 'snapshots holding the plaintext', count: states.length, examples: states.slice(0, maxExamples).map((r) => r.stream_id) });
     const parked = await sql<{ outbox: string; message_id: string }>`SELECT outbox, message_id FROM ${sql.id(store.schema, 'outbox_parked_messages')} WHERE ${holding('error')}`.execute(db);
     if (parked.rows.length > 0) findings.push({ place: 'outbox', what: 'parked outbox messages whose error holds the plaintext', count: parked.rows.length, examples: parked.rows.slice(0, maxExamples).map((r) => `${r.outbox}/${r.message_id}`) });
+    // A handler's error (a refused value quoted in its message) is kept with its dead letter.
+    const dead = await sql<{ consumer: string; global_position: string }>`SELECT consumer, global_position::text FROM ${sql.id(store.schema, 'consumer_dead_letters')}
+      WHERE ${holding('error_message')} OR ${holding('coalesce(error_stack, \'\')')}`.execute(db);
+    if (dead.rows.length > 0) findings.push({ place: 'dead-letters', what: 'dead letters whose error holds the plaintext', count: dead.rows.length, examples: dead.rows.slice(0, maxExamples).map((r) => `${r.consumer}@${r.global_position}`) });
   });
   for (const projection of options.projections ?? []) findings.push(...(await readModelFindings(store, projection, checked, values)));
   return { subject: checked, forgotten, valuesSearched: values.length, findings, clean: forgotten && findings.length === 0 };

@@ -10,6 +10,8 @@ import {
   PrivacyKeyError,
   ValidationError,
   verifyErasure,
+  defineProjection,
+  catchUpProjections,
 } from '../../src/index.js';
 import { createTestStore, testDatabaseUrl } from '../setup/database.js';
 
@@ -107,6 +109,28 @@ describe.each([
     expect(() => defineAggregate({ ...member, events: { Bad: z.object({ name: z.string().meta({ personal: true }) }) } } as never)).toThrow(/names no data subject/);
   });
 
+});
+
+describe('verification', () => {
+  it("finds the plaintext a handler's error left in a dead letter", async () => {
+    const store = postgres;
+    const refusing = defineProjection({
+      name: 'refusing-members',
+      version: 1,
+      events: member.events,
+      categories: ['member'],
+      schema: async () => {},
+      apply: async (event) => {
+        if (event.type === 'Joined' && event.data.memberId === 'm9') throw new Error(`no members called ${event.data.name}`);
+      },
+    });
+    await handleCommand(store, member, 'm9', { type: 'Join', data: { memberId: 'm9', email: 'dl@example.com', name: 'Dora Letter' } });
+    await catchUpProjections(store, [refusing], { retries: { attempts: 1, minDelayMs: 1, maxDelayMs: 1 } });
+    await forget(store, 'm9');
+    const report = await verifyErasure(store, 'm9', { values: ['Dora Letter'] });
+    expect(report.findings).toEqual([{ place: 'dead-letters', what: expect.any(String), count: 1, examples: [expect.stringMatching(/^refusing-members/)] }]);
+    expect(report.clean).toBe(false);
+  });
 });
 
 describe('master keys', () => {

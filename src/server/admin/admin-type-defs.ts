@@ -185,6 +185,8 @@ enum ErasurePlace {
   READ_MODEL
   """Parked outbox messages whose error holds the plaintext."""
   OUTBOX
+  """Dead letters whose error message or stack holds the plaintext."""
+  DEAD_LETTERS
 }
 
 """Where plaintext of a data subject was found."""

@@ -17,6 +17,7 @@ const places = {
   snapshots: 'SNAPSHOTS',
   'read-model': 'READ_MODEL',
   outbox: 'OUTBOX',
+  'dead-letters': 'DEAD_LETTERS',
 } as const satisfies Record<ErasureFinding['place'], string>;
 
 export interface ErasureFindingNode extends Omit<ErasureFinding, 'place'> {
