@@ -46,12 +46,17 @@ export function openStore(schema: string, env: NodeJS.ProcessEnv = process.env):
 function developmentPrivacy(config: ReturnType<typeof connectionFromEnvironment>['config'], env: NodeJS.ProcessEnv) {
   if (env[masterKeyVariable] || env.NODE_ENV === 'production') return {};
   const folder = 'pglite' in config && typeof config.pglite === 'string' ? config.pglite : resolve(env.ANNALS_DATA_DIR || defaultDataDir);
-  const { key, file } = developmentMasterKey(folder);
-  if (file !== undefined && !announcedKeys.has(file)) {
-    announcedKeys.add(file);
-    process.stderr.write(`annals: personal data is encrypted with the development master key in ${file}; set ${masterKeyVariable} in production\n`);
-  }
-  return { privacy: { masterKey: key } };
+  // Made and announced only when a personal field is first sealed or opened: a command
+  // that meets none (or fails first) leaves no file and says nothing of it.
+  const masterKey = () => {
+    const { key, file } = developmentMasterKey(folder);
+    if (file !== undefined && !announcedKeys.has(file)) {
+      announcedKeys.add(file);
+      process.stderr.write(`annals: personal data is encrypted with the development master key in ${file}; set ${masterKeyVariable} in production\n`);
+    }
+    return key;
+  };
+  return { privacy: { masterKey } };
 }
 
 const announcedKeys = new Set<string>();

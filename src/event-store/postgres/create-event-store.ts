@@ -26,11 +26,12 @@ export interface EventStoreOptions {
 
 export interface PrivacyOptions {
   /**
-   * Wraps the data subjects' keys: 32 bytes, or their base64 or hex. Default: the
-   * ANNALS_MASTER_KEY environment variable, read when personal data is first sealed or
-   * opened (a store that never meets personal data needs none).
+   * Wraps the data subjects' keys: 32 bytes, or their base64 or hex, or a function
+   * returning them (called once, when first needed). Default: the ANNALS_MASTER_KEY
+   * environment variable, read when personal data is first sealed or opened (a store
+   * that never meets personal data needs none).
    */
-  masterKey?: string | Buffer;
+  masterKey?: string | Buffer | (() => string | Buffer);
   /** The schema of the default key store's table (default `<schema>#keys`). */
   keySchema?: string;
   /** Keys kept elsewhere (a KMS, a vault): replaces the default Postgres key store. */
@@ -43,7 +44,11 @@ const optionsSchema = z.object({
   maxEventsPerAppend: z.number().int().positive().max(maxEventsPerTransaction).optional(),
   privacy: z
     .object({
-      masterKey: z.union([z.string(), z.instanceof(Buffer)], { error: 'must be a string or a Buffer' }).optional(),
+      masterKey: z
+        .custom<string | Buffer | (() => string | Buffer)>((value) => typeof value === 'string' || Buffer.isBuffer(value) || typeof value === 'function', {
+          error: 'must be a string, a Buffer or a function returning one',
+        })
+        .optional(),
       keySchema: schemaNameSchema.optional(),
       keyStore: z.custom<KeyStore>((value) => typeof value === 'object' && value !== null && typeof (value as KeyStore).keysFor === 'function', {
         error: 'must implement KeyStore (keysFor, keysById, forget, hasKey)',
@@ -88,7 +93,7 @@ function privacySetUp(schema: string, options: PrivacyOptions): StorePrivacy {
     (master ??=
       options.masterKey === undefined
         ? parseMasterKey(process.env[masterKeyVariable], masterKeyVariable)
-        : parseMasterKey(options.masterKey, 'options.privacy.masterKey'));
+        : parseMasterKey(typeof options.masterKey === 'function' ? options.masterKey() : options.masterKey, 'options.privacy.masterKey'));
   if (options.keyStore) return { keyStore: options.keyStore, masterKey, recorded: new Set(), blindKeys: new Map(), setup: async () => {} };
   const keySchema = options.keySchema ?? `${schema}#keys`;
   if (identifierBytes(keySchema) > maxIdentifierBytes) {
