@@ -94,6 +94,9 @@ function privacySetUp(schema: string, options: PrivacyOptions): StorePrivacy {
       options.masterKey === undefined
         ? parseMasterKey(process.env[masterKeyVariable], masterKeyVariable)
         : parseMasterKey(typeof options.masterKey === 'function' ? options.masterKey() : options.masterKey, 'options.privacy.masterKey'));
+  if (options.keyStore && options.keySchema !== undefined) {
+    throw new ValidationError([{ field: 'options.privacy.keySchema', reason: 'places the default key store, and keyStore replaces it: give one or the other' }]);
+  }
   if (options.keyStore) return { keyStore: options.keyStore, masterKey, recorded: new Set(), blindKeys: new Map(), setup: async () => {} };
   const keySchema = options.keySchema ?? `${schema}#keys`;
   if (identifierBytes(keySchema) > maxIdentifierBytes) {
