@@ -1,3 +1,4 @@
+import { partitionsByStream } from '../consumers/partition-key.js';
 import { consumerStatus, type Consumer, type ConsumerStatus, type EventStore } from '../index.js';
 import { announceDatabase } from './store.js';
 import { formatCount, formatDuration, formatTable, toJson, truncate } from './output.js';
@@ -21,11 +22,11 @@ export async function consumerStatusCommand(
   const lags = new Map<string, number>();
   for (const p of status.partitions) {
     const consumer = consumers.find((c) => c.name === p.consumer);
-    const byStream = consumer !== undefined && consumer.partitions > 1 && consumer.definition.partitionKey === undefined;
+    const byStream = consumer && partitionsByStream(consumer.partitions, consumer.definition.partitionKey);
     const filter = {
       ...(consumer?.eventTypes ? { types: consumer.eventTypes } : {}),
       ...(consumer?.categories ? { categories: consumer.categories } : {}),
-      ...(byStream ? { partition: { index: p.partition, count: consumer.partitions } } : {}),
+      ...(byStream ? { partition: { index: p.partition, count: byStream.count } } : {}),
     };
     lags.set(`${p.consumer}/${p.partition}`, (await store.countEvents({ ...filter, after: p.position, until: status.head })).count);
   }

@@ -28,3 +28,13 @@ function fnv1a(bytes: Uint8Array): number {
   }
   return hash;
 }
+
+/**
+ * How Postgres picks the events of each of a reader's partitions (readAll's `partition`),
+ * when it can: for a reader with more than one partition keyed by stream id (no
+ * `partitionKey` of its own). A custom key is computed in JavaScript, so such a reader's
+ * partitions each read every event. One rule for the engine, the status lags and the CLI.
+ */
+export function partitionsByStream(partitions: number, partitionKey: unknown): { count: number; key: 'stream' } | undefined {
+  return partitions > 1 && partitionKey === undefined ? { count: partitions, key: 'stream' } : undefined;
+}

@@ -7,7 +7,7 @@ import { ConsumerEngine } from './consumer-engine.js';
 import type { Consumer } from './define-consumer.js';
 import { silent, type ConsumerBatchReport, type ConsumerRunOptions } from './engine-options.js';
 import { lockConsumer } from './lock-consumer.js';
-import { partitionOfKey } from './partition-key.js';
+import { partitionOfKey, partitionsByStream } from './partition-key.js';
 import { isProjection } from './consumer-names.js';
 import { ensurePartitions } from './partitions.js';
 
@@ -83,7 +83,7 @@ function consumerClient(store: EventStore, consumer: Consumer): ConsumerClient {
     version: consumer.version,
     eventTypes: consumer.eventTypes,
     categories: consumer.categories,
-    logPartitions: consumer.partitions > 1 && consumer.definition.partitionKey === undefined ? { count: consumer.partitions, key: 'stream' } : undefined,
+    logPartitions: partitionsByStream(consumer.partitions, consumer.definition.partitionKey),
     mode: consumer.mode,
     appends: consumer.appends,
     setup: () => store.withTransaction((tx) => setupConsumer(tx, consumer), { appends: false }),

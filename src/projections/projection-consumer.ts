@@ -3,7 +3,7 @@ import type { ConsumerLogger } from '../consumers/engine-options.js';
 import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
 import { categoryOf } from '../event-store/stream-name.js';
 import { applyInLogOrder } from './apply-in-log-order.js';
-import { partitionOfKey } from '../consumers/partition-key.js';
+import { partitionOfKey, partitionsByStream } from '../consumers/partition-key.js';
 import type { AnyProjectedEvent, AnyProjection, ProjectionContext } from './define-projection.js';
 import { lockProjection } from './generations.js';
 import { owedByLive } from './inline-pending.js';
@@ -50,7 +50,7 @@ export function projectionConsumer(projection: AnyProjection, settings: Projecti
     version: projection.version,
     eventTypes: projection.eventTypes,
     categories: projection.categories,
-    logPartitions: !customKey && projection.partitions > 1 ? { count: projection.partitions, key: 'stream' } : undefined,
+    logPartitions: partitionsByStream(projection.partitions, projection.definition.partitionKey),
     mode: 'transaction',
     setup,
 

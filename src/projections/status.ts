@@ -1,3 +1,4 @@
+import { partitionsByStream } from '../consumers/partition-key.js';
 import type { EventStore, LogHoldback } from '../event-store/event-store.js';
 import { countPendingDeadLetters } from '../consumers/dead-letters.js';
 import { workersRunning } from '../consumers/leases.js';
@@ -103,7 +104,7 @@ export async function projectionStatus(store: EventStore, projections: readonly 
       // counts only its own events, Postgres telling the partition: its lag and its
       // rebuild's total are then its own. Other partitions count every partition's events.
       const own = (row: { partition: number }, generation: { version: number; partitions: number }) =>
-        generation.partitions > 1 && generation.version === projection.version && projection.definition.partitionKey === undefined
+        generation.version === projection.version && partitionsByStream(generation.partitions, projection.definition.partitionKey)
           ? { partition: { index: row.partition, count: generation.partitions } }
           : undefined;
       const totals = new Map<string, number>();
