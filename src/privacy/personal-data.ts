@@ -51,7 +51,10 @@ export async function sealEvents(privacy: PrivacyContext, db: KeyStoreDb, events
     const rest: Record<string, unknown> = { ...event.data };
     const sealed: SealedEntry[] = [];
     for (const { subject, fields } of event.personal) {
-      const key = keys.get(subject)!;
+      const key = keys.get(subject);
+      // A key store of one's own that answers without a subject's key must not make the
+      // append write the fields in plaintext, nor crash on it.
+      if (!key) throw new PrivacyKeyError('missing', `the key store gave no key for data subject '${subject}'`);
       const picked: Record<string, unknown> = {};
       for (const field of fields) {
         if (!(field in rest)) continue;
