@@ -5,11 +5,11 @@ import type { EventStore } from '../event-store/event-store.js';
 import { parseInput } from '../validation.js';
 import type { AnyProjection } from '../projections/define-projection.js';
 import { privacyOf } from './store-privacy.js';
+import { forgottenStream, type SubjectForgotten } from './tombstones.js';
 import { clearStateCaches } from '../aggregates/state-cache.js';
 import { subjectValues, verifyErasure, type ErasureReport } from './verify-erasure.js';
 
-/** The stream the tombstones of forgotten subjects are appended to. */
-export const forgottenStream = 'annals_privacy-forgotten';
+export { forgottenStream } from './tombstones.js';
 
 export interface ForgetOptions {
   /** Projections whose declared personal columns the report checks (docs/privacy.md). */
@@ -53,7 +53,7 @@ export async function forget(store: EventStore, subject: string, options: Forget
       .executeTakeFirst();
     const snapshotsDropped = Number(dropped.numDeletedRows);
     const appended = await tx.appendToStream(forgottenStream, [
-      { type: 'SubjectForgotten', data: { subject: checked, keysDeleted, snapshotsDropped } },
+      { type: 'SubjectForgotten', data: { subject: checked, keysDeleted, snapshotsDropped } satisfies SubjectForgotten },
     ]);
     return { keysDeleted, snapshotsDropped, position: appended.lastGlobalPosition };
   });

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { EventStoreTables } from '../database/tables.js';
 import type { EventStore } from '../event-store/event-store.js';
-import { forgottenStream } from './forget.js';
+import { forgottenStream } from './tombstones.js';
 
 /** Where personal data stands in a store: for `annals status` and the service's metrics. */
 export interface PrivacyStatus {

@@ -12,6 +12,7 @@ import { erasedText, personalFieldsOf } from './personal-fields.js';
 import { personalKey, revealEvents } from './personal-data.js';
 import { privacyOf } from './store-privacy.js';
 import { nameRules } from '../event-store/validation.js';
+import { forgottenStream } from './tombstones.js';
 
 /** Where plaintext of a subject was found: the kind of place, how many rows, a few of them. */
 export interface ErasureFinding {
@@ -68,9 +69,20 @@ export async function verifyErasure(store: EventStore, subject: string, options:
   await store.read(async (db: Kysely<EventStoreTables>) => {
     const t = db.withSchema(store.schema);
     const streams = t.selectFrom('personal_streams').select('stream_id').where('subject', '=', checked);
-    const snapshots = await t.selectFrom('snapshots').select('stream_id').where('stream_id', 'in', streams).execute();
-    if (snapshots.length > 0 && forgotten) {
-      findings.push({ place: 'snapshots', what: 'snapshots of streams holding the subject\'s fields', count: snapshots.length, examples: snapshots.slice(0, maxExamples).map((r) => r.stream_id) });
+    // Snapshots saved before the last forget (one its transaction did not see, saved by a
+    // command that loaded the state before): those after it hold redacted values.
+    const forgottenAt = await t
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('recorded_at').as('at'))
+      .where('stream_id', '=', forgottenStream)
+      .where(sql<boolean>`data->>'subject' = ${checked}`)
+      .executeTakeFirst();
+    const snapshots =
+      forgotten && forgottenAt?.at
+        ? await t.selectFrom('snapshots').select('stream_id').where('stream_id', 'in', streams).where('created_at', '<=', forgottenAt.at).execute()
+        : [];
+    if (snapshots.length > 0) {
+      findings.push({ place: 'snapshots', what: 'snapshots of streams holding the subject\'s fields, saved before they were forgotten', count: snapshots.length, examples: snapshots.slice(0, maxExamples).map((r) => r.stream_id) });
     }
     if (values.length === 0) return;
     const holding = (column: string) => sql<boolean>`EXISTS (SELECT 1 FROM unnest(${values}::text[]) AS v(value) WHERE strpos(${sql.raw(column)}::text, v.value) > 0)`;
