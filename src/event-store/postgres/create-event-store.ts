@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
 import { openConnection, type ConnectionConfig } from '../../database/connection.js';
@@ -98,14 +99,26 @@ function privacySetUp(schema: string, options: PrivacyOptions): StorePrivacy {
     throw new ValidationError([{ field: 'options.privacy.keySchema', reason: 'places the default key store, and keyStore replaces it: give one or the other' }]);
   }
   if (options.keyStore) return { keyStore: options.keyStore, masterKey, recorded: new Set(), blindKeys: new Map(), setup: async () => {} };
-  const keySchema = options.keySchema ?? `${schema}#keys`;
-  if (identifierBytes(keySchema) > maxIdentifierBytes) {
-    throw new ValidationError([
-      { field: 'options.privacy.keySchema', reason: `'${keySchema}' would be longer than the ${maxIdentifierBytes} bytes Postgres keeps: give a shorter keySchema` },
-    ]);
-  }
+  const keySchema = options.keySchema ?? defaultKeySchema(schema);
   const keyStore = new PostgresKeyStore(keySchema, masterKey);
   return { keyStore, masterKey, recorded: new Set(), blindKeys: new Map(), setup: (db) => keyStore.setup(db) };
+}
+
+/**
+ * `<schema>#keys`; for a store schema too long for that within Postgres' 63 bytes, its
+ * start and a hash of the whole name (`<start>#keys-<hash>`): still one per store, and a
+ * store name can never be one (no store name has '#').
+ */
+export function defaultKeySchema(schema: string): string {
+  const plain = `${schema}#keys`;
+  if (identifierBytes(plain) <= maxIdentifierBytes) return plain;
+  const suffix = `#keys-${createHash('sha256').update(schema).digest('hex').slice(0, 8)}`;
+  let start = '';
+  for (const char of schema) {
+    if (identifierBytes(start + char) + suffix.length > maxIdentifierBytes) break;
+    start += char;
+  }
+  return start + suffix;
 }
 
 function isPool(value: unknown): value is pg.Pool {
