@@ -12,6 +12,7 @@ import {
   verifyErasure,
   defineProjection,
   catchUpProjections,
+  listDeadLetters,
 } from '../../src/index.js';
 import { createTestStore, testDatabaseUrl } from '../setup/database.js';
 
@@ -126,6 +127,9 @@ describe('verification', () => {
     });
     await handleCommand(store, member, 'm9', { type: 'Join', data: { memberId: 'm9', email: 'dl@example.com', name: 'Dora Letter' } });
     await catchUpProjections(store, [refusing], { retries: { attempts: 1, minDelayMs: 1, maxDelayMs: 1 } });
+    // The precondition: the dead letter, with the name in its error, before the forget.
+    const letters = await listDeadLetters(store, { projection: 'refusing-members' });
+    expect(letters.map((letter) => letter.error)).toEqual([expect.stringContaining('Dora Letter')]);
     await forget(store, 'm9');
     const report = await verifyErasure(store, 'm9', { values: ['Dora Letter'] });
     expect(report.findings).toEqual([{ place: 'dead-letters', what: expect.any(String), count: 1, examples: [expect.stringMatching(/^refusing-members/)] }]);
