@@ -103,6 +103,8 @@ export { privacyStatus, type PrivacyStatus } from './privacy/privacy-status.js';
 export { erasedText, type PersonalMeta } from './privacy/personal-fields.js';
 export type { PersonalData } from './privacy/personal-data.js';
 export type { DataKey, KeyStore, KeyStoreDb } from './privacy/key-store.js';
+export { archiveEvents, restoreArchive, type ArchiveOptions, type ArchiveReport, type RestoreOptions } from './archive/archive-events.js';
+export { archiveStatus, type ArchiveStatus } from './archive/archive-status.js';
 export { withInlineProjections } from './projections/inline.js';
 export { projectionStatus, type PartitionStatus, type ProjectionStatus, type ProjectionSummary } from './projections/status.js';
 export { listDeadLetters, resumeProjection, retryDeadLetter, skipDeadLetter, type DeadLetter } from './projections/dead-letters.js';

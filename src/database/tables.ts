@@ -58,7 +58,19 @@ export interface PersonalStreamsTable {
   stream_id: string;
 }
 
+/** Where the archive stands (migration 0017): one row. */
+export interface ArchiveStateTable {
+  id: Generated<boolean>;
+  archived_through: ColumnType<string | bigint, string | bigint, string | bigint>;
+  archived_events: ColumnType<string | bigint, string | bigint, string | bigint>;
+  last_archived_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+}
+
 export interface EventStoreTables {
+  /** The hot log and the archive together (a view): what every read of the log reads. */
+  events_all: EventsTable;
+  events_archive: EventsTable;
+  archive_state: ArchiveStateTable;
   personal_streams: PersonalStreamsTable;
   checkpoints: CheckpointsTable;
   snapshots: SnapshotsTable;

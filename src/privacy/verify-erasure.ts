@@ -72,7 +72,7 @@ export async function verifyErasure(store: EventStore, subject: string, options:
     // Snapshots saved before the last forget (one its transaction did not see, saved by a
     // command that loaded the state before): those after it hold redacted values.
     const forgottenAt = await t
-      .selectFrom('events')
+      .selectFrom('events_all')
       .select((eb) => eb.fn.max('recorded_at').as('at'))
       .where('stream_id', '=', forgottenStream)
       .where(sql<boolean>`data->>'subject' = ${checked}`)
@@ -88,7 +88,7 @@ export async function verifyErasure(store: EventStore, subject: string, options:
     const holding = (column: string) => sql<boolean>`EXISTS (SELECT 1 FROM unnest(${values}::text[]) AS v(value) WHERE strpos(${sql.raw(column)}::text, v.value) > 0)`;
     // One pass over the log (the search reads every event: see docs/privacy.md).
     const hits = await t
-      .selectFrom('events')
+      .selectFrom('events_all')
       .select(['stream_id', 'global_position'])
       .where((eb) => eb.or([holding('data'), holding('metadata')]))
       .orderBy('global_position')
@@ -116,7 +116,7 @@ export async function subjectValues(store: EventStore, subject: string): Promise
     const page = await store.read(async (db: Kysely<EventStoreTables>) => {
       const rows = await db
         .withSchema(store.schema)
-        .selectFrom('events')
+        .selectFrom('events_all')
         .select(eventColumns)
         .where('stream_id', 'in', (eb) => eb.selectFrom('personal_streams').select('stream_id').where('subject', '=', subject))
         .where(sql<boolean>`data ? ${personalKey}`)

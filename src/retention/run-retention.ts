@@ -155,7 +155,7 @@ function cutsSql(s: string): string {
   return `SELECT st.stream_id, greatest(
         CASE WHEN $3::integer IS NOT NULL THEN st.version - $3::integer + 1 END,
         CASE WHEN $4::bigint IS NOT NULL THEN (
-          SELECT coalesce(min(x.stream_version), st.version + 1) FROM ${s}.events x
+          SELECT coalesce(min(x.stream_version), st.version + 1) FROM ${s}.events_all x
            WHERE x.stream_id = st.stream_id AND x.recorded_at >= now() - make_interval(secs => $4::bigint / 1000.0)) END,
         CASE WHEN $5::boolean AND st.deleted_at IS NOT NULL THEN st.version + 1 END,
         CASE WHEN $6::boolean THEN st.truncate_before END,
@@ -177,7 +177,7 @@ async function countDue(tx: EventStoreTransaction, target: Target, safe: bigint)
     `WITH cuts AS (${cutsSql(s)})
      SELECT count(*) FILTER (WHERE e.global_position <= $9::bigint) AS removable,
             count(*) FILTER (WHERE e.global_position > $9::bigint) AS waiting
-       FROM ${s}.events e JOIN cuts c ON c.stream_id = e.stream_id
+       FROM ${s}.events_all e JOIN cuts c ON c.stream_id = e.stream_id
       WHERE e.stream_version < c.cut`,
     [...parameters(target), safe.toString()],
   );
@@ -190,16 +190,24 @@ async function countDue(tx: EventStoreTransaction, target: Target, safe: bigint)
  */
 async function removeBatch(tx: EventStoreTransaction, target: Target, safe: bigint, limit: number): Promise<number> {
   const s = quoteIdent(tx.schema);
-  const removed = await tx.query<{ stream_id: string; stream_version: string | bigint; global_position: string | bigint }>(
+  const removed = await tx.query<{ stream_id: string; stream_version: string | bigint; global_position: string | bigint; archived: boolean }>(
     `WITH cuts AS (${cutsSql(s)}),
      doomed AS (
-       SELECT e.global_position FROM ${s}.events e JOIN cuts c ON c.stream_id = e.stream_id
+       SELECT e.global_position FROM ${s}.events_all e JOIN cuts c ON c.stream_id = e.stream_id
         WHERE e.stream_version < c.cut AND e.global_position <= $9::bigint
         ORDER BY e.global_position
         LIMIT $10::integer
+     ),
+     -- Expired events go wherever they are: the hot log or the archive (docs/archive.md).
+     hot AS (
+       DELETE FROM ${s}.events WHERE global_position IN (SELECT global_position FROM doomed)
+       RETURNING stream_id, stream_version, global_position
+     ),
+     archived AS (
+       DELETE FROM ${s}.events_archive WHERE global_position IN (SELECT global_position FROM doomed)
+       RETURNING stream_id, stream_version, global_position
      )
-     DELETE FROM ${s}.events WHERE global_position IN (SELECT global_position FROM doomed)
-     RETURNING stream_id, stream_version, global_position`,
+     SELECT *, false AS archived FROM hot UNION ALL SELECT *, true AS archived FROM archived`,
     [...parameters(target), safe.toString(), limit],
   );
   if (removed.length === 0) return 0;
@@ -223,5 +231,7 @@ async function removeBatch(tx: EventStoreTransaction, target: Target, safe: bigi
        removed_events = r.removed_events + excluded.removed_events, last_removed_at = now()`,
     [target.category, highest.toString(), removed.length],
   );
+  const fromArchive = removed.filter((row) => row.archived).length;
+  if (fromArchive > 0) await tx.query(`UPDATE ${s}.archive_state SET archived_events = greatest(archived_events - $1::bigint, 0)`, [fromArchive]);
   return removed.length;
 }

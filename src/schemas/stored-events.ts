@@ -30,7 +30,7 @@ export interface StoredSelection {
 const pageSize = 1000;
 
 function events(db: Kysely<EventStoreTables>, store: EventStore) {
-  return db.withSchema(store.schema).selectFrom('events');
+  return db.withSchema(store.schema).selectFrom('events_all');
 }
 
 /** Every category, type and schema version in the log, with counts: one pass over the events table. */

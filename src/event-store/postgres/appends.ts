@@ -97,7 +97,7 @@ async function findEarlierAppend(session: SessionContext, append: PreparedAppend
   const ids = append.events.map((event) => event.id);
   const rows = await session.executor
     .withSchema(session.schema)
-    .selectFrom('events')
+    .selectFrom('events_all')
     .select(['event_id', 'stream_id', 'stream_version', 'global_position', 'type', 'schema_version', 'data', 'metadata'])
     .where('event_id', '=', anyOf(ids, 'uuid'))
     .execute();

@@ -45,7 +45,7 @@ interface LogFilter {
 }
 
 /** The filter shared by readAll, countEvents and readAllCommitted (one array parameter per list, see read-options.ts). */
-function filtered<O>(query: SelectQueryBuilder<EventStoreTables, 'events', O>, schema: string, filter: LogFilter): SelectQueryBuilder<EventStoreTables, 'events', O> {
+function filtered<O>(query: SelectQueryBuilder<EventStoreTables, 'events_all', O>, schema: string, filter: LogFilter): SelectQueryBuilder<EventStoreTables, 'events_all', O> {
   const { after = 0n, until, types, categories, partition } = filter;
   const inPartition = partitionCondition(schema, partition);
   return query
@@ -67,7 +67,7 @@ export async function countEvents(session: SessionContext, options?: CountEvents
       .with('log', (q) => q.selectNoFrom(readBound(session.schema).as('bound')))
       .selectNoFrom((eb) => {
         const visible = () =>
-          filtered(eb.selectFrom('events'), session.schema, filter).where('global_position', '<', eb.selectFrom('log').select('log.bound'));
+          filtered(eb.selectFrom('events_all'), session.schema, filter).where('global_position', '<', eb.selectFrom('log').select('log.bound'));
         return [
           visible().select((e) => e.fn.countAll<string | bigint | number>().as('n')).as('count'),
           visible().select('recorded_at').orderBy('global_position').limit(1).as('oldest'),
@@ -85,7 +85,7 @@ export async function readEventsAt<E extends RecordedEvent = RecordedEvent>(sess
   if (checked.length === 0) return [];
   const rows = await session.executor
     .withSchema(session.schema)
-    .selectFrom('events')
+    .selectFrom('events_all')
     .select(eventColumns)
     .where('global_position', '=', anyOf(checked.map(String), 'bigint'))
     .orderBy('global_position')
@@ -97,7 +97,7 @@ export async function readAllCommitted<E extends RecordedEvent = RecordedEvent>(
   session.assertOpen();
   const { limit, ...filter } = parseInput(readAllCommittedOptionsSchema, options, 'options') ?? {};
   // No bound, on purpose (see the top of this file): lastCommittedPosition's counterpart of readAll.
-  const rows = await filtered(session.executor.withSchema(session.schema).selectFrom('events'), session.schema, filter)
+  const rows = await filtered(session.executor.withSchema(session.schema).selectFrom('events_all'), session.schema, filter)
     .select(eventColumns)
     .orderBy('global_position')
     .$if(limit !== undefined, (q) => q.limit(limit!))

@@ -42,7 +42,7 @@ export function readStreamQuery(schema: string, streamId: string, range: ReadStr
       LEFT JOIN LATERAL (
         SELECT e.global_position, e.stream_id, e.stream_version, e.event_id, e.type, e.schema_version,
           e.data, e.metadata, e.recorded_at
-        FROM ${s}."events" e
+        FROM ${s}."events_all" e
         WHERE e.stream_id = s.stream_id
           AND e.stream_version >= greatest($2::bigint, s.truncate_before)
           AND ($3::bigint IS NULL OR e.stream_version <= $3::bigint)
@@ -110,7 +110,7 @@ export function readStreamFromSnapshotQuery(
       LEFT JOIN LATERAL (
         SELECT e.global_position, e.stream_id, e.stream_version, e.event_id, e.type, e.schema_version,
           e.data, e.metadata, e.recorded_at, row_number() OVER (ORDER BY e.stream_version) AS n
-        FROM ${s}."events" e
+        FROM ${s}."events_all" e
         WHERE e.stream_id = s.stream_id
           AND e.stream_version >= greatest(coalesce(sn.stream_version, 0) + 1, s.truncate_before)
         ORDER BY e.stream_version

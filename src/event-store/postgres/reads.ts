@@ -74,7 +74,7 @@ export async function readAll<E extends RecordedEvent = RecordedEvent>(session: 
   const inPartition = partitionCondition(session.schema, partition);
   const rows = await readingLog(() => runPrepared(session, session.executor
     .withSchema(session.schema)
-    .selectFrom('events')
+    .selectFrom('events_all')
     .select(eventColumns)
     .where('global_position', '>', after.toString())
     .where('global_position', '<', readBound(session.schema))
@@ -126,7 +126,7 @@ export async function readEventsById<E extends RecordedEvent = RecordedEvent>(se
   if (ids.length === 0) return [];
   const rows = await session.executor
     .withSchema(session.schema)
-    .selectFrom('events')
+    .selectFrom('events_all')
     .select(eventColumns)
     .where('event_id', '=', anyOf(ids, 'uuid'))
     .orderBy('global_position')
@@ -138,7 +138,7 @@ export async function headPosition(session: SessionContext): Promise<bigint> {
   session.assertOpen();
   const row = await readingLog(() => session.executor
     .withSchema(session.schema)
-    .selectFrom('events')
+    .selectFrom('events_all')
     .select((eb) => eb.fn.max('global_position').as('head'))
     .where('global_position', '<', readBound(session.schema))
     .executeTakeFirst());
@@ -150,7 +150,7 @@ export async function lastCommittedPosition(session: SessionContext): Promise<bi
   // No bound: every committed row is visible to a fresh statement, whatever is open.
   const row = await session.executor
     .withSchema(session.schema)
-    .selectFrom('events')
+    .selectFrom('events_all')
     .select((eb) => eb.fn.max('global_position').as('last'))
     .executeTakeFirst();
   return row?.last === null || row?.last === undefined ? 0n : BigInt(row.last);

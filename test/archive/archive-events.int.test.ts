@@ -1,0 +1,161 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  archiveEvents,
+  archiveStatus,
+  createEventStore,
+  defineRetention,
+  restoreArchive,
+  runRetention,
+  ValidationError,
+  catchUpProjections,
+  readSchemaOf,
+  setupProjection,
+  type EventStore,
+  type RecordedEvent,
+} from '../../src/index.js';
+import { createTestStore } from '../setup/database.js';
+import { counted, tallyProjection } from '../support/tally.js';
+
+// Archiving moves the oldest events out of the hot table by global position; every read
+// reads both, so what readers see does not change, and a restore puts the rows back as
+// they were (issue 16, part 2).
+
+const postgres = await createTestStore('archive_events');
+const pglite = createEventStore({ pglite: 'memory://' }, { schema: 'annals' });
+await pglite.migrate();
+afterAll(() => pglite.close());
+
+const rows = (store: EventStore, table: 'events' | 'events_archive' | 'events_all') =>
+  store.withTransaction((tx) => tx.query<Record<string, unknown>>(`SELECT * FROM "${tx.schema}".${table} ORDER BY global_position`), { appends: false });
+
+/** Every read a user has, for comparing before and after. */
+async function everyRead(store: EventStore, streams: string[]) {
+  const all: RecordedEvent[] = [];
+  for await (const event of store.iterateAll({ batchSize: 7 })) all.push(event);
+  return {
+    all,
+    pages: await store.readAll({ after: 0n, limit: 1_000 }),
+    streams: await Promise.all(streams.map((id) => store.readStream(id))),
+    backwards: await Promise.all(streams.map((id) => store.readStream(id, { direction: 'backward', limit: 3 }))),
+    count: await store.countEvents({ categories: ['cart'] }),
+    committed: await store.readAllCommitted({ types: ['Added'] }),
+    byId: await store.readEventsById(all.slice(0, 5).map((event) => event.id)),
+  };
+}
+
+async function fill(store: EventStore, prefix: string): Promise<string[]> {
+  const streams = Array.from({ length: 6 }, (_, i) => `cart-${prefix}${i}`);
+  for (let round = 0; round < 5; round++) {
+    for (const [i, id] of streams.entries()) {
+      await store.appendToStream(id, [
+        { type: 'Added', data: { item: `i${round}`, qty: round + i }, metadata: { by: 'test' } },
+        { type: 'Noted', data: { who: `person ${i}`, text: 'x'.repeat(round * 10) }, personal: [{ subject: `${prefix}s${i}`, fields: ['who'] }] },
+      ]);
+    }
+  }
+  return streams;
+}
+
+describe.each([
+  ['Postgres', postgres],
+  ['PGlite', pglite],
+])('archiving on %s', (_name, store) => {
+  it('moves the oldest events, changes no read, and restores every row exactly', async () => {
+    const streams = await fill(store, 'rt');
+    const before = await everyRead(store, streams);
+    const rawBefore = await rows(store, 'events');
+    const middle = before.all[Math.floor(before.all.length / 2)]!.globalPosition;
+
+    const report = await archiveEvents(store, { through: middle, batchSize: 4 });
+    expect(report.moved).toBe(before.all.filter((event) => event.globalPosition <= middle).length);
+    expect(report.archivedThrough).toBe(middle);
+    expect((await rows(store, 'events')).every((row) => BigInt(row.global_position as string) > middle)).toBe(true);
+    expect(await rows(store, 'events_archive')).toHaveLength(report.moved);
+    expect(await archiveStatus(store)).toMatchObject({ archivedThrough: middle, archivedEvents: report.moved });
+
+    expect(await everyRead(store, streams)).toEqual(before);
+    expect(await rows(store, 'events_all')).toEqual(rawBefore);
+
+    const restored = await restoreArchive(store, { batchSize: 5 });
+    expect(restored).toEqual({ restored: report.moved, archivedThrough: 0n });
+    expect(await rows(store, 'events')).toEqual(rawBefore);
+    expect(await rows(store, 'events_archive')).toEqual([]);
+    expect(await everyRead(store, streams)).toEqual(before);
+  });
+
+  it('never moves the head, and archives by age', async () => {
+    const [id] = await fill(store, 'age');
+    const head = await store.headPosition();
+    await archiveEvents(store, { through: head + 100n });
+    expect((await archiveStatus(store)).archivedThrough).toBeLessThan(head);
+    expect(await store.readStream(id!)).toHaveLength(10);
+    // Nothing is old enough.
+    expect((await archiveEvents(store, { olderThanMs: 3_600_000 })).moved).toBe(0);
+    await restoreArchive(store);
+  });
+});
+
+describe('archiving, with readers and writers at work', () => {
+  it('no reader skips or repeats an event while batches move, and appends go on', async () => {
+    const store = postgres;
+    const streams = await fill(store, 'busy');
+    let stop = false;
+    const reads: bigint[][] = [];
+    const readers = Array.from({ length: 3 }, async () => {
+      while (!stop) {
+        const seen: bigint[] = [];
+        for await (const event of store.iterateAll({ batchSize: 5 })) seen.push(event.globalPosition);
+        reads.push(seen);
+      }
+    });
+    const writers = streams.slice(0, 2).map(async (id) => {
+      for (let i = 0; i < 20; i++) await store.appendToStream(id, [{ type: 'Added', data: { item: 'late', qty: i } }]);
+    });
+    const head = await store.headPosition();
+    await archiveEvents(store, { through: head, batchSize: 3 });
+    await Promise.all(writers);
+    stop = true;
+    await Promise.all(readers);
+    const final = (await store.readAll()).map((event) => event.globalPosition);
+    expect(reads.length).toBeGreaterThan(0);
+    for (const seen of reads) {
+      // Each read is exactly the final log up to where it ended: nothing skipped, nothing twice.
+      const last = seen.at(-1)!;
+      expect(seen).toEqual(final.filter((position) => position <= last));
+    }
+    await restoreArchive(store);
+  });
+
+  it('retention removes expired events from the archive too', async () => {
+    const store = postgres;
+    const [id] = await fill(store, 'expire');
+    await archiveEvents(store, { through: await store.headPosition() });
+    const archived = (await archiveStatus(store)).archivedEvents;
+    await store.deleteStream(id!);
+    const report = await runRetention(store, defineRetention({ categories: { cart: { afterDelete: true } } }));
+    expect(report.results.reduce((sum, r) => sum + r.removed, 0)).toBe(10);
+    expect((await archiveStatus(store)).archivedEvents).toBe(archived - 10);
+    expect((await rows(store, 'events_all')).filter((row) => row.stream_id === id)).toEqual([]);
+    await restoreArchive(store);
+  });
+
+  it('a projection rebuilt from the start reads the archived history through', async () => {
+    const store = postgres;
+    const projection = tallyProjection({ name: 'archive-tally', partitions: 2 });
+    for (const key of ['a', 'b', 'c']) await store.appendToStream(`tally-${key}`, Array.from({ length: 4 }, () => counted(key)));
+    await archiveEvents(store, { through: await store.headPosition() });
+    expect((await archiveStatus(store)).archivedEvents).toBeGreaterThanOrEqual(11);
+    await setupProjection(store, projection);
+    await catchUpProjections(store, [projection]);
+    const tallies = await store.read((db) => db.withSchema(readSchemaOf(store.schema, projection)).selectFrom('tallies').selectAll().orderBy('key').execute());
+    expect(tallies).toEqual([{ key: 'a', n: 4 }, { key: 'b', n: 4 }, { key: 'c', n: 4 }]);
+    await restoreArchive(store);
+  });
+
+  it('refuses options that say nothing or are out of range, naming them', async () => {
+    await expect(archiveEvents(postgres, {})).rejects.toMatchObject({ field: 'options.through' });
+    await expect(archiveEvents(postgres, { through: 1n, batchSize: 0 })).rejects.toMatchObject({ field: 'options.batchSize' });
+    await expect(archiveEvents(postgres, { through: -1n })).rejects.toBeInstanceOf(ValidationError);
+    await expect(restoreArchive(postgres, { after: 5 as never })).rejects.toMatchObject({ field: 'options.after' });
+  });
+});
