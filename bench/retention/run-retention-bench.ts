@@ -1,13 +1,15 @@
 /**
  * `npm run bench:retention`: append and read figures on a log with half its events removed
  * by retention, against the same log with nothing removed (issue 16, "Done when"), side by
- * side in one run, rounds interleaved. Prints a markdown table of medians and same-round
+ * side in one run, rounds interleaved. A third log has its oldest half moved out by
+ * position (into a table beside it, as an archive would move them): the measurement that
+ * chooses the archive's design (docs/retention.md, "Archiving"). Prints a markdown table of medians and same-round
  * ratios for docs/benchmarks.md ("Issue 16: retention"). Settings: BENCH_RETENTION_EVENTS
  * (events per log before removal, default 200,000), BENCH_RETENTION_ROUNDS (default 5).
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { createEventStore, defineRetention, runRetention, type EventStore } from '../../src/index.js';
+import { archiveEvents, createEventStore, defineRetention, runRetention, type EventStore } from '../../src/index.js';
 import { adminQuery, databaseUrl, formatRate, freshName, intFromEnv, machineDetails, markdownTable, now, quoteIdent, runWorkers } from '../harness.js';
 import { median } from '../median.js';
 
@@ -16,8 +18,11 @@ const rounds = intFromEnv('BENCH_RETENTION_ROUNDS', 5);
 const perStream = 10;
 const streams = events / perStream;
 
-type Figure = 'append' | 'readStream' | 'readAll';
-const figures: Figure[] = ['append', 'readStream', 'readAll'];
+type Figure = 'append' | 'readStream' | 'readAll' | 'readAll (newer half)';
+const figures: Figure[] = ['append', 'readStream', 'readAll', 'readAll (newer half)'];
+
+/** Per store, the position of the last event of the older half, as filled: where the newer half starts. */
+const newerHalfAfter = new Map<EventStore, bigint>();
 
 /** A log of `events` events on `streams` streams, half in category `kept`, half in `old`. */
 async function fill(store: EventStore): Promise<void> {
@@ -44,13 +49,15 @@ async function measure(store: EventStore, figure: Figure): Promise<number> {
     });
   }
   if (figure === 'readStream') {
-    // A random stream of those kept: 10 events each, in either log.
-    return callers(async () => (await store.readStream(`kept-${2 * Math.floor(Math.random() * (streams / 2))}`)).length);
+    // A random stream of those kept in the newer half: 10 events each, in every log.
+    return callers(async () => (await store.readStream(`kept-${streams / 2 + 2 * Math.floor(Math.random() * (streams / 4))}`)).length);
   }
-  // The log read from the start, in pages of 1,000, up to 50,000 events of what is left.
+  // The log read in pages of 1,000, up to 50,000 events of what is left: from the start
+  // (with the oldest half archived: through the archive, as a rebuild reads), or from
+  // where the newer half starts (the hot log only, in every store).
   const started = now();
   let read = 0;
-  let after = 0n;
+  let after = figure === 'readAll' ? 0n : newerHalfAfter.get(store)!;
   while (read < 50_000) {
     const page = await store.readAll({ after, limit: 1000 });
     if (page.length === 0) break;
@@ -64,14 +71,16 @@ const machine = await machineDetails();
 const loadBefore = os.loadavg();
 const full = { schema: freshName('retention_full'), label: 'nothing removed' };
 const half = { schema: freshName('retention_half'), label: 'half removed by retention' };
+const moved = { schema: freshName('retention_moved'), label: 'oldest half archived' };
 const stores = new Map<string, EventStore>();
 try {
-  for (const target of [full, half]) {
+  for (const target of [full, half, moved]) {
     const store = createEventStore({ connectionString: databaseUrl, maxConnections: 20 }, { schema: target.schema });
     stores.set(target.schema, store);
     await store.migrate();
     console.log(`filling ${target.label} with ${events} events...`);
     await fill(store);
+    newerHalfAfter.set(store, (await store.readAll({ after: 0n, limit: events / 2 })).at(-1)!.globalPosition);
   }
   const halfStore = stores.get(half.schema)!;
   // The `old` streams deleted (tombstones), then removed by the policy: half the log.
@@ -83,12 +92,18 @@ try {
   const report = await runRetention(halfStore, defineRetention({ categories: { old: { afterDelete: true } } }), { batchSize: 5_000 });
   const removed = report.results.reduce((sum, r) => sum + r.removed, 0);
   console.log(`retention removed ${removed} events in ${((now() - removing) / 1000).toFixed(1)} s`);
-  await adminQuery([`VACUUM ANALYZE ${quoteIdent(half.schema)}.events`, `VACUUM ANALYZE ${quoteIdent(full.schema)}.events`]);
+  // The oldest half by global position archived (archiveEvents): whole pages at the start
+  // of the heap and of every index empty out, the rest stay dense; reads read both tables.
+  const movedStore = stores.get(moved.schema)!;
+  const archiving = now();
+  const archived = await archiveEvents(movedStore, { through: newerHalfAfter.get(movedStore)! });
+  console.log(`archived ${archived.moved} events in ${((now() - archiving) / 1000).toFixed(1)} s`);
+  await adminQuery([full, half, moved].map((target) => `VACUUM ANALYZE ${quoteIdent(target.schema)}.events`));
 
   const results = new Map<string, number[]>();
   for (let round = 0; round < rounds; round++) {
     for (const figure of figures) {
-      const order = round % 2 === 0 ? [full, half] : [half, full];
+      const order = round % 2 === 0 ? [full, half, moved] : [moved, half, full];
       for (const target of order) {
         const rate = await measure(stores.get(target.schema)!, figure);
         const key = `${figure}/${target.schema}`;
@@ -97,19 +112,25 @@ try {
       }
     }
   }
-  const rows = figures.map((figure) => {
+  const ratio = (figure: Figure, target: { schema: string }) => {
     const a = results.get(`${figure}/${full.schema}`)!;
-    const b = results.get(`${figure}/${half.schema}`)!;
+    const b = results.get(`${figure}/${target.schema}`)!;
     const ratios = a.map((value, i) => b[i]! / value).sort((x, y) => x - y);
-    return [figure, formatRate(median(a)), formatRate(median(b)), `${median(ratios).toFixed(2)}x (rounds ${ratios[0]!.toFixed(2)}x to ${ratios.at(-1)!.toFixed(2)}x)`];
-  });
+    return `${median(ratios).toFixed(2)}x (${ratios[0]!.toFixed(2)}x to ${ratios.at(-1)!.toFixed(2)}x)`;
+  };
+  const rate = (figure: Figure, target: { schema: string }) => formatRate(median(results.get(`${figure}/${target.schema}`)!));
+  const rows = figures.map((figure) => [figure, rate(figure, full), rate(figure, half), rate(figure, moved), ratio(figure, half), ratio(figure, moved)]);
   console.log(
-    `\n${markdownTable(['figure (median of ' + rounds + ' rounds)', `${full.label} (per s)`, `${half.label} (per s)`, 'half removed / nothing removed, same round'], rows, ['left', 'right', 'right', 'right'])}`,
+    `\n${markdownTable(
+      ['figure (median of ' + rounds + ' rounds, per s)', full.label, half.label, moved.label, 'removed / nothing, same round', 'moved / nothing, same round'],
+      rows,
+      ['left', 'right', 'right', 'right', 'right', 'right'],
+    )}`,
   );
-  console.log(`\n- ${events.toLocaleString('en-US')} events per log before removal (${streams.toLocaleString('en-US')} streams of ${perStream}); retention removed ${removed.toLocaleString('en-US')} (every event of the \`old\` streams, deleted first: \`afterDelete\`), then both logs were vacuumed and analyzed.`);
+  console.log(`\n- ${events.toLocaleString('en-US')} events per log before removal (${streams.toLocaleString('en-US')} streams of ${perStream}); retention removed ${removed.toLocaleString('en-US')} (every event of the \`old\` streams, deleted first: \`afterDelete\`), the oldest half of the third (by global position) was archived (\`archiveEvents\`), then the three logs were vacuumed and analyzed.`);
   console.log(`- Date: ${new Date().toISOString()}; ${machine.cores} CPUs (${machine.cpu}); RAM ${machine.ramGiB} GiB; ${machine.platform}; Node ${machine.node}; ${machine.postgres.split(' on ')[0]}.`);
   console.log(`- Load average before: ${loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}.`);
 } finally {
   for (const store of stores.values()) await store.close();
-  await adminQuery([full.schema, half.schema].map((schema) => `DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`));
+  await adminQuery([full.schema, half.schema, moved.schema].map((schema) => `DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`));
 }
