@@ -1,4 +1,5 @@
 import { resumeProjection } from '../index.js';
+import { archiveCommands } from './archive-command.js';
 import { configOf, jsonOption, print, text, type CommandInput, type CommandSpec, type OptionSpec } from './command-spec.js';
 import { findProjection, selectProjections } from './config.js';
 import { findDefaultConfigFile } from './config-module.js';
@@ -191,6 +192,7 @@ export const commands: readonly CommandSpec[] = [
   ...outboxCommands,
   ...schemasCommands,
   ...retentionCommands,
+  ...archiveCommands,
   ...privacyCommands,
   {
     path: ['status'],

@@ -15,6 +15,8 @@ import { retentionStatus } from '../retention/retention-status.js';
 import { formatRetentionStatus } from './retention-command.js';
 import { privacyStatus } from '../privacy/privacy-status.js';
 import { formatPrivacyStatus } from './privacy-command.js';
+import { archiveStatus } from '../archive/archive-status.js';
+import { formatArchiveStatus } from './archive-command.js';
 
 /**
  * `annals status [--json]`: where every configured projection stands, per generation and
@@ -36,15 +38,25 @@ export async function statusCommand(
   // Shown once the store holds personal data: a store without any has nothing to say here.
   const read = await privacyStatus(store);
   const privacy = read.subjects > 0 || read.erasures > 0 ? read : undefined;
+  // Likewise the archive, once something was archived.
+  const archived = await archiveStatus(store);
+  const archive = archived.archivedEvents > 0 || archived.archivedThrough > 0n ? archived : undefined;
   if (options.json) {
     return announced(
-      toJson({ ...status, ...(outboxStatuses ? { outboxes: outboxStatuses } : {}), ...(retention ? { retention } : {}), ...(privacy ? { privacy } : {}) }),
+      toJson({
+        ...status,
+        ...(outboxStatuses ? { outboxes: outboxStatuses } : {}),
+        ...(retention ? { retention } : {}),
+        ...(privacy ? { privacy } : {}),
+        ...(archive ? { archive } : {}),
+      }),
     );
   }
   const sections = [formatStatus(status, projections.map((p) => p.name))];
   if (outboxStatuses) sections.push(formatOutboxStatus(outboxStatuses));
   if (retention) sections.push(formatRetentionStatus(retention));
   if (privacy) sections.push(formatPrivacyStatus(privacy));
+  if (archive) sections.push(formatArchiveStatus(archive));
   return announced(sections.join('\n\n'));
 }
 

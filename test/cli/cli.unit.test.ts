@@ -3,6 +3,7 @@ import { formatDuration, formatTable, toJson } from '../../src/cli/output.js';
 import { EtaEstimator, RateMeter, renderProgress } from '../../src/cli/progress.js';
 import { helpText, parseCommandLine } from '../../src/cli/run-cli.js';
 import { formatConsumerStatus } from '../../src/cli/consumer-status-command.js';
+import { durationOption, formatArchive, formatArchiveStatus, formatBytes } from '../../src/cli/archive-command.js';
 import { formatStatus } from '../../src/cli/status-command.js';
 import { positionOption, UsageError } from '../../src/cli/usage-error.js';
 
@@ -36,7 +37,7 @@ describe('the command line', () => {
   });
 
   it('names what is wrong: an unknown command, an option of another command, a missing or extra argument', () => {
-    expect(() => parseCommandLine(['projection', 'run'])).toThrow(new UsageError("unknown command 'projection' (expected projections, serve, start, consumers, outbox, schemas, retention, privacy, status, migrate); see annals --help"));
+    expect(() => parseCommandLine(['projection', 'run'])).toThrow(new UsageError("unknown command 'projection' (expected projections, serve, start, consumers, outbox, schemas, retention, archive, privacy, status, migrate); see annals --help"));
     expect(() => parseCommandLine(['status', '--from', '5'])).toThrow(new UsageError("Unknown option '--from'"));
     expect(() => parseCommandLine(['projections', 'resume'])).toThrow(/needs NAME/);
     expect(() => parseCommandLine(['projections', 'resume', 'a', 'b'])).toThrow(/unexpected argument 'b'/);
@@ -49,6 +50,24 @@ describe('the command line', () => {
     expect(help.command?.path).toEqual(['projections', 'rebuild']);
     expect(helpText(help.command)).toContain('--from POSITION');
     expect(parseCommandLine(['projections', '--help']).values.help).toBe(true);
+  });
+
+  it('reads archive run and archive restore with their own options only', () => {
+    const run = parseCommandLine(['archive', 'run', '--older-than', '30d', '--through', '12', '--dry-run']);
+    expect([run.command?.path, run.values]).toEqual([['archive', 'run'], { 'older-than': '30d', through: '12', 'dry-run': true }]);
+    expect(parseCommandLine(['archive', 'restore', '--after', '7']).command?.path).toEqual(['archive', 'restore']);
+    expect(() => parseCommandLine(['archive', 'restore', '--through', '5'])).toThrow(new UsageError("Unknown option '--through'"));
+    expect(() => parseCommandLine(['archive'])).toThrow(/unknown command 'archive' \(expected run, restore\)/);
+  });
+
+  it('reads a duration with a unit or in milliseconds, and names the flag for anything else', () => {
+    expect(['30d', '12h', '90m', '45s', '250ms', '1500', '0'].map((value) => durationOption('--older-than', value))).toEqual([
+      2_592_000_000, 43_200_000, 5_400_000, 45_000, 250, 1500, 0,
+    ]);
+    expect(durationOption('--older-than', undefined)).toBeUndefined();
+    for (const bad of ['', '3 weeks', '30x', '-5s', '1.5h', '30D', 'd', '999999999999999d']) {
+      expect(() => durationOption('--older-than', bad)).toThrow(new UsageError(`--older-than must be a duration: a whole number with d, h, m, s or ms (30d, 12h, 90m, 45s), or of milliseconds, got '${bad}'`));
+    }
   });
 
   it('reads a position as a bigint and refuses anything else', () => {
@@ -65,6 +84,21 @@ describe('output', () => {
 
   it('aligns table columns', () => {
     expect(formatTable([{ title: 'name' }, { title: 'n', align: 'right' }], [['a', '10'], ['bbb', '2']])).toBe('name   n\na     10\nbbb    2');
+  });
+
+  it('writes sizes in binary units', () => {
+    expect([0, 512, 1023, 1024, 1_258_291, 1024 * 1024 - 1, 5 * 2 ** 30].map(formatBytes)).toEqual(['0 B', '512 B', '1023 B', '1.0 KiB', '1.2 MiB', '1.0 MiB', '5.0 GiB']);
+  });
+
+  it('says what an archive run moved, and what the archive holds', () => {
+    expect(formatArchive({ dryRun: false, moved: 1234, archivedThrough: 4294967301n })).toBe('archived 1,234 event(s); every event at or below position 4294967301 is in the archive');
+    expect(formatArchive({ dryRun: true, moved: 5, archivedThrough: 0n })).toBe('dry run: would archive 5 event(s); nothing is archived now');
+    expect(formatArchive({ dryRun: false, moved: 5, archivedThrough: 9n }, 'SIGTERM')).toBe(
+      'stopped by SIGTERM: archived 5 event(s); every event at or below position 9 is in the archive; run it again to archive the rest',
+    );
+    const status = { archivedThrough: 4294967301n, archivedEvents: 12_345, archiveBytes: 1_258_291, lastArchivedAt: new Date('2025-01-02T03:04:05.000Z') };
+    expect(formatArchiveStatus(status)).toBe('archive: 12,345 event(s) through position 4294967301, 1.2 MiB on disk, last at 2025-01-02T03:04:05.000Z');
+    expect(formatArchiveStatus({ ...status, lastArchivedAt: null })).toBe('archive: 12,345 event(s) through position 4294967301, 1.2 MiB on disk');
   });
 
   it('writes short durations', () => {

@@ -15,6 +15,7 @@ import { checkMetricsOptions, type MetricsSettings } from './metrics-options.js'
 import { initOutboxCounters, OutboxStatusMetrics } from './outbox-metrics.js';
 import { registerRetentionMetrics } from './retention-metrics.js';
 import { PrivacyMetrics } from './privacy-metrics.js';
+import { ArchiveMetrics } from './archive-metrics.js';
 import { processMetricsRegistry } from './process-metrics.js';
 import { registerRequestMetrics } from './request-metrics.js';
 import { attachMetrics, ServiceMetrics } from './service-metrics.js';
@@ -46,6 +47,7 @@ export async function registerMetrics(
   if (settings.storeFigures && outboxes.length > 0) new OutboxStatusMetrics(client, { store, outboxes, settings, registry: metrics.registry, log: app.log });
   registerRetentionMetrics(client, { store, settings, registry: metrics.registry, log: app.log });
   if (settings.storeFigures) new PrivacyMetrics(client, { store, settings, registry: metrics.registry, log: app.log });
+  if (settings.storeFigures) new ArchiveMetrics(client, { store, settings, registry: metrics.registry, log: app.log });
   const processRegistry = settings.processMetrics ? processMetricsRegistry(client) : undefined;
   app.get(settings.path, { preHandler: accessCheck(settings) }, async (_request, reply) => {
     const own = await metrics.registry.metrics();
