@@ -1,5 +1,6 @@
 import type { SelectQueryBuilder } from 'kysely';
 import { revealed } from './personal.js';
+import { bothSides } from './log-sides.js';
 import { z } from 'zod';
 import type { EventStoreTables } from '../../database/tables.js';
 import type { CountEventsOptions, EventCount, LogPartition, ReadAllCommittedOptions, RecordedEvent } from '../event-store.js';
@@ -45,7 +46,7 @@ interface LogFilter {
 }
 
 /** The filter shared by readAll, countEvents and readAllCommitted (one array parameter per list, see read-options.ts). */
-function filtered<O>(query: SelectQueryBuilder<EventStoreTables, 'events_all', O>, schema: string, filter: LogFilter): SelectQueryBuilder<EventStoreTables, 'events_all', O> {
+function filtered<O>(query: SelectQueryBuilder<EventStoreTables, 'events', O>, schema: string, filter: LogFilter): SelectQueryBuilder<EventStoreTables, 'events', O> {
   const { after = 0n, until, types, categories, partition } = filter;
   const inPartition = partitionCondition(schema, partition);
   return query
@@ -67,7 +68,8 @@ export async function countEvents(session: SessionContext, options?: CountEvents
       .with('log', (q) => q.selectNoFrom(readBound(session.schema).as('bound')))
       .selectNoFrom((eb) => {
         const visible = () =>
-          filtered(eb.selectFrom('events_all'), session.schema, filter).where('global_position', '<', eb.selectFrom('log').select('log.bound'));
+          // A count, in no order: the view (both tables) serves it as well as each side would.
+          filtered(eb.selectFrom('events_all' as 'events'), session.schema, filter).where('global_position', '<', eb.selectFrom('log').select('log.bound'));
         return [
           visible().select((e) => e.fn.countAll<string | bigint | number>().as('n')).as('count'),
           visible().select('recorded_at').orderBy('global_position').limit(1).as('oldest'),
@@ -97,10 +99,6 @@ export async function readAllCommitted<E extends RecordedEvent = RecordedEvent>(
   session.assertOpen();
   const { limit, ...filter } = parseInput(readAllCommittedOptionsSchema, options, 'options') ?? {};
   // No bound, on purpose (see the top of this file): lastCommittedPosition's counterpart of readAll.
-  const rows = await filtered(session.executor.withSchema(session.schema).selectFrom('events_all'), session.schema, filter)
-    .select(eventColumns)
-    .orderBy('global_position')
-    .$if(limit !== undefined, (q) => q.limit(limit!))
-    .execute();
+  const rows = await bothSides(session, (from) => filtered(from, session.schema, filter).select(eventColumns), { limit }).execute();
   return revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
 }

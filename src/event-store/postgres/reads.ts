@@ -1,4 +1,5 @@
 import { revealed } from './personal.js';
+import { bothSides } from './log-sides.js';
 import { CompiledQuery } from 'kysely';
 import { z } from 'zod';
 import { StreamDeletedError } from '../../errors.js';
@@ -72,19 +73,24 @@ export async function readAll<E extends RecordedEvent = RecordedEvent>(session: 
   session.assertOpen();
   const { after = 0n, limit, types, categories, partition } = parseInput(readAllOptionsSchema, options, 'options') ?? {};
   const inPartition = partitionCondition(session.schema, partition);
-  const rows = await readingLog(() => runPrepared(session, session.executor
-    .withSchema(session.schema)
-    .selectFrom('events_all')
-    .select(eventColumns)
-    .where('global_position', '>', after.toString())
-    .where('global_position', '<', readBound(session.schema))
-    // One array parameter per list, whatever its length (read-options.ts); an empty
-    // one matches nothing.
-    .$if(types !== undefined, (q) => q.where('type', '=', anyOf(types!, 'text')))
-    .$if(categories !== undefined, (q) => q.where('category', '=', anyOf(categories!, 'text')))
-    .$if(inPartition !== undefined, (q) => q.where(inPartition!))
-    .orderBy('global_position')
-    .$if(limit !== undefined, (q) => q.limit(limit!))));
+  const rows = await readingLog(() =>
+    runPrepared(
+      session,
+      bothSides(
+        session,
+        (from) =>
+          from
+            .select(eventColumns)
+            .where('global_position', '>', after.toString())
+            // One array parameter per list, whatever its length (read-options.ts); an
+            // empty one matches nothing.
+            .$if(types !== undefined, (q) => q.where('type', '=', anyOf(types!, 'text')))
+            .$if(categories !== undefined, (q) => q.where('category', '=', anyOf(categories!, 'text')))
+            .$if(inPartition !== undefined, (q) => q.where(inPartition!)),
+        { limit, hot: (q) => q.where('global_position', '<', readBound(session.schema)) },
+      ),
+    ),
+  );
   return revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
 }
 
