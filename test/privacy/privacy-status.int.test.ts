@@ -18,7 +18,10 @@ describe('personal data figures', () => {
     expect(await privacyStatus(store)).toEqual({ subjects: 0, erasures: 0, lastErasureAt: null });
     // Nothing personal yet: the status has no such section.
     expect(await statusCommand(store, [], { json: false })).not.toContain('personal data');
-    expect(valueOf(await scrape(service.url), 'annals_privacy_erasures_total')).toBe(0);
+    const empty = await scrape(service.url);
+    expect(valueOf(empty, 'annals_privacy_erasures_total')).toBe(0);
+    // Never erased: no timestamp at all, rather than 1970.
+    expect(valueOf(empty, 'annals_privacy_last_erasure_timestamp_seconds')).toBeUndefined();
 
     await store.appendToStream('user-u1', [withEmail('u1')]);
     await store.appendToStream('user-u2', [withEmail('u2'), withEmail('u2')]);

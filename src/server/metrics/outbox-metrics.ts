@@ -92,7 +92,7 @@ export class OutboxStatusMetrics {
     const figuresAge = new Gauge({ name: 'annals_outbox_figures_age_seconds', help: 'Age of the outbox figures this scrape shows (they are read at most every storeFiguresMaxAgeMs).', ...common });
     this.#readErrors = new Counter({ name: 'annals_outbox_read_errors_total', help: 'Reads of the outbox figures that failed (the last figures read are shown meanwhile).', ...common });
     // Unset until the first read: 0 would say the figures are fresh.
-    figuresAge.reset();
+    figuresAge.remove({});
     this.#figures = new CachedFigures(context.settings, figuresAge, { read: () => this.#read(), failed: (error) => this.#failed(error) });
   }
 

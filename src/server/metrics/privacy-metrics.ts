@@ -36,7 +36,7 @@ export class PrivacyMetrics {
     this.#subjects = new client.Gauge({ name: 'annals_privacy_subjects', help: 'Data subjects whose personal fields the log holds or held.', ...common });
     const figuresAge = new client.Gauge({ name: 'annals_privacy_figures_age_seconds', help: 'Age of the personal data figures this scrape shows.', ...common });
     this.#readErrors = new client.Counter({ name: 'annals_privacy_read_errors_total', help: 'Reads of the personal data figures that failed.', ...common });
-    figuresAge.reset();
+    figuresAge.remove({});
     this.#figures = new CachedFigures(context.settings, figuresAge, { read: () => this.#read(), failed: (error) => this.#failed(error) });
   }
 
@@ -53,7 +53,7 @@ export class PrivacyMetrics {
   #show(status: PrivacyStatus): void {
     this.#erasures.mirror([{ labels: {}, total: status.erasures }]);
     this.#subjects.set(status.subjects);
-    this.#lastErasure.reset();
+    this.#lastErasure.remove({});
     if (status.lastErasureAt) this.#lastErasure.set(status.lastErasureAt.getTime() / 1000);
   }
 }

@@ -82,7 +82,7 @@ class RetentionRemovedMetrics {
     });
     const figuresAge = new client.Gauge({ name: 'annals_retention_figures_age_seconds', help: 'Age of the retention figures this scrape shows.', ...common });
     this.#readErrors = new client.Counter({ name: 'annals_retention_read_errors_total', help: 'Reads of the retention figures that failed.', ...common });
-    figuresAge.reset();
+    figuresAge.remove({});
     this.#figures = new CachedFigures(context.settings, figuresAge, { read: () => this.#read(), failed: (error) => this.#failed(error) });
   }
 

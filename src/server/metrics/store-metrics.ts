@@ -92,8 +92,9 @@ export class StoreMetrics {
     this.#readErrors = new Counter({ name: 'annals_store_read_errors_total', help: 'Reads of the log and projection figures that failed (the last figures read are shown meanwhile).', ...common });
     this.#readDuration = gauge('annals_store_read_duration_seconds', 'How long the last read of the log and projection figures took.', []);
     // Unlabelled gauges start at 0; until a read has set them, they are left out instead
-    // (a head of 0 would read as an empty log).
-    for (const unread of [this.#head, this.#heldBack, figuresAge, this.#readDuration]) unread.reset();
+    // (a head of 0 would read as an empty log). remove({}), not reset(): prom-client's
+    // reset() of an unlabelled gauge sets it to 0.
+    for (const unread of [this.#head, this.#heldBack, figuresAge, this.#readDuration]) unread.remove({});
     this.#figures = new CachedFigures(settings, figuresAge, { read: () => this.#read(), failed: (error) => this.#failed(error) });
   }
 
