@@ -3,6 +3,7 @@
  * schemas and databases, machine details and markdown tables. (Running a contestant in
  * a process of its own is in isolated-process.ts.)
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -320,4 +321,19 @@ export function formatMs(value: number | undefined): string {
 
 export function formatMiB(bytes: number | undefined): string {
   return bytes === undefined ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+/**
+ * The commit measured, short, flagged when the code under test (`paths`) differs from it:
+ * a figure recorded from uncommitted code says so.
+ */
+export function commitMeasured(paths: readonly string[] = ['src', 'migrations']): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain', '--', ...paths) !== '';
+    return dirty ? `${commit} (with uncommitted changes in ${paths.map((path) => `${path}/`).join(', ')})` : commit;
+  } catch {
+    return 'unknown';
+  }
 }

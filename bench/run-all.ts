@@ -2,7 +2,6 @@
  * `npm run bench`: every figure, each contestant side by side on the same Postgres, then
  * the tables on stdout and docs/benchmarks.md. Takes about nine minutes.
  */
-import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { runBatchedAppends } from './append-batch.js';
 import { runSingleAppends } from './append-single.js';
@@ -19,20 +18,10 @@ import { renderServiceSummary, writeServiceSection } from './service/service-rep
 import { runOutboxBench, type OutboxRun } from './outbox/outbox-figures.js';
 import { renderOutboxSummary, writeOutboxSection } from './outbox/outbox-report.js';
 import type { CommandFigureResult, FigureResult, LoadTimeFigure } from './results.js';
+import { commitMeasured } from './harness.js';
 
 const reportFile = new URL('../docs/benchmarks.md', import.meta.url);
 
-/** The commit measured, flagged when the code under test differs from it. */
-function commitMeasured(): string {
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const commit = git('rev-parse', '--short', 'HEAD');
-    const dirty = git('status', '--porcelain', '--', 'src', 'migrations') !== '';
-    return dirty ? `${commit} (with uncommitted changes in src/ or migrations/)` : commit;
-  } catch {
-    return 'unknown';
-  }
-}
 
 const started = now();
 const date = new Date();

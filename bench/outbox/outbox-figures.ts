@@ -8,6 +8,7 @@ import { adminQuery, databaseUrl, freshName, machineDetails, now, quoteIdent, wa
 import { measureLatency, type LatencyWindow } from './commit-latency.js';
 import { outboxSettings, type OutboxSettings } from './outbox-settings.js';
 import { measureThroughput, type ThroughputRound } from './relay-throughput.js';
+import { commitMeasured } from '../harness.js';
 
 export interface OutboxRun {
   date: Date;
@@ -23,16 +24,6 @@ export interface OutboxRun {
   latency: LatencyWindow[];
 }
 
-function commitMeasured(): string {
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const commit = git('rev-parse', '--short', 'HEAD');
-    const dirty = git('status', '--porcelain', '--', 'src', 'migrations') !== '';
-    return dirty ? `${commit} (with uncommitted changes in src/ or migrations/)` : commit;
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function withStore<T>(label: string, work: (store: EventStore) => Promise<T>): Promise<T> {
   const schema = freshName(label);

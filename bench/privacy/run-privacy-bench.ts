@@ -7,7 +7,6 @@
  * writes it into docs/benchmarks.md (`--no-write` only prints). Settings in
  * privacy-workload.ts (BENCH_PRIVACY_*); about four minutes with the defaults on 2 busy cores.
  */
-import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import pg from 'pg';
 import { createEventStore, type EventStore } from '../../src/index.js';
@@ -19,17 +18,8 @@ import { inProcess, type InProcessFigures } from './in-process.js';
 import { appendEvents, masterKey, masterKeyText, readLog, readStreams, settings, sides, storeReader, type Append, type LogReader, type Side } from './privacy-workload.js';
 import { RawAppender } from './raw-appender.js';
 import { RawReader } from './raw-reader.js';
+import { commitMeasured } from '../harness.js';
 
-function commitMeasured(): string {
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const commit = git('rev-parse', '--short', 'HEAD');
-    const dirty = git('status', '--porcelain', '--', 'src', 'migrations') !== '';
-    return dirty ? `${commit} (with uncommitted changes in src/ or migrations/)` : commit;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** Each side in turn, the first side alternating by round. */
 const inTurn = <T>(items: readonly T[], round: number): T[] => (round % 2 === 0 ? [...items] : [...items].reverse());

@@ -10,7 +10,6 @@
  *
  * Run alone: `npx tsx bench/service/run-service.ts` (writes its section of docs/benchmarks.md).
  */
-import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { databaseUrl, freshName, machineDetails, now, watchSurroundings, type MachineDetails, type Surroundings } from '../harness.js';
 import { dropStoreSchemas } from '../replay/annals-replay.js';
@@ -18,6 +17,7 @@ import { likeRequests, loadFigure, preflight, readRequests, visibilityFigure, ty
 import { ServiceProcess } from './service-processes.js';
 import { serviceSettings } from './service-settings.js';
 import type { VisibilityMode } from './visibility.js';
+import { commitMeasured } from '../harness.js';
 
 export type ServerKey = 'graphql' | 'plain';
 
@@ -85,17 +85,6 @@ export async function runServiceFigures(): Promise<ServiceFigures> {
   }
 }
 
-/** The commit measured, flagged when the code under test differs from it (as bench/run-all.ts says it). */
-function commitMeasured(): string {
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const commit = git('rev-parse', '--short', 'HEAD');
-    const dirty = git('status', '--porcelain', '--', 'src', 'domain', 'projections') !== '';
-    return dirty ? `${commit} (with uncommitted changes in src/, domain/ or projections/)` : commit;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** Runs the figures with the machine's details and what ran beside them. */
 export async function runServiceBench(): Promise<ServiceRun> {
@@ -111,5 +100,5 @@ export async function runServiceBench(): Promise<ServiceRun> {
   } finally {
     surroundings = await watcher.stop();
   }
-  return { date, seconds: (now() - started) / 1000, commit: commitMeasured(), machine, loadBefore, loadAfter: os.loadavg(), surroundings, figures };
+  return { date, seconds: (now() - started) / 1000, commit: commitMeasured(['src', 'domain', 'projections']), machine, loadBefore, loadAfter: os.loadavg(), surroundings, figures };
 }
