@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { blindIndex, createEventStore, PrivacyKeyError, ValidationError, type EventStore } from '../../src/index.js';
 import { masterKeyVariable, parseMasterKey } from '../../src/privacy/master-key.js';
 import { createTestStore, testDatabaseUrl } from '../setup/database.js';
+import { thrown } from '../support/thrown.js';
 
 // A read model that must find rows by a personal value stores a blind index of it: a
 // keyed hash that equals for equal values under one master key and purpose, and that
@@ -15,15 +16,6 @@ const masterKey = parseMasterKey(process.env[masterKeyVariable], masterKeyVariab
 const sameKeyAsHex = createEventStore({ pglite: 'memory://' }, { schema: 'annals', privacy: { masterKey: masterKey.toString('hex') } });
 const otherKey = createEventStore({ connectionString: testDatabaseUrl }, { schema: store.schema, privacy: { masterKey: randomBytes(32) } });
 afterAll(() => Promise.all([sameKeyAsHex.close(), otherKey.close()]));
-
-const thrown = (work: () => unknown): unknown => {
-  try {
-    work();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
-};
 
 describe('blindIndex', () => {
   it('is 64 hex digits, the same for the same store, purpose and value', () => {

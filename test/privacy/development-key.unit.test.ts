@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PrivacyKeyError } from '../../src/index.js';
 import { developmentKeyFile, developmentMasterKey } from '../../src/privacy/development-key.js';
 import { masterKeyVariable, parseMasterKey } from '../../src/privacy/master-key.js';
+import { thrown } from '../support/thrown.js';
 
 // `npm start` with nothing set makes a development master key beside the embedded data
 // (docs/privacy.md); every master key, from there or from ANNALS_MASTER_KEY, is parsed by
@@ -17,15 +18,6 @@ vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs')>();
   return { ...actual, readFileSync: vi.fn(actual.readFileSync) };
 });
-
-const thrown = (work: () => unknown): unknown => {
-  try {
-    work();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
-};
 
 describe('developmentMasterKey', () => {
   let dir: string;
