@@ -2,8 +2,9 @@
  * `npm run bench:retention`: append and read figures on a log with half its events removed
  * by retention, against the same log with nothing removed (issue 16, "Done when"), side by
  * side in one run, rounds interleaved. A third log has its oldest half moved out by
- * position (into a table beside it, as an archive would move them): the measurement that
- * chooses the archive's design (docs/retention.md, "Archiving"). Prints a markdown table of medians and same-round
+ * position (archiveEvents): the measurement that chose the archive's design
+ * (docs/archive.md). A fourth has half removed by retention and then its older part
+ * archived: what is left of the thinned pages stored densely again. Prints a markdown table of medians and same-round
  * ratios for docs/benchmarks.md ("Issue 16: retention"). Settings: BENCH_RETENTION_EVENTS
  * (events per log before removal, default 200,000), BENCH_RETENTION_ROUNDS (default 5).
  */
@@ -72,9 +73,11 @@ const loadBefore = os.loadavg();
 const full = { schema: freshName('retention_full'), label: 'nothing removed' };
 const half = { schema: freshName('retention_half'), label: 'half removed by retention' };
 const moved = { schema: freshName('retention_moved'), label: 'oldest half archived' };
+const both = { schema: freshName('retention_both'), label: 'half removed, then the older part archived' };
+const targets = [full, half, moved, both];
 const stores = new Map<string, EventStore>();
 try {
-  for (const target of [full, half, moved]) {
+  for (const target of targets) {
     const store = createEventStore({ connectionString: databaseUrl, maxConnections: 20 }, { schema: target.schema });
     stores.set(target.schema, store);
     await store.migrate();
@@ -82,28 +85,34 @@ try {
     await fill(store);
     newerHalfAfter.set(store, (await store.readAll({ after: 0n, limit: events / 2 })).at(-1)!.globalPosition);
   }
-  const halfStore = stores.get(half.schema)!;
-  // The `old` streams deleted (tombstones), then removed by the policy: half the log.
-  for (let first = 1; first < streams; first += 32) {
-    const ids = Array.from({ length: 16 }, (_, i) => first + 2 * i).filter((s) => s < streams);
-    await Promise.all(ids.map((s) => halfStore.deleteStream(`old-${s}`)));
+  let removed = 0;
+  for (const target of [half, both]) {
+    const store = stores.get(target.schema)!;
+    // The `old` streams deleted (tombstones), then removed by the policy: half the log.
+    for (let first = 1; first < streams; first += 32) {
+      const ids = Array.from({ length: 16 }, (_, i) => first + 2 * i).filter((s) => s < streams);
+      await Promise.all(ids.map((s) => store.deleteStream(`old-${s}`)));
+    }
+    const removing = now();
+    const report = await runRetention(store, defineRetention({ categories: { old: { afterDelete: true } } }), { batchSize: 5_000 });
+    removed = report.results.reduce((sum, r) => sum + r.removed, 0);
+    console.log(`${target.label}: retention removed ${removed} events in ${((now() - removing) / 1000).toFixed(1)} s`);
   }
-  const removing = now();
-  const report = await runRetention(halfStore, defineRetention({ categories: { old: { afterDelete: true } } }), { batchSize: 5_000 });
-  const removed = report.results.reduce((sum, r) => sum + r.removed, 0);
-  console.log(`retention removed ${removed} events in ${((now() - removing) / 1000).toFixed(1)} s`);
   // The oldest half by global position archived (archiveEvents): whole pages at the start
   // of the heap and of every index empty out, the rest stay dense; reads read both tables.
-  const movedStore = stores.get(moved.schema)!;
-  const archiving = now();
-  const archived = await archiveEvents(movedStore, { through: newerHalfAfter.get(movedStore)! });
-  console.log(`archived ${archived.moved} events in ${((now() - archiving) / 1000).toFixed(1)} s`);
-  await adminQuery([full, half, moved].map((target) => `VACUUM ANALYZE ${quoteIdent(target.schema)}.events`));
+  // After retention, archiving the thinned older part stores what is left of it densely.
+  for (const target of [moved, both]) {
+    const store = stores.get(target.schema)!;
+    const archiving = now();
+    const archived = await archiveEvents(store, { through: newerHalfAfter.get(store)! });
+    console.log(`${target.label}: archived ${archived.moved} events in ${((now() - archiving) / 1000).toFixed(1)} s`);
+  }
+  await adminQuery(targets.flatMap((target) => [`VACUUM ANALYZE ${quoteIdent(target.schema)}.events`, `VACUUM ANALYZE ${quoteIdent(target.schema)}.events_archive`]));
 
   const results = new Map<string, number[]>();
   for (let round = 0; round < rounds; round++) {
     for (const figure of figures) {
-      const order = round % 2 === 0 ? [full, half, moved] : [moved, half, full];
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) {
         const rate = await measure(stores.get(target.schema)!, figure);
         const key = `${figure}/${target.schema}`;
@@ -119,18 +128,19 @@ try {
     return `${median(ratios).toFixed(2)}x (${ratios[0]!.toFixed(2)}x to ${ratios.at(-1)!.toFixed(2)}x)`;
   };
   const rate = (figure: Figure, target: { schema: string }) => formatRate(median(results.get(`${figure}/${target.schema}`)!));
-  const rows = figures.map((figure) => [figure, rate(figure, full), rate(figure, half), rate(figure, moved), ratio(figure, half), ratio(figure, moved)]);
+  const others = [half, moved, both];
+  const rows = figures.map((figure) => [figure, ...targets.map((target) => rate(figure, target)), ...others.map((target) => ratio(figure, target))]);
   console.log(
     `\n${markdownTable(
-      ['figure (median of ' + rounds + ' rounds, per s)', full.label, half.label, moved.label, 'removed / nothing, same round', 'moved / nothing, same round'],
+      ['figure (median of ' + rounds + ' rounds, per s)', ...targets.map((target) => target.label), 'removed / nothing, same round', 'archived / nothing, same round', 'removed and archived / nothing, same round'],
       rows,
-      ['left', 'right', 'right', 'right', 'right', 'right'],
+      ['left', ...targets.map(() => 'right' as const), ...others.map(() => 'right' as const)],
     )}`,
   );
-  console.log(`\n- ${events.toLocaleString('en-US')} events per log before removal (${streams.toLocaleString('en-US')} streams of ${perStream}); retention removed ${removed.toLocaleString('en-US')} (every event of the \`old\` streams, deleted first: \`afterDelete\`), the oldest half of the third (by global position) was archived (\`archiveEvents\`), then the three logs were vacuumed and analyzed.`);
+  console.log(`\n- ${events.toLocaleString('en-US')} events per log before removal (${streams.toLocaleString('en-US')} streams of ${perStream}); retention removed ${removed.toLocaleString('en-US')} (every event of the \`old\` streams, deleted first: \`afterDelete\`) from the second and fourth; the oldest half (by global position, as filled) of the third and fourth was archived (\`archiveEvents\`); then the four logs and archives were vacuumed and analyzed.`);
   console.log(`- Date: ${new Date().toISOString()}; ${machine.cores} CPUs (${machine.cpu}); RAM ${machine.ramGiB} GiB; ${machine.platform}; Node ${machine.node}; ${machine.postgres.split(' on ')[0]}.`);
   console.log(`- Load average before: ${loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}.`);
 } finally {
   for (const store of stores.values()) await store.close();
-  await adminQuery([full.schema, half.schema, moved.schema].map((schema) => `DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`));
+  await adminQuery(targets.map((target) => target.schema).map((schema) => `DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`));
 }

@@ -62,6 +62,10 @@ const columns = 'global_position, stream_id, stream_version, event_id, category,
  * Only events the log's readers can already see are moved (below the bound of open
  * appenders: no later commit can land among them), and never the newest one, so the log's
  * head is always in the hot table.
+ *
+ * Rows go into the archive in position order (`ORDER BY` on the insert): what a DELETE
+ * returns comes in no useful order, and a rebuild reading the archive by position then
+ * visited one heap page per event instead of one per forty.
  */
 export async function archiveEvents(store: EventStore, options: ArchiveOptions): Promise<ArchiveReport> {
   const { through, olderThanMs, batchSize = 5_000, dryRun = false, signal } = parseInput(archiveOptionsSchema, options, 'options');
@@ -78,13 +82,16 @@ export async function archiveEvents(store: EventStore, options: ArchiveOptions):
       async (tx) => {
         const s = quoteIdent(tx.schema);
         const [row] = await tx.query<{ n: string | number; last: string | null }>(
-          `WITH doomed AS (
-             SELECT global_position FROM ${s}.events WHERE global_position <= $1::bigint ORDER BY global_position LIMIT $2::integer
+          // The batch is a range of positions (every event at or below the cut moves), so
+          // the DELETE walks the index: an IN list made Postgres scan the whole table per batch.
+          `WITH batch AS (
+             SELECT max(global_position) AS upto
+               FROM (SELECT global_position FROM ${s}.events WHERE global_position <= $1::bigint ORDER BY global_position LIMIT $2::integer) first
            ),
            gone AS (
-             DELETE FROM ${s}.events WHERE global_position IN (SELECT global_position FROM doomed) RETURNING ${columns}
+             DELETE FROM ${s}.events WHERE global_position <= (SELECT upto FROM batch) RETURNING ${columns}
            ),
-           kept AS (INSERT INTO ${s}.events_archive (${columns}) SELECT ${columns} FROM gone RETURNING global_position)
+           kept AS (INSERT INTO ${s}.events_archive (${columns}) SELECT ${columns} FROM gone ORDER BY global_position RETURNING global_position)
            SELECT count(*) AS n, max(global_position)::text AS last FROM kept`,
           [cut.toString(), batchSize],
         );
@@ -141,13 +148,15 @@ export async function restoreArchive(store: EventStore, options?: RestoreOptions
       async (tx) => {
         const s = quoteIdent(tx.schema);
         const [row] = await tx.query<{ n: string | number }>(
-          `WITH doomed AS (
-             SELECT global_position FROM ${s}.events_archive WHERE global_position > $1::bigint ORDER BY global_position DESC LIMIT $2::integer
+          // The newest archived events, as a range of positions (see archiveEvents).
+          `WITH batch AS (
+             SELECT min(global_position) AS lowest
+               FROM (SELECT global_position FROM ${s}.events_archive WHERE global_position > $1::bigint ORDER BY global_position DESC LIMIT $2::integer) newest
            ),
            gone AS (
-             DELETE FROM ${s}.events_archive WHERE global_position IN (SELECT global_position FROM doomed) RETURNING ${columns}
+             DELETE FROM ${s}.events_archive WHERE global_position >= (SELECT lowest FROM batch) RETURNING ${columns}
            ),
-           back AS (INSERT INTO ${s}.events (${columns}) SELECT ${columns} FROM gone RETURNING global_position)
+           back AS (INSERT INTO ${s}.events (${columns}) SELECT ${columns} FROM gone ORDER BY global_position RETURNING global_position)
            SELECT count(*) AS n FROM back`,
           [after.toString(), batchSize],
         );

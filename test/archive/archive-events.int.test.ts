@@ -21,6 +21,9 @@ import { counted, tallyProjection } from '../support/tally.js';
 // they were (issue 16, part 2).
 
 const postgres = await createTestStore('archive_events');
+// A store of its own for the test of the archive's physical order: rows restored earlier
+// leave space in the archive that later rows may fill.
+const ordered = await createTestStore('archive_order');
 const pglite = createEventStore({ pglite: 'memory://' }, { schema: 'annals' });
 await pglite.migrate();
 afterAll(() => pglite.close());
@@ -35,12 +38,24 @@ async function everyRead(store: EventStore, streams: string[]) {
   return {
     all,
     pages: await store.readAll({ after: 0n, limit: 1_000 }),
+    // Small filtered pages: some straddle the archive point, some end exactly on it.
+    noted: await pagesOf(store, { types: ['Noted'], limit: 4 }),
     streams: await Promise.all(streams.map((id) => store.readStream(id))),
     backwards: await Promise.all(streams.map((id) => store.readStream(id, { direction: 'backward', limit: 3 }))),
     count: await store.countEvents({ categories: ['cart'] }),
     committed: await store.readAllCommitted({ types: ['Added'] }),
     byId: await store.readEventsById(all.slice(0, 5).map((event) => event.id)),
   };
+}
+
+async function pagesOf(store: EventStore, options: { types: string[]; limit: number }) {
+  const pages: bigint[][] = [];
+  for (let after = 0n; ; ) {
+    const page = await store.readAll({ ...options, after });
+    if (page.length === 0) return pages;
+    pages.push(page.map((event) => event.globalPosition));
+    after = page.at(-1)!.globalPosition;
+  }
 }
 
 async function fill(store: EventStore, prefix: string): Promise<string[]> {
@@ -124,6 +139,18 @@ describe('archiving, with readers and writers at work', () => {
       expect(seen).toEqual(final.filter((position) => position <= last));
     }
     await restoreArchive(store);
+  });
+
+  it('stores archived rows in position order, so a rebuild reads the archive page by page', async () => {
+    const store = ordered;
+    await store.withTransaction(async (tx) => {
+      for (let i = 0; i < 200; i++) await tx.appendToStream(`order-${i}`, Array.from({ length: 100 }, (_, n) => ({ type: 'Noted', data: { n } })));
+    });
+    await archiveEvents(store, { through: await store.headPosition(), batchSize: 5_000 });
+    const stored = await store.withTransaction((tx) => tx.query<{ p: string }>(`SELECT global_position::text AS p FROM "${tx.schema}".events_archive ORDER BY ctid`), { appends: false });
+    const positions = stored.map((row) => BigInt(row.p));
+    expect(positions).toHaveLength(20_000 - 1); // all but the head
+    expect(positions).toEqual([...positions].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
   });
 
   it('retention removes expired events from the archive too', async () => {
