@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import pg from 'pg';
 import { archiveEvents, createEventStore, defineRetention, runRetention, type EventStore } from '../../src/index.js';
 import { adminQuery, databaseUrl, formatRate, freshName, intFromEnv, machineDetails, markdownTable, now, quoteIdent, runWorkers } from '../harness.js';
 import { median } from '../median.js';
@@ -19,8 +20,14 @@ const rounds = intFromEnv('BENCH_RETENTION_ROUNDS', 5);
 const perStream = 10;
 const streams = events / perStream;
 
-type Figure = 'append' | 'readStream' | 'readAll' | 'readAll (newer half)';
-const figures: Figure[] = ['append', 'readStream', 'readAll', 'readAll (newer half)'];
+type Figure = 'append' | 'readStream' | 'readAll' | 'readAll (newer half)' | 'raw pg, readAll';
+const figures: Figure[] = ['append', 'readStream', 'readAll', 'readAll (newer half)', 'raw pg, readAll'];
+/**
+ * The raw read's yardstick: the same pages of the hot table read with one `pg` query
+ * each, no mapping. Only where the hot table holds the whole log (no archive), so that
+ * it reads the same events as `readAll` from the start: what the table's pages cost.
+ */
+const rawReads = new Map<EventStore, { pool: pg.Pool; table: string }>();
 
 /** Per store, the position of the last event of the older half, as filled: where the newer half starts. */
 const newerHalfAfter = new Map<EventStore, bigint>();
@@ -53,13 +60,25 @@ async function measure(store: EventStore, figure: Figure): Promise<number> {
     // A random stream of those kept in the newer half: 10 events each, in every log.
     return callers(async () => (await store.readStream(`kept-${streams / 2 + 2 * Math.floor(Math.random() * (streams / 4))}`)).length);
   }
+  const raw = figure === 'raw pg, readAll' ? rawReads.get(store)! : undefined;
   // The log read in pages of 1,000, up to 50,000 events of what is left: from the start
   // (with the oldest half archived: through the archive, as a rebuild reads), or from
   // where the newer half starts (the hot log only, in every store).
   const started = now();
   let read = 0;
-  let after = figure === 'readAll' ? 0n : newerHalfAfter.get(store)!;
+  let after = figure === 'readAll (newer half)' ? newerHalfAfter.get(store)! : 0n;
   while (read < 50_000) {
+    if (raw) {
+      const { rows } = await raw.pool.query<{ global_position: string }>({
+        name: `raw_${raw.table}`,
+        text: `SELECT * FROM ${raw.table} WHERE global_position > $1 ORDER BY global_position LIMIT 1000`,
+        values: [after.toString()],
+      });
+      if (rows.length === 0) break;
+      read += rows.length;
+      after = BigInt(rows.at(-1)!.global_position);
+      continue;
+    }
     const page = await store.readAll({ after, limit: 1000 });
     if (page.length === 0) break;
     read += page.length;
@@ -107,6 +126,9 @@ try {
     const archived = await archiveEvents(store, { through: newerHalfAfter.get(store)! });
     console.log(`${target.label}: archived ${archived.moved} events in ${((now() - archiving) / 1000).toFixed(1)} s`);
   }
+  for (const target of [full, half]) {
+    rawReads.set(stores.get(target.schema)!, { pool: new pg.Pool({ connectionString: databaseUrl, max: 2 }), table: `${quoteIdent(target.schema)}.events` });
+  }
   await adminQuery(targets.flatMap((target) => [`VACUUM ANALYZE ${quoteIdent(target.schema)}.events`, `VACUUM ANALYZE ${quoteIdent(target.schema)}.events_archive`]));
 
   const results = new Map<string, number[]>();
@@ -114,6 +136,7 @@ try {
     for (const figure of figures) {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) {
+        if (figure === 'raw pg, readAll' && !rawReads.has(stores.get(target.schema)!)) continue;
         const rate = await measure(stores.get(target.schema)!, figure);
         const key = `${figure}/${target.schema}`;
         results.set(key, [...(results.get(key) ?? []), rate]);
@@ -123,11 +146,15 @@ try {
   }
   const ratio = (figure: Figure, target: { schema: string }) => {
     const a = results.get(`${figure}/${full.schema}`)!;
-    const b = results.get(`${figure}/${target.schema}`)!;
+    const b = results.get(`${figure}/${target.schema}`);
+    if (!b) return '';
     const ratios = a.map((value, i) => b[i]! / value).sort((x, y) => x - y);
     return `${median(ratios).toFixed(2)}x (${ratios[0]!.toFixed(2)}x to ${ratios.at(-1)!.toFixed(2)}x)`;
   };
-  const rate = (figure: Figure, target: { schema: string }) => formatRate(median(results.get(`${figure}/${target.schema}`)!));
+  const rate = (figure: Figure, target: { schema: string }) => {
+    const rates = results.get(`${figure}/${target.schema}`);
+    return rates ? formatRate(median(rates)) : '';
+  };
   const others = [half, moved, both];
   const rows = figures.map((figure) => [figure, ...targets.map((target) => rate(figure, target)), ...others.map((target) => ratio(figure, target))]);
   console.log(
@@ -137,10 +164,11 @@ try {
       ['left', ...targets.map(() => 'right' as const), ...others.map(() => 'right' as const)],
     )}`,
   );
-  console.log(`\n- ${events.toLocaleString('en-US')} events per log before removal (${streams.toLocaleString('en-US')} streams of ${perStream}); retention removed ${removed.toLocaleString('en-US')} (every event of the \`old\` streams, deleted first: \`afterDelete\`) from the second and fourth; the oldest half (by global position, as filled) of the third and fourth was archived (\`archiveEvents\`); then the four logs and archives were vacuumed and analyzed.`);
+  console.log(`\n- ${events.toLocaleString('en-US')} events per log before removal (${streams.toLocaleString('en-US')} streams of ${perStream}); retention removed ${removed.toLocaleString('en-US')} (every event of the \`old\` streams, deleted first: \`afterDelete\`) from the second and fourth; the oldest half (by global position, as filled) of the third and fourth was archived (\`archiveEvents\`); then the four logs and archives were vacuumed and analyzed. \`raw pg, readAll\`: the same pages from the start with one \`pg\` query each on the hot table (\`SELECT *\`, keyset on global_position, no mapping), only in the two stores without an archive, where it reads the same events as readAll.`);
   console.log(`- Date: ${new Date().toISOString()}; ${machine.cores} CPUs (${machine.cpu}); RAM ${machine.ramGiB} GiB; ${machine.platform}; Node ${machine.node}; ${machine.postgres.split(' on ')[0]}.`);
   console.log(`- Load average before: ${loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}.`);
 } finally {
+  for (const { pool } of rawReads.values()) await pool.end();
   for (const store of stores.values()) await store.close();
   await adminQuery(targets.map((target) => target.schema).map((schema) => `DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`));
 }
