@@ -76,6 +76,10 @@ export async function archiveEvents(store: EventStore, options: ArchiveOptions):
     return { dryRun, moved: Number(row?.n ?? 0), archivedThrough: await archivedThrough(store) };
   }
   let moved = 0;
+  // Each batch starts where the last one ended: the rows moved before stay in the hot
+  // table's index as dead entries while an older snapshot is open (a long rebuild, a
+  // dump), and a batch reading from the start would walk them all again.
+  let after = await archivedThrough(store);
   for (;;) {
     if (signal?.aborted) break;
     const batch = await store.withTransaction(
@@ -86,17 +90,19 @@ export async function archiveEvents(store: EventStore, options: ArchiveOptions):
           // the DELETE walks the index: an IN list made Postgres scan the whole table per batch.
           `WITH batch AS (
              SELECT max(global_position) AS upto
-               FROM (SELECT global_position FROM ${s}.events WHERE global_position <= $1::bigint ORDER BY global_position LIMIT $2::integer) first
+               FROM (SELECT global_position FROM ${s}.events WHERE global_position > $3::bigint AND global_position <= $1::bigint
+                      ORDER BY global_position LIMIT $2::integer) first
            ),
            gone AS (
-             DELETE FROM ${s}.events WHERE global_position <= (SELECT upto FROM batch) RETURNING ${columns}
+             DELETE FROM ${s}.events WHERE global_position > $3::bigint AND global_position <= (SELECT upto FROM batch) RETURNING ${columns}
            ),
            kept AS (INSERT INTO ${s}.events_archive (${columns}) SELECT ${columns} FROM gone ORDER BY global_position RETURNING global_position)
            SELECT count(*) AS n, max(global_position)::text AS last FROM kept`,
-          [cut.toString(), batchSize],
+          [cut.toString(), batchSize, after.toString()],
         );
         const n = Number(row?.n ?? 0);
         if (n > 0) {
+          after = BigInt(row!.last!);
           await tx.query(
             `UPDATE ${s}.archive_state SET archived_through = greatest(archived_through, $1::bigint),
                archived_events = archived_events + $2::bigint, last_archived_at = now()`,
@@ -108,7 +114,9 @@ export async function archiveEvents(store: EventStore, options: ArchiveOptions):
       { appends: false },
     );
     moved += batch;
-    if (batch < batchSize) break;
+    // Until a batch finds nothing: one that came up short may have raced retention, which
+    // removed some of its rows, and more may remain below the cut.
+    if (batch === 0) break;
   }
   return { dryRun, moved, archivedThrough: await archivedThrough(store) };
 }
@@ -143,24 +151,28 @@ async function archivePoint(tx: EventStoreTransaction, { through, olderThanMs, h
 export async function restoreArchive(store: EventStore, options?: RestoreOptions): Promise<{ restored: number; archivedThrough: bigint }> {
   const { after = -1n, batchSize = 5_000 } = parseInput(restoreOptionsSchema, options, 'options') ?? {};
   let restored = 0;
+  // Each batch ends below where the last one began (see archiveEvents).
+  let below = 9_223_372_036_854_775_807n;
   for (;;) {
     const batch = await store.withTransaction(
       async (tx) => {
         const s = quoteIdent(tx.schema);
-        const [row] = await tx.query<{ n: string | number }>(
+        const [row] = await tx.query<{ n: string | number; lowest: string | null }>(
           // The newest archived events, as a range of positions (see archiveEvents).
           `WITH batch AS (
              SELECT min(global_position) AS lowest
-               FROM (SELECT global_position FROM ${s}.events_archive WHERE global_position > $1::bigint ORDER BY global_position DESC LIMIT $2::integer) newest
+               FROM (SELECT global_position FROM ${s}.events_archive WHERE global_position > $1::bigint AND global_position < $3::bigint
+                      ORDER BY global_position DESC LIMIT $2::integer) newest
            ),
            gone AS (
-             DELETE FROM ${s}.events_archive WHERE global_position >= (SELECT lowest FROM batch) RETURNING ${columns}
+             DELETE FROM ${s}.events_archive WHERE global_position >= (SELECT lowest FROM batch) AND global_position < $3::bigint RETURNING ${columns}
            ),
            back AS (INSERT INTO ${s}.events (${columns}) SELECT ${columns} FROM gone ORDER BY global_position RETURNING global_position)
-           SELECT count(*) AS n FROM back`,
-          [after.toString(), batchSize],
+           SELECT count(*) AS n, min(global_position)::text AS lowest FROM back`,
+          [after.toString(), batchSize, below.toString()],
         );
         const n = Number(row?.n ?? 0);
+        if (n > 0) below = BigInt(row!.lowest!);
         if (n > 0) {
           await tx.query(
             `UPDATE ${s}.archive_state SET archived_events = greatest(archived_events - $1::bigint, 0),
@@ -173,7 +185,7 @@ export async function restoreArchive(store: EventStore, options?: RestoreOptions
       { appends: false },
     );
     restored += batch;
-    if (batch < batchSize) break;
+    if (batch === 0) break;
   }
   return { restored, archivedThrough: await archivedThrough(store) };
 }

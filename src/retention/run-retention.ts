@@ -114,7 +114,9 @@ export async function runRetention(store: EventStore, retention: Retention, opti
           { appends: false },
         );
         removed += batch;
-        if (batch < batchSize || signal?.aborted) break;
+        // Until a batch removes nothing: one that came up short may have raced an archive
+        // batch that moved some of its events after this one's snapshot.
+        if (batch === 0 || signal?.aborted) break;
       }
     }
     results.push({ category: target.category, streamId: target.streamId, removed: dryRun ? counts.removable : removed, waiting: counts.waiting });
@@ -122,12 +124,17 @@ export async function runRetention(store: EventStore, retention: Retention, opti
   return { dryRun, safePosition, heldBackBy, results };
 }
 
-/** The lowest position a reader still needs (or the head), and the readers there. */
+/**
+ * The lowest position a reader still needs, and the readers there; with none, just below
+ * the head. The log's newest event is never removed: the hot table's highest position is
+ * what appends on a moved store are checked against (log-bound.ts), as with archiving.
+ */
 async function safeLimit(tx: EventStoreTransaction): Promise<{ safePosition: bigint; heldBackBy: RetentionHolder[] }> {
   const holders = await retentionHolders(tx);
   const head = await tx.headPosition();
+  const belowHead = head > 0n ? head - 1n : 0n;
   const lowest = holders[0]?.position;
-  if (lowest === undefined || lowest >= head) return { safePosition: head, heldBackBy: [] };
+  if (lowest === undefined || lowest > belowHead) return { safePosition: belowHead, heldBackBy: [] };
   return { safePosition: lowest, heldBackBy: holders.filter((holder) => holder.position === lowest) };
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   archiveEvents,
@@ -7,6 +8,7 @@ import {
   restoreArchive,
   runRetention,
   ValidationError,
+  IdempotencyConflictError,
   catchUpProjections,
   readSchemaOf,
   setupProjection,
@@ -177,6 +179,25 @@ describe('archiving, with readers and writers at work', () => {
     const tallies = await store.read((db) => db.withSchema(readSchemaOf(store.schema, projection)).selectFrom('tallies').selectAll().orderBy('key').execute());
     expect(tallies).toEqual([{ key: 'a', n: 4 }, { key: 'b', n: 4 }, { key: 'c', n: 4 }]);
     await restoreArchive(store);
+  });
+
+  it('answers a retried append whose events were archived with the first result, and never stores them twice', async () => {
+    const store = postgres;
+    const id = randomUUID();
+    const events = [{ id, type: 'Added', data: { item: 'once', qty: 1 } }];
+    const first = await store.appendToStream('cart-retried', events);
+    await store.appendToStream('cart-after', [{ type: 'Added', data: { item: 'head', qty: 1 } }]);
+    await archiveEvents(store, { through: first.lastGlobalPosition });
+    for (const expectedVersion of [undefined, 'any', 'stream_exists'] as const) {
+      const again = await store.appendToStream('cart-retried', events, expectedVersion === undefined ? {} : { expectedVersion });
+      expect(again).toEqual({ ...first, written: false });
+    }
+    await expect(store.appendToStream('cart-other', events)).rejects.toBeInstanceOf(IdempotencyConflictError);
+    expect(await store.withTransaction((tx) => tx.appendToStream('cart-retried', events))).toEqual({ ...first, written: false });
+    expect(await store.readEventsById([id])).toHaveLength(1);
+    // The restore meets no second copy of the event.
+    await restoreArchive(store);
+    expect(await store.readStream('cart-retried')).toHaveLength(1);
   });
 
   it('refuses options that say nothing or are out of range, naming them', async () => {

@@ -25,8 +25,10 @@ const like = (userId: string) => ({ type: 'LikeCreated', data: { userId } });
 async function untilAnAppendWaitsForALock(schema: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
     const { rows } = await admin.query(
+      // The schema, not the streams table: pg_stat_activity keeps the first 1,024 bytes of
+      // a statement (track_activity_query_size), and the append's text is longer.
       `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`,
-      [`%"${schema}"."streams"%`],
+      [`%"${schema}".%`],
     );
     if (rows[0].n > 0) return;
     await new Promise((resolve) => setTimeout(resolve, 10));

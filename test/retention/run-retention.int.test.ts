@@ -58,8 +58,14 @@ describe('runRetention', () => {
     await append('age-gone', 3);
     await store.deleteStream('age-gone');
     const report = await runRetention(store, defineRetention({ categories: { age: { maxAgeMs: 86_400_000, afterDelete: true } } }));
-    expect(report.results[0]!.removed).toBe(2 + 3);
+    // The log's newest event (the deleted stream's last) stays until another comes after it.
+    expect(report.results[0]!.removed).toBe(2 + 2);
     expect(await stored('age-a')).toEqual([3, 4, 5]);
+    expect(await stored('age-gone')).toEqual([3]);
+    expect(report.safePosition).toBe((await store.headPosition()) - 1n);
+    await append('age-later', 1);
+    const next = await runRetention(store, defineRetention({ categories: { age: { maxAgeMs: 86_400_000, afterDelete: true } } }));
+    expect(next.results[0]!.removed).toBe(1);
     expect(await stored('age-gone')).toEqual([]);
   });
 

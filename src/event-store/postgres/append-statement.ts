@@ -30,7 +30,9 @@ export interface AppendRow {
  *    row lock makes concurrent appends to one stream queue up and re-check. It raises
  *    AN002 if the stream already has an event of a newer transaction: this one's id was
  *    fixed before that one appended, and its events would land below them in the log.
- * 5. `inserted` writes the events; nothing is written when `stream` returned no row.
+ * 5. `inserted` writes the events; nothing is written when `stream` returned no row. An
+ *    id already in the archive fails like a duplicate in the hot table (`archived`,
+ *    migration 0018): each table's unique index sees only its own rows.
  *
  * The text depends only on the schema, the kind of expected version and whether the
  * append runs inside a transaction, so it is built once per combination and runs as a
@@ -90,6 +92,10 @@ function appendText(schema: string, kind: Kind, inTransaction: boolean): string 
       FROM tx, (SELECT (SELECT xid_offset FROM ${s}."global_log") AS xid_offset) o
     ),
     position AS (SELECT log.base, ${first} AS first FROM log),
+    archived AS (
+      SELECT (SELECT a.event_id FROM ${s}."events_archive" a
+               WHERE a.event_id = ANY (SELECT (x.event->>'id')::uuid FROM jsonb_array_elements($4::jsonb) AS x(event)) LIMIT 1) AS event_id
+    ),
     stream AS (${streamText(s, kind)}),
     inserted AS (
       INSERT INTO ${events}
@@ -98,9 +104,10 @@ function appendText(schema: string, kind: Kind, inTransaction: boolean): string 
         CASE WHEN position.first - position.base + $3::bigint <= ${maxEventsPerTransaction}
           THEN position.first + e.ord - 1
           ELSE ${s}."annals_transaction_too_large"(${maxEventsPerTransaction}) END,
-        $1::text, stream.version - $3::bigint + e.ord, (e.event->>'id')::uuid, $2::text,
-        e.event->>'type', (e.event->>'schemaVersion')::integer, e.event->'data', e.event->'metadata'
-      FROM stream, position, jsonb_array_elements($4::jsonb) WITH ORDINALITY AS e(event, ord)
+        $1::text, stream.version - $3::bigint + e.ord,
+        CASE WHEN archived.event_id IS NULL THEN (e.event->>'id')::uuid ELSE ${s}."annals_event_id_archived"(archived.event_id) END,
+        $2::text, e.event->>'type', (e.event->>'schemaVersion')::integer, e.event->'data', e.event->'metadata'
+      FROM stream, position, archived, jsonb_array_elements($4::jsonb) WITH ORDINALITY AS e(event, ord)
       RETURNING global_position
     )
     SELECT (SELECT version FROM stream) AS version, (SELECT max(global_position) FROM inserted) AS last_position`;

@@ -51,10 +51,13 @@ export function readBound(schema: string): RawBuilder<string> {
 /** The bound's SQL text, for statements written by hand. */
 export function readBoundText(schema: string): string {
   const s = quoteIdent(schema);
-  // Scalar subqueries, not a join with the one-row table: see append-statement.ts.
+  // Scalar subqueries, not a join with the one-row table: see append-statement.ts. Step b
+  // of the bound (migration 0006) looks for a committed transaction's events in the view
+  // over the hot table and the archive: an archive batch may have moved them since this
+  // statement's snapshot, and the transaction must still hold the bound back.
   return `SELECT ${s}."annals_log_bound"(pg_current_snapshot(), ${appenderKey(schema)},
       (SELECT xid_offset FROM ${s}."global_log"), (SELECT max(global_position) FROM ${s}."events"),
-      '${s.replaceAll("'", "''")}."events"'::regclass)`;
+      '${s.replaceAll("'", "''")}."events_all"'::regclass)`;
 }
 
 /** A LogAheadError for Postgres error AN003 (raised by annals_log_ahead), else undefined. */
