@@ -27,6 +27,7 @@ export type {
 } from './event-store/event-store.js';
 export type { ExpectedVersion } from './event-store/expected-version.js';
 export type { Snapshot } from './event-store/event-store.js';
+export type { WriteSnapshotOptions } from './event-store/records.js';
 export {
   defineAggregate,
   type Aggregate,

@@ -73,6 +73,9 @@ export async function runCommand<A extends AnyAggregate>(run: CommandRun<A>): Pr
 /** Load (or take `cached`) → decide → evolve → append → snapshot, once. */
 async function attemptCommand<A extends AnyAggregate>(run: CommandRun<A>, cached: LoadedAggregate<StateOf<A>> | undefined): Promise<Attempt<A>> {
   const { session, aggregate, streamId, cache } = run;
+  // A forget (clearStateCaches) while this command runs: what it loaded may hold the
+  // erased fields, and must not go back into the cache.
+  const generation = cache?.generation;
   // A cached state is a guess (state-cache.ts): only an append guarded by its version is
   // answered from it. Any other outcome is decided again on a fresh load, which is not
   // counted as a retry and does not wait.
@@ -147,7 +150,7 @@ async function attemptCommand<A extends AnyAggregate>(run: CommandRun<A>, cached
   if (cache) {
     // Cached: the state a load would rebuild, so the next command decides on exactly
     // that. The answer below stays the same as without a cache.
-    rememberState(cache, { aggregate, streamId, events, base: replayed ? undefined : base, version: appended.nextExpectedVersion });
+    rememberState(cache, { aggregate, streamId, events, base: replayed || cache.generation !== generation ? undefined : base, version: appended.nextExpectedVersion });
   }
   await saveSnapshot(session, aggregate, { streamId, before: loaded.version, after: appended.nextExpectedVersion, state, logger: run.logger });
   return answered(resultOf<A>(events, appended, state));

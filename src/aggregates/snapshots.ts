@@ -115,7 +115,7 @@ export async function saveSnapshot<A extends AnyAggregate>(session: EventStoreSe
   const tx = transactionOf(session);
   if (tx) await tx.query('SAVEPOINT annals_snapshot');
   try {
-    await session.writeSnapshot(at.streamId, { snapshotVersion: policy.version, streamVersion: at.after, state: data });
+    await session.writeSnapshot(at.streamId, { snapshotVersion: policy.version, streamVersion: at.after, state: data }, { loadedVersion: at.before });
   } catch (error) {
     if (tx) {
       await tx.query('ROLLBACK TO SAVEPOINT annals_snapshot').catch(() => {

@@ -32,6 +32,7 @@ export class StateCache<State> {
   readonly #maxStreams: number;
   readonly #entries = new Map<string, CachedState<State>>();
   readonly #queues = new Map<string, Promise<void>>();
+  #generation = 0;
 
   constructor(policy: StateCachePolicy) {
     this.#maxStreams = policy.maxStreams;
@@ -56,6 +57,12 @@ export class StateCache<State> {
 
   clear(): void {
     this.#entries.clear();
+    this.#generation++;
+  }
+
+  /** Moves on at each clear(): a command that loaded before one caches nothing. */
+  get generation(): number {
+    return this.#generation;
   }
 
   delete(streamId: string): void {

@@ -6,7 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { MigrationResult } from '../database/migration-result.js';
 import type { ExpectedVersion } from './expected-version.js';
-import type { AppendOptions, AppendResult, LogHoldback, NewEvent, RecordedEvent, Snapshot, StreamFromSnapshot, StreamInfo } from './records.js';
+import type { AppendOptions, AppendResult, LogHoldback, NewEvent, RecordedEvent, Snapshot, StreamFromSnapshot, StreamInfo, WriteSnapshotOptions } from './records.js';
 import type {
   CountEventsOptions,
   EventCount,
@@ -144,9 +144,12 @@ export interface EventStoreSession {
 
   /**
    * Saves a snapshot of the stream's state, unless a snapshot of a later stream version
-   * with the same snapshot version is already stored.
+   * with the same snapshot version is already stored. For a stream holding personal
+   * fields, nothing is saved when one of its data subjects was forgotten after the stream
+   * was read to build the state (`options.loadedVersion`, default `streamVersion`): the
+   * state may hold what was erased (docs/privacy.md).
    */
-  writeSnapshot(streamId: string, snapshot: Snapshot): Promise<void>;
+  writeSnapshot(streamId: string, snapshot: Snapshot, options?: WriteSnapshotOptions): Promise<void>;
 
   /**
    * Global position of the newest event a reader can see now (0n when the log is empty):

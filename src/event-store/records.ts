@@ -129,3 +129,11 @@ export interface Snapshot {
   streamVersion: number;
   state: unknown;
 }
+
+export interface WriteSnapshotOptions {
+  /**
+   * The stream version the state was built from when it was read (handleCommand: the
+   * version before its append). Default: the snapshot's `streamVersion`.
+   */
+  loadedVersion?: number;
+}

@@ -45,6 +45,10 @@ export async function forget(store: EventStore, subject: string, options: Forget
   const privacy = privacyOf(store);
   const values = await subjectValues(store, checked);
   const result = await store.withTransaction(async (tx) => {
+    // First, as a snapshot write takes these rows FOR SHARE (event-store/postgres/snapshots.ts):
+    // a snapshot being written now commits before the DELETE below runs and is dropped
+    // with the others, and one written after sees the tombstone.
+    await (tx.db as Kysely<EventStoreTables>).withSchema(store.schema).selectFrom('personal_streams').select('stream_id').where('subject', '=', checked).forUpdate().execute();
     const keysDeleted = await privacy.keyStore.forget(checked, tx.db);
     const dropped = await (tx.db as Kysely<EventStoreTables>)
       .withSchema(store.schema)

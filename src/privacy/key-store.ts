@@ -52,6 +52,7 @@ export class PostgresKeyStore implements KeyStore {
   readonly schema: string;
   readonly #masterKey: () => Buffer;
   #fingerprint: string | undefined;
+  #masterKeyChecked = false;
 
   constructor(schema: string, masterKey: () => Buffer) {
     this.schema = schema;
@@ -76,10 +77,13 @@ export class PostgresKeyStore implements KeyStore {
   async keysFor(subjects: readonly string[], db: KeyStoreDb): Promise<Map<string, DataKey>> {
     const wanted = [...new Set(subjects)];
     const found = await this.#select(db, 'subject', wanted, 'text');
-    const missing = wanted.filter((subject) => !found.has(subject));
+    // In one order for every append: two appends making keys for {a, b} and {b, a} would
+    // otherwise wait on each other's unique index entries (a deadlock).
+    const missing = wanted.filter((subject) => !found.has(subject)).sort();
     if (missing.length > 0) {
       const master = this.#master();
       const fingerprint = this.#fingerprintOf(master);
+      await this.#checkMasterKey(db, fingerprint);
       const ids = missing.map(() => randomUUID());
       const wrapped = missing.map((subject, index) => seal(master, newDataKey(), `${ids[index]}\u0000${subject}`));
       // A concurrent append may make the subject's key first: its key wins, ours is dropped.
@@ -128,17 +132,26 @@ export class PostgresKeyStore implements KeyStore {
     const master = this.#master();
     const fingerprint = this.#fingerprintOf(master);
     for (const row of rows as KeyRow[]) {
-      if (row.master_key !== fingerprint) {
-        throw new PrivacyKeyError(
-          'mismatch',
-          `the data keys in ${this.schema} were wrapped by master key ${row.master_key}, and this store was given ${fingerprint}: start it with the master key the keys were made with`,
-        );
-      }
+      if (row.master_key !== fingerprint) throw mismatch(this.schema, row.master_key, fingerprint);
       const key = open(master, Buffer.from(row.wrapped), `${row.key_id}\u0000${row.subject}`);
       if (!key) throw new PrivacyKeyError('corrupt', `the data key ${row.key_id} in ${this.schema} fails its integrity check: it was altered`);
       keys.set(row.subject, { keyId: row.key_id, subject: row.subject, key });
     }
     return keys;
+  }
+
+  /**
+   * Before this process wraps its first new key: the keys already there must have been
+   * wrapped by the same master key. Reads check each key they meet; without this, a
+   * process started with another master key (a development key against a production
+   * database) would add keys that every correctly configured process then refuses.
+   */
+  async #checkMasterKey(db: KeyStoreDb, fingerprint: string): Promise<void> {
+    if (this.#masterKeyChecked) return;
+    const { rows } = await db.executeQuery(CompiledQuery.raw(`SELECT master_key FROM ${quoteIdent(this.schema)}."data_keys" LIMIT 1`));
+    const existing = (rows[0] as { master_key?: string } | undefined)?.master_key;
+    if (existing !== undefined && existing !== fingerprint) throw mismatch(this.schema, existing, fingerprint);
+    this.#masterKeyChecked = existing !== undefined;
   }
 
   #master(): Buffer {
@@ -149,4 +162,11 @@ export class PostgresKeyStore implements KeyStore {
     this.#fingerprint ??= fingerprintOf(master);
     return this.#fingerprint;
   }
+}
+
+function mismatch(schema: string, stored: string, given: string): PrivacyKeyError {
+  return new PrivacyKeyError(
+    'mismatch',
+    `the data keys in ${schema} were wrapped by master key ${stored}, and this store was given ${given}: start it with the master key the keys were made with`,
+  );
 }

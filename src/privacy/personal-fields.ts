@@ -51,6 +51,15 @@ function metaOf(schema: z.ZodType, key: string): unknown {
 export function personalFieldsOf(schema: z.ZodType, at: string, issues: ValidationIssue[]): PersonalField[] {
   const object = layers(schema).find((layer) => layer._zod.def.type === 'object');
   const shape = object?._zod.def.shape;
+  const honoured = new Set<unknown>(Object.values(shape ?? {}).flatMap((field) => layers(field)));
+  for (const path of personalMarksIn(schema, honoured)) {
+    issues.push({
+      field: `${at}${path}`,
+      reason:
+        'is marked personal where Annals cannot seal it: only top-level fields of the event\'s object schema are (not inside a nested object, an array, a union or a preprocess); ' +
+        'mark the top-level field that holds it, or move the value up',
+    });
+  }
   if (!shape) return [];
   const dataSubject = metaOf(schema, 'dataSubject');
   const fields: PersonalField[] = [];
@@ -83,6 +92,40 @@ export function personalFieldsOf(schema: z.ZodType, at: string, issues: Validati
     fields.push({ field, subjectField, redacted });
   }
   return fields;
+}
+
+/**
+ * Where `schema` holds a personal mark outside `honoured` (the top-level fields and their
+ * wrappers): such a mark would be silently ignored and its value stored in plaintext.
+ * Walks every schema the definition refers to (object shapes, array elements, union
+ * options, pipes, records, tuples…); lazy schemas are not followed.
+ */
+function personalMarksIn(schema: z.ZodType, honoured: Set<unknown>): string[] {
+  const found: string[] = [];
+  const seen = new Set<unknown>();
+  const visit = (node: Internal, path: string) => {
+    if (seen.has(node)) return;
+    seen.add(node);
+    if (!honoured.has(node) && (node.meta() as Record<string, unknown> | undefined)?.personal) found.push(path || '');
+    const def = node._zod.def as unknown as Record<string, unknown>;
+    if (def.type === 'lazy') return;
+    for (const [key, value] of Object.entries(def)) {
+      if (key === 'shape' && value && typeof value === 'object') {
+        for (const [field, child] of Object.entries(value as Record<string, unknown>)) if (isSchema(child)) visit(child, `${path}.${field}`);
+      } else if (isSchema(value)) {
+        visit(value, key === 'element' ? `${path}[]` : path);
+      } else if (Array.isArray(value)) {
+        for (const [index, child] of value.entries()) if (isSchema(child)) visit(child, `${path}(${key} ${index})`);
+      }
+    }
+  };
+  visit(schema as Internal, '');
+  return found;
+}
+
+/** A zod schema (not a check, which also carries `_zod`). */
+function isSchema(value: unknown): value is Internal {
+  return typeof value === 'object' && value !== null && '_zod' in value && typeof (value as { safeParse?: unknown }).safeParse === 'function';
 }
 
 function isText(schema: z.ZodType): boolean {

@@ -69,8 +69,9 @@ export async function verifyErasure(store: EventStore, subject: string, options:
   await store.read(async (db: Kysely<EventStoreTables>) => {
     const t = db.withSchema(store.schema);
     const streams = t.selectFrom('personal_streams').select('stream_id').where('subject', '=', checked);
-    // Snapshots saved before the last forget (one its transaction did not see, saved by a
-    // command that loaded the state before): those after it hold redacted values.
+    // Snapshots saved before the last forget that its transaction did not drop: those
+    // saved after it were refused if their state was read before it (snapshots.ts in
+    // event-store/postgres), so they hold redacted values.
     const forgottenAt = await t
       .selectFrom('events_all')
       .select((eb) => eb.fn.max('recorded_at').as('at'))
@@ -132,14 +133,29 @@ export async function subjectValues(store: EventStore, subject: string): Promise
       const data = page.opened[index]!.data as Record<string, unknown>;
       for (const entry of entries.filter((e) => e.s === subject)) {
         for (const field of entry.f) {
-          const value = data[field];
-          if (value !== null && value !== undefined) values.add(typeof value === 'string' ? value : JSON.stringify(value));
+          for (const text of searchableTexts(data[field])) values.add(text);
         }
       }
     });
     if (page.stored.length < 1000) return [...values];
     after = page.stored.at(-1)!.globalPosition.toString();
   }
+}
+
+/**
+ * The texts to search for a value: each string in it (an object's or array's too, whose
+ * JSON the database formats its own way) as written and as JSON escapes it (how `jsonb`
+ * shows a quote or a backslash), and each number.
+ */
+function searchableTexts(value: unknown): string[] {
+  if (typeof value === 'string') {
+    const escaped = JSON.stringify(value).slice(1, -1);
+    return escaped === value ? [value] : [value, escaped];
+  }
+  if (typeof value === 'number' || typeof value === 'bigint') return [String(value)];
+  if (Array.isArray(value)) return value.flatMap(searchableTexts);
+  if (value !== null && typeof value === 'object') return Object.values(value).flatMap(searchableTexts);
+  return [];
 }
 
 /** The subject's rows whose declared personal columns hold more than a redacted value, and any row holding a value. */

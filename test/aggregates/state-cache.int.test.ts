@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { bankAccount } from '../../domain/bank-account/index.js';
 import { createTestStore, testDatabaseUrl } from '../setup/database.js';
 import { wrapSession } from './support/sessions.js';
+import { clearStateCaches } from '../../src/aggregates/state-cache.js';
 
 const store: EventStore = await createTestStore('state_cache');
 // A second store on the same schema, with its own pool and its own cache: another
@@ -64,6 +65,23 @@ describe('a state cache', () => {
     expect(calls).toEqual(['appendToStream']);
     expect(result).toMatchObject({ nextExpectedVersion: 3, state: { balance: 70 } });
     expect(await loadAggregate(store, bankAccount, id)).toMatchObject({ version: 3, state: { balance: 70 } });
+  });
+
+  it('caches nothing a command read before the caches were emptied (a forget meanwhile)', async () => {
+    const account = cachedAccount();
+    const { store: session, calls } = watched(store);
+    const id = await openAccount(session, account, 100);
+    // The caches are emptied while a command is between its read and its append.
+    const emptying = wrapSession(session, {
+      appendToStream: ((...args: Parameters<EventStore['appendToStream']>) => {
+        clearStateCaches(store);
+        return session.appendToStream(...args);
+      }) as never,
+    });
+    await handleCommand(emptying, account, id, withdraw(10));
+    calls.length = 0;
+    await handleCommand(session, account, id, withdraw(10));
+    expect(calls).toEqual(['readStreamFromSnapshot', 'appendToStream']);
   });
 
   it('reloads and decides again when another process moved the stream on: never a stale answer', async () => {

@@ -99,6 +99,24 @@ describe.each([
     expect(again).toMatchObject({ written: false, lastGlobalPosition: first.lastGlobalPosition });
   });
 
+  it('saves no snapshot of a state read before its subject was forgotten', async () => {
+    const joined = (email: string) => ({ type: 'Joined', data: { memberId: 'm7', email, name: 'N', plan: 'basic' }, personal: [{ subject: 'm7', fields: ['email', 'name'] }] });
+    await store.appendToStream('member-m7', [joined('old@example.com')]);
+    // A command that read the stream at version 1, still holding the plaintext...
+    await forget(store, 'm7');
+    // ...and saves its snapshot after the forget: not saved.
+    await store.writeSnapshot('member-m7', { snapshotVersion: 1, streamVersion: 1, state: { email: 'old@example.com' } });
+    expect(await store.readSnapshot('member-m7')).toBeNull();
+    // The subject returns (a new key); a state read at version 1 still predates the forget.
+    await store.appendToStream('member-m7', [joined('new@example.com')]);
+    await store.writeSnapshot('member-m7', { snapshotVersion: 1, streamVersion: 2, state: { email: 'old@example.com' } }, { loadedVersion: 1 });
+    expect(await store.readSnapshot('member-m7')).toBeNull();
+    // Read after the forget, the state holds only what may be kept: saved.
+    await store.writeSnapshot('member-m7', { snapshotVersion: 1, streamVersion: 2, state: { email: 'new@example.com' } });
+    expect(await store.readSnapshot('member-m7')).toMatchObject({ streamVersion: 2 });
+    await expect(store.writeSnapshot('member-m7', { snapshotVersion: 1, streamVersion: 2, state: {} }, { loadedVersion: -1 })).rejects.toMatchObject({ field: 'options.loadedVersion' });
+  });
+
   it('refuses personal markings that name no field, or the reserved key', async () => {
     await expect(store.appendToStream('member-m4', [{ type: 'Joined', data: { memberId: 'm4' }, personal: [{ subject: 'm4', fields: ['email'] }] }])).rejects.toMatchObject({
       field: 'events[0].personal[0].fields[0]',
@@ -108,6 +126,9 @@ describe.each([
       defineAggregate({ ...member, events: { Bad: z.object({ id: z.string(), age: z.number().meta({ personal: true }) }).meta({ dataSubject: 'id' }) } } as never),
     ).toThrow(/events\.Bad\.age: its schema refuses the redacted value null/);
     expect(() => defineAggregate({ ...member, events: { Bad: z.object({ name: z.string().meta({ personal: true }) }) } } as never)).toThrow(/names no data subject/);
+    expect(() =>
+      defineAggregate({ ...member, events: { Bad: z.object({ id: z.string(), contact: z.object({ email: z.email().meta({ personal: true }) }) }).meta({ dataSubject: 'id' }) } } as never),
+    ).toThrow(/events\.Bad\.contact\.email: is marked personal where Annals cannot seal it/);
   });
 
 });
@@ -135,6 +156,47 @@ describe('verification', () => {
     expect(report.findings).toEqual([{ place: 'dead-letters', what: expect.any(String), count: 1, examples: [expect.stringMatching(/^refusing-members/)] }]);
     expect(report.clean).toBe(false);
   });
+
+  it('finds an object field and a quoted string copied elsewhere, however the database formats them', async () => {
+    const store = postgres;
+    const address = { street: 'Baker "Upper" Street', city: 'Londinium' };
+    await store.appendToStream('member-m10', [
+      { type: 'Moved', data: { memberId: 'm10', address, nick: 'back\\slash' }, personal: [{ subject: 'm10', fields: ['address', 'nick'] }] },
+    ]);
+    // A careless copy of both, in plaintext, in another event's metadata.
+    await store.appendToStream('audit-m10', [{ type: 'Noted', data: {}, metadata: { copied: { address, nick: 'back\\slash' } } }]);
+    const report = await forget(store, 'm10');
+    expect(report.report.valuesSearched).toBeGreaterThanOrEqual(3);
+    expect(report.report.findings).toEqual([{ place: 'events', what: expect.any(String), count: 1, examples: [expect.stringMatching(/^audit-m10@/)] }]);
+  });
+});
+
+describe('forget and a snapshot being saved', () => {
+  it('a snapshot saved while forget runs is dropped with the others', async () => {
+    const store = postgres;
+    await handleCommand(store, member, 'm11', { type: 'Join', data: { memberId: 'm11', email: 'race@example.com', name: 'Race' } });
+    let release!: () => void;
+    let written!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const saved = new Promise<void>((resolve) => (written = resolve));
+    // A command's snapshot, of a state read before the forget, in a transaction still open.
+    const saving = store.withTransaction(async (tx) => {
+      await tx.writeSnapshot('member-m11', { snapshotVersion: 1, streamVersion: 1, state: { email: 'race@example.com' } });
+      written();
+      await held;
+    });
+    await saved;
+    let forgotten = false;
+    const forgetting = forget(store, 'm11').then((result) => ((forgotten = true), result));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // forget waits for the snapshot's transaction (it locks the subject's streams first)...
+    expect(forgotten).toBe(false);
+    release();
+    await saving;
+    // ...and then drops what it committed.
+    expect((await forgetting).snapshotsDropped).toBe(1);
+    expect(await store.readSnapshot('member-m11')).toBeNull();
+  });
 });
 
 describe('master keys', () => {
@@ -146,6 +208,12 @@ describe('master keys', () => {
       const error = await other.readStream('member-m5').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(PrivacyKeyError);
       expect(error).toMatchObject({ code: 'ANNALS_PRIVACY_KEY', problem: 'mismatch' });
+      // Nor may it add a key of its own for a new subject, which every other process would refuse.
+      const append = other.appendToStream('member-m6', [
+        { type: 'Joined', data: { memberId: 'm6', email: 'z@example.com', name: 'Z', plan: 'basic' }, personal: [{ subject: 'm6', fields: ['email'] }] },
+      ]);
+      await expect(append).rejects.toMatchObject({ code: 'ANNALS_PRIVACY_KEY', problem: 'mismatch' });
+      expect(await store.readStream('member-m6')).toEqual([]);
     } finally {
       await other.close();
     }

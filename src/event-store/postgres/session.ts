@@ -18,6 +18,7 @@ import type {
   Snapshot,
   StreamFromSnapshot,
   StreamInfo,
+  WriteSnapshotOptions,
 } from '../event-store.js';
 import type { AppendLimits } from '../validation.js';
 import type { PrivacyContext } from '../../privacy/personal-data.js';
@@ -104,8 +105,8 @@ export class Session implements EventStoreSession {
     return readStreamFromSnapshot<E>(this.#context, streamId, options);
   }
 
-  async writeSnapshot(streamId: string, snapshot: Snapshot): Promise<void> {
-    return writeSnapshot(this.#context, streamId, snapshot);
+  async writeSnapshot(streamId: string, snapshot: Snapshot, options?: WriteSnapshotOptions): Promise<void> {
+    return writeSnapshot(this.#context, streamId, snapshot, options);
   }
 
   async headPosition(): Promise<bigint> {

@@ -2,11 +2,14 @@ import { revealed } from './personal.js';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { StreamDeletedError, ValidationError } from '../../errors.js';
-import type { ReadStreamFromSnapshotOptions, RecordedEvent, Snapshot, StreamFromSnapshot } from '../event-store.js';
+import type { Kysely } from 'kysely';
+import type { EventStoreTables } from '../../database/tables.js';
+import { forgottenStream } from '../../privacy/tombstones.js';
+import type { ReadStreamFromSnapshotOptions, RecordedEvent, Snapshot, StreamFromSnapshot, WriteSnapshotOptions } from '../event-store.js';
 import { jsonIssues, streamIdSchema } from '../validation.js';
 import { parseInput } from '../../validation.js';
 import { readSnapshotQuery, readStreamFromSnapshotQuery, toRecordedEvent, type EventRow } from './read-statements.js';
-import type { SessionContext } from './session-context.js';
+import type { Executor, SessionContext } from './session-context.js';
 
 const readStreamFromSnapshotOptionsSchema = z.object(
   {
@@ -15,6 +18,11 @@ const readStreamFromSnapshotOptionsSchema = z.object(
   },
   { error: 'must be an object { snapshotVersion, limit? }' },
 );
+
+const writeSnapshotOptionsSchema = z
+  .object({ loadedVersion: z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be >= 0' }).optional() }, { error: 'must be an object { loadedVersion? }' })
+  .strict()
+  .optional();
 
 const snapshotSchema = z.object({
   snapshotVersion: z.number().int().min(1).max(2_147_483_647),
@@ -59,22 +67,69 @@ export async function readStreamFromSnapshot<E extends RecordedEvent = RecordedE
   return { snapshot, events, stream };
 }
 
-export async function writeSnapshot(session: SessionContext, streamId: string, snapshot: Snapshot): Promise<void> {
+export async function writeSnapshot(session: SessionContext, streamId: string, snapshot: Snapshot, options?: WriteSnapshotOptions): Promise<void> {
   session.assertOpen();
   const id = parseInput(streamIdSchema, streamId, 'streamId');
   const checked = parseInput(snapshotSchema, snapshot, 'snapshot');
+  const { loadedVersion = checked.streamVersion } = parseInput(writeSnapshotOptionsSchema, options, 'options') ?? {};
   // The checks an event's data gets (no bigint, no lone surrogate, nesting within
   // maxJsonDepth), so a bad state is a ValidationError, not a raw TypeError, 22P02 or
   // RangeError from JSON.stringify.
   const issues = checked.state === undefined ? [{ field: 'snapshot.state', reason: 'must be JSON data' }] : jsonIssues(checked.state, 'snapshot.state', false);
   if (issues.length > 0) throw new ValidationError(issues);
   const state = JSON.stringify(checked.state);
-  // Only for a live stream that has reached that version. handleCommand writes its
-  // snapshot after its append, in another round trip: a delete in between must not
-  // leave a snapshot behind for the recreated stream to start from. FOR SHARE waits
-  // for a concurrent delete to commit, then re-checks `deleted_at`.
-  await session.executor
-    .withSchema(session.schema)
+  const write = (db: Executor) => insertSnapshot(db, session.schema, id, checked, state);
+  // A stream holding personal fields: the state holds them in plaintext. Not saved if one
+  // of its subjects was forgotten after the stream was read for it (forget.ts drops the
+  // snapshots it finds, and this one may have been built before). Under a lock on the
+  // stream's personal_streams rows, which forget takes first: either forget waits for
+  // this snapshot and then drops it, or this write sees forget's tombstone.
+  if (!(await holdsPersonalFields(session.executor, session.schema, id, false))) return write(session.executor);
+  const guarded = async (db: Executor) => {
+    if (await forgottenSince(db, session.schema, id, loadedVersion)) return;
+    await write(db);
+  };
+  if (session.inTransaction) return guarded(session.executor);
+  await (session.executor as Kysely<EventStoreTables>).transaction().execute((tx) => guarded(tx));
+}
+
+/** Whether the stream holds any data subject's personal fields; `lock` (FOR SHARE) in a transaction. */
+async function holdsPersonalFields(db: Executor, schema: string, streamId: string, lock: boolean): Promise<boolean> {
+  const rows = await db
+    .withSchema(schema)
+    .selectFrom('personal_streams')
+    .select('subject')
+    .where('stream_id', '=', streamId)
+    .$if(lock, (q) => q.forShare())
+    .execute();
+  return rows.length > 0;
+}
+
+/**
+ * Whether a subject of the stream has a SubjectForgotten tombstone later in the log than
+ * the stream's event at `version` (none at version 0: a state built from nothing).
+ */
+async function forgottenSince(db: Executor, schema: string, streamId: string, version: number): Promise<boolean> {
+  await holdsPersonalFields(db, schema, streamId, true);
+  const { rows } = await sql<{ found: number }>`
+    SELECT 1 AS found FROM ${sql.id(schema, 'events_all')} t
+     WHERE t.stream_id = ${forgottenStream}
+       AND t.data->>'subject' IN (SELECT subject FROM ${sql.id(schema, 'personal_streams')} WHERE stream_id = ${streamId})
+       AND t.global_position > (SELECT e.global_position FROM ${sql.id(schema, 'events_all')} e
+                                 WHERE e.stream_id = ${streamId} AND e.stream_version = ${version}::bigint)
+     LIMIT 1`.execute(db);
+  return rows.length > 0;
+}
+
+/**
+ * Only for a live stream that has reached that version. handleCommand writes its
+ * snapshot after its append, in another round trip: a delete in between must not leave a
+ * snapshot behind for the recreated stream to start from. FOR SHARE waits for a
+ * concurrent delete to commit, then re-checks `deleted_at`.
+ */
+async function insertSnapshot(db: Executor, schema: string, id: string, checked: z.infer<typeof snapshotSchema>, state: string): Promise<void> {
+  await db
+    .withSchema(schema)
     .insertInto('snapshots')
     .columns(['stream_id', 'snapshot_version', 'stream_version', 'state'])
     .expression((eb) =>
