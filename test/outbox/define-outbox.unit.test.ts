@@ -56,6 +56,9 @@ describe('message ids and written messages', () => {
     const eventId = '0b4c5d6e-1f20-4a3b-9c8d-7e6f5a4b3c2d';
     expect(messageIdOf('likes', eventId)).toBe('af406b76-6948-529d-8df8-b5d3fc99c48f');
     expect(messageIdOf('audit.é', eventId)).toBe('01d7fdf2-0b1a-5253-832b-e5c795d80366');
+    // Past the buffer kept for short names, and a short one again after it.
+    expect(messageIdOf('d'.repeat(1100), eventId)).toBe('2b7d27dc-6625-5530-a416-8a5e93d2e146');
+    expect(messageIdOf('likes', eventId)).toBe('af406b76-6948-529d-8df8-b5d3fc99c48f');
   });
 
   it('writes a message to outbox-<destination>-<key>, and refuses a bad one naming the field', () => {

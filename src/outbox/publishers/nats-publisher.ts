@@ -80,6 +80,9 @@ export function natsPublisher(options: NatsPublisherOptions): NatsPublisher {
 
 const utf8 = new TextEncoder();
 
+/** JetStream drops a message whose id it saw within the stream's duplicate window. */
+const natsMessageIdHeader = 'Nats-Msg-Id';
+
 interface Settings {
   servers: string[] | undefined;
   connectOptions: Omit<NodeConnectionOptions, 'servers'>;
@@ -141,10 +144,15 @@ class NatsJetStreamPublisher implements NatsPublisher {
     if (maxPayload !== undefined && body.byteLength > maxPayload) {
       throw publishError(message, `${subject}: the envelope is ${body.byteLength} bytes, over the server's max_payload of ${maxPayload}`, false);
     }
+    // A new header set: `append`, not `set`, which first looks for the name to delete it
+    // (measured: a quarter of the relay's allocations went to headers). The dedupe id goes
+    // in as `Nats-Msg-Id` here rather than through `msgID`, which would `set` it again.
     const headers = session.headers();
-    for (const [name, value] of Object.entries(messageHeaders(message))) headers.set(name, value);
+    const fields = messageHeaders(message);
+    for (const name in fields) headers.append(name, fields[name]!);
+    headers.append(natsMessageIdHeader, message.id);
     try {
-      const published = session.js.publish(subject, body, { msgID: message.id, headers, timeout: this.#settings.timeoutMs });
+      const published = session.js.publish(subject, body, { headers, timeout: this.#settings.timeoutMs });
       // `duplicate: true` is success: JetStream already holds this id from an earlier
       // attempt whose ack was lost, and stored it once.
       await awaitAnswer(message, published, { signal: options.signal, waitingFor: 'the JetStream ack' });
