@@ -194,8 +194,11 @@ export async function createTarget(target: Target): Promise<void> {
   if ('database' in target) await adminQuery([`CREATE DATABASE ${quoteIdent(target.database)}`]);
 }
 
+/** A store's schema and its key store's (`<store>#keys`, made by its migration). */
+export const dropStoreSchema = (schema: string): string => `DROP SCHEMA IF EXISTS ${quoteIdent(schema)}, ${quoteIdent(`${schema}#keys`)} CASCADE`;
+
 export async function dropTarget(target: Target): Promise<void> {
-  if ('schema' in target) await adminQuery([`DROP SCHEMA IF EXISTS ${quoteIdent(target.schema)} CASCADE`]);
+  if ('schema' in target) await adminQuery([dropStoreSchema(target.schema)]);
   // FORCE ends connections a crashed child may have left behind.
   else await adminQuery([`DROP DATABASE IF EXISTS ${quoteIdent(target.database)} WITH (FORCE)`]);
 }

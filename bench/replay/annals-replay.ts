@@ -100,14 +100,14 @@ export async function runAnnalsReplay(workload: LikeWorkloadOptions = defaultWor
   }
 }
 
-/** The store's schema and the projection schemas named after it. */
+/** The store's schema, its key store's and the projection schemas named after it. */
 export async function dropStoreSchemas(schema: string): Promise<void> {
   const pg = (await import('pg')).default;
   const client = new pg.Client(databaseUrl);
   await client.connect();
   try {
-    const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $2)`, [
-      schema,
+    const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1::text[]) OR starts_with(nspname, $2)`, [
+      [schema, `${schema}#keys`],
       `${schema}:`,
     ]);
     for (const { name } of rows) await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(name)} CASCADE`);

@@ -17,7 +17,8 @@ await store.migrate();
 const runners: ConsumerRunner[] = [];
 afterAll(async () => {
   await Promise.all(runners.map((runner) => runner.stop()));
-  await store.withTransaction((tx) => tx.query(`DROP SCHEMA "${schema}" CASCADE`), { appends: false });
+  // The store's schema and its key store's (`<store>#keys`).
+  await store.withTransaction((tx) => tx.query(`DROP SCHEMA IF EXISTS "${schema}", "${schema}#keys" CASCADE`), { appends: false });
   await store.close();
 });
 
