@@ -194,11 +194,23 @@ export async function createTarget(target: Target): Promise<void> {
   if ('database' in target) await adminQuery([`CREATE DATABASE ${quoteIdent(target.database)}`]);
 }
 
-/** A store's schema and its key store's (`<store>#keys`, made by its migration). */
-export const dropStoreSchema = (schema: string): string => `DROP SCHEMA IF EXISTS ${quoteIdent(schema)}, ${quoteIdent(`${schema}#keys`)} CASCADE`;
+/** A store's schema, its key store's (`<store>#keys`) and its projections' (`<store>:<name>`, `…#g<n>`). */
+export async function dropStoreSchemas(schema: string): Promise<void> {
+  const client = new pg.Client(databaseUrl);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1::text[]) OR starts_with(nspname, $2)`, [
+      [schema, `${schema}#keys`],
+      `${schema}:`,
+    ]);
+    for (const { name } of rows) await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(name)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
 
 export async function dropTarget(target: Target): Promise<void> {
-  if ('schema' in target) await adminQuery([dropStoreSchema(target.schema)]);
+  if ('schema' in target) await dropStoreSchemas(target.schema);
   // FORCE ends connections a crashed child may have left behind.
   else await adminQuery([`DROP DATABASE IF EXISTS ${quoteIdent(target.database)} WITH (FORCE)`]);
 }

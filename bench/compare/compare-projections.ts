@@ -7,11 +7,11 @@
  * (bench/projections/latency.ts). Every part of Annals in them, the store, the worker and
  * the projection's definition, comes from the side's own checkout.
  */
-import { formatMs, formatRate, freshName, intFromEnv } from '../harness.js';
+import { dropStoreSchemas, formatMs, formatRate, freshName, intFromEnv } from '../harness.js';
 import { runIsolated } from '../isolated-process.js';
 import { median } from '../median.js';
 import { runLatency } from '../projections/latency.js';
-import { dropStoreSchemas, type ReplayThroughput } from '../replay/annals-replay.js';
+import type { ReplayThroughput } from '../replay/annals-replay.js';
 import { defaultWorkload, expectedLikeCounts, type LikeWorkloadOptions } from '../replay/events.js';
 import { measureRawSqlReplay } from '../replay/raw-sql-replay.js';
 import type { ReplayTask } from '../replay/replay-task.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { createEventStore, type EventStore } from '../../src/index.js';
 import { appendLikes, readLikesLog } from '../../test/outbox/e2e/support/likes-log.js';
 import { startPrivateNats } from '../../test/outbox/support/private-nats.js';
-import { adminQuery, databaseUrl, dropStoreSchema, freshName, machineDetails, now, watchSurroundings, type MachineDetails, type Surroundings } from '../harness.js';
+import { databaseUrl, dropStoreSchemas, freshName, machineDetails, now, watchSurroundings, type MachineDetails, type Surroundings } from '../harness.js';
 import { measureLatency, type LatencyWindow } from './commit-latency.js';
 import { outboxSettings, type OutboxSettings } from './outbox-settings.js';
 import { measureThroughput, type ThroughputRound } from './relay-throughput.js';
@@ -33,7 +33,7 @@ async function withStore<T>(label: string, work: (store: EventStore) => Promise<
     return await work(store);
   } finally {
     await store.close();
-    await adminQuery([dropStoreSchema(schema)]);
+    await dropStoreSchemas(schema);
   }
 }
 

@@ -4,9 +4,9 @@
  * projection rebuild; and append-to-read-model latency under a steady load.
  * Run alone: `npx tsx bench/projections/figures.ts`.
  */
-import { formatMs, formatRate, formatTimes, freshName, markdownTable, type Throughput } from '../harness.js';
+import { dropStoreSchemas, formatMs, formatRate, formatTimes, freshName, markdownTable, type Throughput } from '../harness.js';
 import { isMain } from '../is-main.js';
-import { dropStoreSchemas, measureAnnalsReplay } from '../replay/annals-replay.js';
+import { measureAnnalsReplay } from '../replay/annals-replay.js';
 import { runEmmettReplay } from '../replay/emmett-replay.js';
 import { defaultWorkload, expectedLikeCounts, type LikeWorkloadOptions } from '../replay/events.js';
 import { loadAnnalsLikes, measureRawSqlReplay } from '../replay/raw-sql-replay.js';

@@ -88,12 +88,6 @@ export async function runLatency(
     await new Promise((resolve) => worker.once('exit', resolve));
     await store.close();
     await dropTarget({ schema });
-    const { default: pg } = await import('pg');
-    const client = new pg.Client(databaseUrl);
-    await client.connect();
-    const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, $1)`, [`${schema}:`]);
-    for (const { name } of rows) await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
-    await client.end();
   }
 }
 

@@ -20,10 +20,10 @@
 import pg from 'pg';
 import type { AnyProjection, EventStore } from '../../src/index.js';
 import type { AnnalsApi } from '../annals-api.js';
-import { likeCountsNamed, dropStoreSchemas } from '../replay/annals-replay.js';
+import { likeCountsNamed } from '../replay/annals-replay.js';
 import { defaultWorkload, expectedLikeCounts, verifyLikeCounts, type LikeWorkloadOptions } from '../replay/events.js';
 import { loadAnnalsLikes } from '../replay/raw-sql-replay.js';
-import { databaseUrl, formatRate, freshName, intFromEnv, now, quoteIdent, type Throughput } from '../harness.js';
+import { databaseUrl, dropStoreSchemas, formatRate, freshName, intFromEnv, now, quoteIdent, type Throughput } from '../harness.js';
 import { isMain } from '../is-main.js';
 import { median } from '../median.js';
 

@@ -11,7 +11,7 @@
  * Run alone: `npx tsx bench/replay/annals-replay.ts` (REPLAY_EVENTS=100000 for a quick run).
  */
 import { loadAnnals, loadLikeCounts } from '../annals-api.js';
-import { adminQuery, databaseUrl, formatRate, freshName, now, quoteIdent, type Throughput } from '../harness.js';
+import { adminQuery, databaseUrl, dropStoreSchemas, formatRate, freshName, now, quoteIdent, type Throughput } from '../harness.js';
 import { isMain } from '../is-main.js';
 import { defaultWorkload, expectedLikeCounts, verifyLikeCounts, type LikeWorkloadOptions } from './events.js';
 
@@ -97,22 +97,6 @@ export async function runAnnalsReplay(workload: LikeWorkloadOptions = defaultWor
     return await measureAnnalsReplay({ schema, expected: expectedLikeCounts(workload) });
   } finally {
     await dropStoreSchemas(schema);
-  }
-}
-
-/** The store's schema, its key store's and the projection schemas named after it. */
-export async function dropStoreSchemas(schema: string): Promise<void> {
-  const pg = (await import('pg')).default;
-  const client = new pg.Client(databaseUrl);
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1::text[]) OR starts_with(nspname, $2)`, [
-      [schema, `${schema}#keys`],
-      `${schema}:`,
-    ]);
-    for (const { name } of rows) await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(name)} CASCADE`);
-  } finally {
-    await client.end();
   }
 }
 

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import { archiveEvents, createEventStore, defineRetention, runRetention, type EventStore } from '../../src/index.js';
-import { adminQuery, databaseUrl, dropStoreSchema, formatRate, freshName, intFromEnv, machineDetails, markdownTable, now, quoteIdent, runWorkers } from '../harness.js';
+import { adminQuery, databaseUrl, dropStoreSchemas, formatRate, freshName, intFromEnv, machineDetails, markdownTable, now, quoteIdent, runWorkers } from '../harness.js';
 import { median } from '../median.js';
 
 const events = intFromEnv('BENCH_RETENTION_EVENTS', 200_000);
@@ -170,5 +170,5 @@ try {
 } finally {
   for (const { pool } of rawReads.values()) await pool.end();
   for (const store of stores.values()) await store.close();
-  await adminQuery(targets.map((target) => dropStoreSchema(target.schema)));
+  for (const target of targets) await dropStoreSchemas(target.schema);
 }

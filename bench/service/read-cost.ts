@@ -9,9 +9,8 @@
  * of the figures. `variants` is a `;`-separated subset (default: all of them).
  */
 import { median } from '../median.js';
-import { databaseUrl, formatRate, freshName, markdownTable } from '../harness.js';
+import { databaseUrl, dropStoreSchemas, formatRate, freshName, markdownTable } from '../harness.js';
 import { isMain } from '../is-main.js';
-import { dropStoreSchemas } from '../replay/annals-replay.js';
 import { loadFigure, preflight, readRequests, type ServerEntrant } from './measure-servers.js';
 import { readVariants, type ReadVariant } from './read-variants.js';
 import { ServiceProcess } from './service-processes.js';

@@ -7,8 +7,7 @@
  * mutation-to-visible latency, are that side's own.
  */
 import { label, type CompareFigure, type Side, type Versions } from '../compare/compare-figures.js';
-import { databaseUrl, freshName } from '../harness.js';
-import { dropStoreSchemas } from '../replay/annals-replay.js';
+import { databaseUrl, dropStoreSchemas, freshName } from '../harness.js';
 import type { LoadWindow } from './http-load.js';
 import { likeRequests, loadFigure, preflight, readRequests, visibilityFigure, type LoadFigure, type ServerEntrant } from './measure-servers.js';
 import { ServiceProcess } from './service-processes.js';

@@ -11,8 +11,7 @@
  * Run alone: `npx tsx bench/service/run-service.ts` (writes its section of docs/benchmarks.md).
  */
 import os from 'node:os';
-import { databaseUrl, freshName, machineDetails, now, watchSurroundings, type MachineDetails, type Surroundings } from '../harness.js';
-import { dropStoreSchemas } from '../replay/annals-replay.js';
+import { databaseUrl, dropStoreSchemas, freshName, machineDetails, now, watchSurroundings, type MachineDetails, type Surroundings } from '../harness.js';
 import { likeRequests, loadFigure, preflight, readRequests, visibilityFigure, type LoadFigure, type ServerEntrant, type VisibilityFigure } from './measure-servers.js';
 import { ServiceProcess } from './service-processes.js';
 import { serviceSettings } from './service-settings.js';
