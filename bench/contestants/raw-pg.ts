@@ -16,7 +16,7 @@ import { readDone, type Contestant, type LikeEvent, type ReadOptions } from './c
 export type PositionMode = 'xid' | 'bigserial';
 
 /** Low bits of a position numbering the events of one transaction (as in Annals). */
-const positionBits = 20;
+export const positionBits = 20;
 
 /**
  * The practical limit of the SQL work Annals does, written by hand with `pg`: the same

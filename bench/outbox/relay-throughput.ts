@@ -12,7 +12,7 @@ import type { EventStore, RecordedEvent } from '../../src/index.js';
 import { encodeEnvelope } from '../../src/outbox/envelope.js';
 import type { OutboxMessage } from '../../src/outbox/message.js';
 import { messageIdOf } from '../../src/outbox/message-id.js';
-import { messageHeaders } from '../../src/outbox/publishers/publish-support.js';
+import { fillNatsHeaders } from '../../src/outbox/publishers/nats-publisher.js';
 import { runOutboxRelay } from '../../src/outbox/run-outbox-relay.js';
 import { likesOutbox, likesPublisher } from '../../test/outbox/e2e/support/likes-outbox.js';
 import { storedCount } from '../../test/outbox/e2e/support/stream-contents.js';
@@ -109,12 +109,8 @@ async function plainRound(natsUrl: string, round: number, messages: readonly Out
     let next = 0;
     const started = now();
     const publish = async (message: OutboxMessage) => {
-      // The headers made as the relay's publisher makes them (append, the id as Nats-Msg-Id),
-      // so the yardstick does no extra work of its own.
-      const headers = natsHeaders();
-      const fields = messageHeaders(message);
-      for (const name in fields) headers.append(name, fields[name]!);
-      headers.append('Nats-Msg-Id', message.id);
+      // The headers made as the relay's publisher makes them, so the yardstick does no extra work of its own.
+      const headers = fillNatsHeaders(natsHeaders(), message);
       await js.publish(`${prefix}.post.${message.type}`, encodeEnvelope(message), { headers });
     };
     // Not Map.groupBy: Node 20 lacks it.

@@ -22,6 +22,7 @@ import type { AnyProjection, EventStore } from '../../src/index.js';
 import type { AnnalsApi } from '../annals-api.js';
 import { likeCountsNamed } from '../replay/annals-replay.js';
 import { defaultWorkload, expectedLikeCounts, verifyLikeCounts, type LikeWorkloadOptions } from '../replay/events.js';
+import { positionBits } from '../contestants/raw-pg.js';
 import { loadAnnalsLikes } from '../replay/raw-sql-replay.js';
 import { databaseUrl, dropStoreSchemas, formatRate, freshName, intFromEnv, now, quoteIdent, type Throughput } from '../harness.js';
 import { isMain } from '../is-main.js';
@@ -29,9 +30,6 @@ import { median } from '../median.js';
 
 /** The worker's default batch size, which the raw loop uses too. */
 const batchSize = 500;
-
-/** Annals' reads stop below the oldest transaction still running (docs/global-log.md). */
-const positionBits = 20;
 
 export interface LivePathFigure {
   workload: LikeWorkloadOptions;
