@@ -46,6 +46,13 @@ export interface Connection {
    */
   prepare(text: string): void;
   /**
+   * Runs one statement on a pooled connection, outside any transaction, and returns its
+   * rows: the path of hot reads whose SQL is already compiled (`readModel(...).prepare`),
+   * without kysely's executor between them and the pool. Named as `prepare` said, with
+   * errors translated and the pool's wait bounded like every other statement.
+   */
+  query<Row>(text: string, parameters: readonly unknown[]): Promise<Row[]>;
+  /**
    * LISTENs on `channel` on a connection of its own (outside the pool) and calls
    * `onNotify` for each notification. `onLost` is called once if that connection fails;
    * listen again to resume. Resolves to a function that stops listening.
@@ -185,8 +192,11 @@ function fromPool(source: PoolSource): Connection {
   const viewOf = (client: PostgresPoolClient): PostgresPoolClient => {
     let view = views.get(client);
     if (view === undefined) {
-      const named = namedStatements ? withNamedStatements(client as unknown as pg.PoolClient, prepared) : client;
-      view = translateError ? withTranslatedErrors(named, translateError) : named;
+      view = namedStatements
+        ? withNamedStatements(client as unknown as pg.PoolClient, prepared, translateError)
+        : translateError
+          ? withTranslatedErrors(client, translateError)
+          : client;
       views.set(client, view);
     }
     return view;
@@ -205,12 +215,21 @@ function fromPool(source: PoolSource): Connection {
     end: owned ? () => pool.end() : async () => {},
   });
   const { pool } = source;
-  const dialectPool = typeof pool === 'function' ? async () => wrap(await pool()) : wrap(pool);
+  const wrapped = typeof pool === 'function' ? undefined : wrap(pool);
+  const dialectPool = wrapped ?? (async () => wrap(await (pool as () => Promise<PostgresPool>)()));
   const db = new Kysely<EventStoreTables>({ dialect: new PostgresDialect({ pool: dialectPool }) });
   const listeners = trackListeners(source.listen);
   return {
     kind,
     db,
+    async query<Row>(text: string, parameters: readonly unknown[]) {
+      const client = await (wrapped ?? (await (dialectPool as () => Promise<PostgresPool>)())).connect();
+      try {
+        return (await client.query<Row>(text, parameters)).rows;
+      } finally {
+        client.release();
+      }
+    },
     prepare(text) {
       if (!namedStatements || prepared.has(text)) return;
       prepared.set(text, `annals_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`);
@@ -261,7 +280,8 @@ function withTranslatedErrors(client: PostgresPoolClient, translate: (error: unk
 }
 
 /**
- * A view of a pg client that sends the statements registered in `prepared` by name. pg
+ * A view of a pg client that sends the statements registered in `prepared` by name, and
+ * whose failing queries throw what `translate` makes of the error. pg
  * prepares a named statement on a connection the first time it is used there, then only
  * binds and executes it.
  *
@@ -270,16 +290,18 @@ function withTranslatedErrors(client: PostgresPoolClient, translate: (error: unk
  * generation to promote it: reading the log through it peaked at twice raw pg's V8 heap
  * and spent the difference in garbage collection (docs/benchmarks.md, issue 17).
  */
-function withNamedStatements(client: pg.PoolClient, prepared: Map<string, string>): PostgresPoolClient {
+function withNamedStatements(client: pg.PoolClient, prepared: Map<string, string>, translate: ((error: unknown) => unknown) | undefined): PostgresPoolClient {
   return {
     query(text: unknown, parameters?: ReadonlyArray<unknown>) {
-      // A cursor (kysely's stream()) or any other query object goes to pg as it is.
+      // A cursor (kysely's stream()) or any other query object goes to pg as it is; it
+      // reports its own errors.
       if (typeof text !== 'string') return client.query(text as never);
       const name = prepared.get(text);
       const values = parameters as unknown[] | undefined;
       const config: pg.QueryConfig = name === undefined ? { text, values } : { name, text, values };
+      // Errors are translated here rather than by withTranslatedErrors: one promise per query, not two.
       return new Promise<pg.QueryResult>((resolve, reject) => {
-        client.query(config, (error: Error | undefined, result: pg.QueryResult) => (error ? reject(error) : resolve(result)));
+        client.query(config, (error: Error | undefined, result: pg.QueryResult) => (error ? reject(translate ? translate(error) : error) : resolve(result)));
       });
     },
     release: () => client.release(),

@@ -18,7 +18,7 @@ import type {
   ReadStreamOptions,
   TransactionOptions,
 } from './session-options.js';
-import type { StoreLocals, storeLocals } from './store-locals.js';
+import type { StoreLocals, storeLocals, StoreQuery, storeQuery } from './store-locals.js';
 
 export type * from './records.js';
 export type * from './session-options.js';
@@ -216,6 +216,13 @@ export interface EventStore extends EventStoreSession {
    * @internal
    */
   readonly [storeLocals]?: StoreLocals;
+  /**
+   * Runs one compiled statement on the pool, outside any transaction (readModel's prepared
+   * reads). Optional: without it, they go through `read`.
+   *
+   * @internal
+   */
+  readonly [storeQuery]?: StoreQuery;
   /** Creates or upgrades the store's tables; safe to call from many processes at once. */
   migrate(): Promise<MigrationResult>;
   /**

@@ -11,3 +11,16 @@ export const storeLocals: unique symbol = Symbol('annals.storeLocals');
 
 /** @internal */
 export type StoreLocals = WeakMap<object, unknown>;
+
+/**
+ * The key of the store's method that runs one compiled statement on its pool, outside any
+ * transaction, and returns the rows (Connection.query): the path of `readModel(...).prepare`,
+ * whose reads run on every request and gain from skipping kysely's executor. Internal,
+ * like `storeLocals`: the public way is `store.read`.
+ *
+ * @internal
+ */
+export const storeQuery: unique symbol = Symbol('annals.storeQuery');
+
+/** @internal */
+export type StoreQuery = <Row>(text: string, parameters: readonly unknown[]) => Promise<Row[]>;

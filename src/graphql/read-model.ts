@@ -4,8 +4,9 @@
  * query keeps working across a rebuild's switch; every read of a GraphQL part goes
  * through here, which is also the one place that knows which projection a request reads.
  */
-import type { Compilable, CompiledQuery, Kysely } from 'kysely';
+import { CompiledQuery, type Compilable, type Kysely } from 'kysely';
 import type { EventStore } from '../event-store/event-store.js';
+import { storeQuery } from '../event-store/store-locals.js';
 import { readSchemaOf, type AnyProjection } from '../projections/define-projection.js';
 
 /** What a read needs from the resolver's context: the service's context has it. */
@@ -88,28 +89,38 @@ export function readModel<Tables>(projection: AnyProjection): ReadModel<Tables> 
     return store.read((db) => query(handleOf(db, store.schema)));
   }) as ReadModel<Tables>;
   read.prepare = <P extends readonly unknown[], Row>(build: (db: Kysely<Tables>, ...parameters: P) => Compilable<Row>): PreparedRead<P, Row> => {
-    // Per read schema's handle, and per number of parameters given (a trailing optional one).
-    const templates = new WeakMap<Kysely<Tables>, Map<number, Template<Row>>>();
+    // Per store (its schema names the read schema), and per number of parameters given (a
+    // trailing optional one). Compiled on a store's first call; every later call finds it
+    // without waiting.
+    const templates = new WeakMap<EventStore, Map<number, Template>>();
+    const templateOf = async (store: EventStore, count: number): Promise<Template> => {
+      let byCount = templates.get(store);
+      if (byCount === undefined) templates.set(store, (byCount = new Map()));
+      let template = byCount.get(count);
+      if (template === undefined) {
+        template = await store.read(async (db) => compileTemplate(handleOf(db, store.schema), build, count));
+        byCount.set(count, template);
+      }
+      return template;
+    };
     return async (context, ...parameters) => {
       await context.readYourWrites?.([projection]);
       const { store } = context;
-      return store.read(async (db) => {
-        const handle = handleOf(db, store.schema);
-        let byCount = templates.get(handle);
-        if (byCount === undefined) templates.set(handle, (byCount = new Map()));
-        let template = byCount.get(parameters.length);
-        if (template === undefined) byCount.set(parameters.length, (template = compileTemplate(handle, build, parameters.length)));
-        const { rows } = await handle.executeQuery(template.bind(parameters));
-        return rows;
-      });
+      const template = templates.get(store)?.get(parameters.length) ?? (await templateOf(store, parameters.length));
+      const values = template.bind(parameters);
+      // The store's own path skips kysely's executor; a store of another kind reads through `read`.
+      const query = store[storeQuery];
+      if (query !== undefined) return query.call(store, template.sql, values) as Promise<Row[]>;
+      return store.read(async (db) => (await db.executeQuery<Row>(CompiledQuery.raw(template.sql, values))).rows);
     };
   };
   return read;
 }
 
-/** A compiled query whose parameters are filled in per call. */
-interface Template<Row> {
-  bind(parameters: readonly unknown[]): CompiledQuery<Row>;
+/** A compiled query's SQL, and its parameters filled in per call. */
+interface Template {
+  sql: string;
+  bind(parameters: readonly unknown[]): unknown[];
 }
 
 /** Marks the stand-in for the parameter at `index`: kysely passes it through to the compiled parameters as it is. */
@@ -121,7 +132,7 @@ function compileTemplate<Tables, P extends readonly unknown[], Row>(
   handle: Kysely<Tables>,
   build: (db: Kysely<Tables>, ...parameters: P) => Compilable<Row>,
   count: number,
-): Template<Row> {
+): Template {
   const standIns = Array.from({ length: count }, (_, index) => new StandIn(index));
   const compiled = build(handle, ...(standIns as unknown as P)).compile();
   // For each parameter of the SQL: the call's parameter it stands for, or a constant of the query.
@@ -133,6 +144,7 @@ function compileTemplate<Tables, P extends readonly unknown[], Row>(
     );
   }
   return {
-    bind: (parameters) => ({ ...compiled, parameters: slots.map((slot, at) => (slot === -1 ? compiled.parameters[at] : parameters[slot])) }),
+    sql: compiled.sql,
+    bind: (parameters) => slots.map((slot, at) => (slot === -1 ? compiled.parameters[at] : parameters[slot])),
   };
 }

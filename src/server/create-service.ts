@@ -11,17 +11,19 @@ import { registerHttpErrorHandler } from './http-errors.js';
 import { noIntrospection } from './introspection.js';
 import { defaultHost, defaultPort, type ListenOptions } from './listen-environment.js';
 import type { ReadinessCheck } from './readiness.js';
-import { minPositionGuard, readYourWritesContext } from './read-your-writes.js';
-import { registerRequestDeadline, requestSignal } from './request-deadline.js';
-import { correlationIdOf, requestIdHeader, requestIdOf, requestLogger } from './request-ids.js';
+import { minPositionGuard } from './read-your-writes.js';
+import { RequestContext, withBuilderFields, type SharedContext } from './request-context.js';
+import { registerRequestDeadline } from './request-deadline.js';
+import { requestIdHeader, requestIdOf, requestLogger } from './request-ids.js';
 import { parseInput } from '../validation.js';
 import { registerMetrics } from './metrics/register-metrics.js';
 import { attachOutboxes } from './admin/service-outboxes.js';
 import { countAppendedEvents } from './metrics/service-metrics.js';
+import { markFailedOperations } from './metrics/request-metrics.js';
 import type { Authenticate } from './principal.js';
-import { principalOf, registerSecurity, secureGraphQL } from './security/register-security.js';
+import { registerSecurity, secureGraphQL } from './security/register-security.js';
 import { subscriptionOptions } from './subscriptions/subscription-options.js';
-import { checkServiceOptions, readinessCheckSchema, type ServiceContext, type ServiceOptions, type ServiceSettings } from './service-options.js';
+import { checkServiceOptions, readinessCheckSchema, type ServiceOptions, type ServiceSettings } from './service-options.js';
 
 /** The GraphQL service: a fastify app serving `/graphql`, `/healthz` and `/readyz`. */
 export interface Service {
@@ -140,39 +142,30 @@ function createApp(settings: ServiceSettings): FastifyInstance {
 
 async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, settings: ServiceSettings, authenticate: Authenticate): Promise<void> {
   const { limits, production } = settings;
-  const contexts = new WeakMap<FastifyRequest, Record<string, unknown>>();
-  // Built on every request: what does not depend on the request is made once, here.
-  const eventsAppended = (category: string, count: number) => countAppendedEvents(app, category, count);
-  const consistency = { store: options.store, timeoutMs: limits.consistencyTimeoutMs };
-  const baseContext = (request: FastifyRequest): ServiceContext => ({
+  const contexts = new WeakMap<FastifyRequest, RequestContext>();
+  // What does not depend on the request is made once, here.
+  const shared: SharedContext = {
     store: options.store,
-    requestId: request.id,
-    correlationId: correlationIdOf(request.raw, request.id),
-    // A getter: the signal's controller is made only for a resolver that asks for it.
-    get signal() {
-      return requestSignal(request);
-    },
-    log: request.log,
-    principal: principalOf(request),
-    eventsAppended,
-    ...readYourWritesContext(request, consistency),
-  });
+    eventsAppended: (category, count) => countAppendedEvents(app, category, count),
+    consistency: { store: options.store, timeoutMs: limits.consistencyTimeoutMs },
+  };
   // The caller's builder runs in a hook, once: what it throws then goes through the
   // route's error handler to the formatter like any error. Run from mercurius' `context`
   // instead, a throw would make mercurius call it a second time to format the error.
   const buildCallerContext = async (request: FastifyRequest) => {
     if (!options.context) return;
-    const base = baseContext(request);
-    contexts.set(request, { ...base, ...(await options.context(request, base)) });
+    const base = new RequestContext(request, shared);
+    contexts.set(request, withBuilderFields(base, await options.context(request, base)));
   };
-  const buildContext = (request: FastifyRequest) => contexts.get(request) ?? baseContext(request);
+  const buildContext = (request: FastifyRequest) => contexts.get(request) ?? new RequestContext(request, shared);
   app.register(mercurius, {
     schema: typeof options.schema === 'string' || !Array.isArray(options.schema) ? options.schema : [...options.schema],
     ...(options.resolvers ? { resolvers: options.resolvers } : {}),
     ...(options.loaders ? { loaders: options.loaders } : {}),
     path: '/graphql',
     context: buildContext,
-    errorFormatter: createErrorFormatter(production),
+    // Marks failed operations for the request metrics (metrics off: a mark nobody reads).
+    errorFormatter: markFailedOperations(createErrorFormatter(production)),
     queryDepth: limits.queryDepth,
     allowBatchedQueries: limits.maxBatchedQueries > 0,
     graphiql: !production,

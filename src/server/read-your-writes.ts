@@ -136,18 +136,22 @@ export function consistencyRefusal(error: unknown): unknown {
   return error;
 }
 
-/** The context's `minPosition` and `readYourWrites` for one request (ServiceContext). */
-export function readYourWritesContext(
-  request: FastifyRequest,
-  settings: { store: EventStore; timeoutMs: number },
-): { minPosition: bigint | undefined; readYourWrites: ReadYourWrites } {
+/** The position in the request's `Annals-Min-Position` header, if any (the context's `minPosition`). */
+export function requestMinPosition(request: FastifyRequest): bigint | undefined {
   // minPositionGuard refused a malformed header before the context was built.
-  let minPosition: bigint | undefined;
   try {
-    minPosition = parseClientPosition(request.headers[minPositionHeader], headerField);
+    return parseClientPosition(request.headers[minPositionHeader], headerField);
   } catch {
-    minPosition = undefined;
+    return undefined;
   }
+}
+
+/** The context's `readYourWrites` for one request (ServiceContext), waiting for `minPosition` (the header's). */
+export function readYourWritesOf(
+  request: FastifyRequest,
+  minPosition: bigint | undefined,
+  settings: { store: EventStore; timeoutMs: number },
+): ReadYourWrites {
   // What this request has seen reached already: a query whose fields and loaders each
   // call readYourWrites waits once per projection, not once per call.
   let reached: Map<string, bigint> | undefined;
@@ -172,5 +176,5 @@ export function readYourWritesContext(
       throw refused;
     }
   };
-  return { minPosition, readYourWrites };
+  return readYourWrites;
 }

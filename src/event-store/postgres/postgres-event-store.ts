@@ -6,7 +6,7 @@ import type { MigrationResult } from '../../database/migration-result.js';
 import { migrateWith } from '../../database/migrator.js';
 import { StoreClosedError } from '../../errors.js';
 import { storePrivacy, type StorePrivacy } from '../../privacy/store-privacy.js';
-import { storeLocals, type StoreLocals } from '../store-locals.js';
+import { storeLocals, storeQuery, type StoreLocals } from '../store-locals.js';
 import type {
   EventStore,
   EventStoreTransaction,
@@ -96,6 +96,12 @@ export class PostgresEventStore extends Session implements EventStore {
   async read<T>(work: (db: Kysely<any>) => Promise<T>): Promise<T> {
     this.#check();
     return work(this.#connection.db);
+  }
+
+  /** @internal See storeQuery. */
+  [storeQuery]<Row>(text: string, parameters: readonly unknown[]): Promise<Row[]> {
+    this.#check();
+    return this.#connection.query<Row>(text, parameters);
   }
 
   async *iterateStream<E extends RecordedEvent = RecordedEvent>(

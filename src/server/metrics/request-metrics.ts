@@ -30,14 +30,34 @@ interface OperationSeries {
 }
 
 /**
- * Where `preExecution` leaves the operation's series for `onResolution`: on the operation's
- * own context (a batch gives each of its operations one). A symbol, not a WeakMap: a
- * WeakMap entry per request costs about as much as the rest of these hooks together.
+ * Where `preExecution` leaves the operation's series: on the operation's own context (a
+ * batch gives each of its operations one). A symbol, not a WeakMap: a WeakMap entry per
+ * request costs about as much as the rest of these hooks together.
  */
 const runningSeries = Symbol('annals.metrics.operationSeries');
+/** Set on an operation's context when its result had errors (markFailedOperations). */
+const failed = Symbol('annals.metrics.failed');
+/** On the request: the contexts of its operations that ran (one, or a batch's several). */
+const ranOperations = Symbol('annals.metrics.ranOperations');
 
 interface RunningOperation {
   [runningSeries]?: OperationSeries;
+  [failed]?: true;
+}
+
+type RanOperations = RunningOperation | RunningOperation[] | null;
+
+/**
+ * Wraps mercurius' `errorFormatter`, which it calls for an operation whose result has
+ * errors, with that operation's context: the context is marked, and the operation counts
+ * as an error when the answer has gone (registerRequestMetrics). This saves mercurius'
+ * `onResolution` hook, a chain of promises on every request, only to read the outcome.
+ */
+export function markFailedOperations<E, C, R>(formatter: (execution: E, context: C) => R): (execution: E, context: C) => R {
+  return (execution, context) => {
+    if (context) (context as RunningOperation)[failed] = true;
+    return formatter(execution, context);
+  };
 }
 
 /**
@@ -134,22 +154,25 @@ class HttpSeriesCache {
 /**
  * Observes each HTTP answer (fastify's `onResponse`, so refusals, 404s and the probes
  * count too), and, once mercurius is loaded, each GraphQL operation that executed:
- * labelled before execution (`preExecution`: the document is valid by then) and observed
- * with its outcome when its result is ready (`onResolution`). Operations refused before
- * they ran (a syntax error, a depth limit, a missing token) have no operation to name:
- * the HTTP histogram counts them, with their status code.
- *
- * Why `onResolution` and not the request's `onResponse`: the outcome is in the execution
- * result, which only that hook sees, per operation of a batch. An operation that a
- * `preExecution` hook refuses (security's) never reaches it, so it is not counted as run;
- * by `onResponse` its refusal would look like an operation that ran and failed.
+ * labelled before execution (`preExecution`: the document is valid by then), observed
+ * with its outcome (markFailedOperations) and the request's time when the answer has gone.
+ * Operations refused before they ran (a syntax error, a depth limit, a missing token) have
+ * no operation to name: the HTTP histogram counts them, with their status code. An
+ * operation that a `preExecution` hook refuses (security's, which runs first) is not
+ * labelled, so it does not count as run.
  */
 export function registerRequestMetrics(app: FastifyInstance, metrics: ServiceMetrics, maxOperationNames: number): void {
   const http = new HttpSeriesCache(metrics);
+  // Declared, so that every request has the field from the start (fastify's advice).
+  app.decorateRequest(ranOperations, null);
   app.addHook('onResponse', (request, reply, done) => {
+    const seconds = reply.elapsedTime / 1000;
     // `routeOptions` builds an object per access, but that is tens of nanoseconds; a route's
     // url captured in `onRoute` would miss the routes added before this (the probes).
-    http.of(request.method, request.routeOptions.url ?? unmatchedRoute, reply.statusCode).observe(reply.elapsedTime / 1000);
+    http.of(request.method, request.routeOptions.url ?? unmatchedRoute, reply.statusCode).observe(seconds);
+    const ran = (request as unknown as Record<symbol, RanOperations>)[ranOperations];
+    if (Array.isArray(ran)) ran.forEach((operation) => observeOperation(operation, seconds));
+    else if (ran) observeOperation(ran, seconds);
     done();
   });
   const operations = new OperationSeriesCache(metrics, maxOperationNames);
@@ -159,22 +182,27 @@ export function registerRequestMetrics(app: FastifyInstance, metrics: ServiceMet
     const graphql = (app as Partial<Pick<FastifyInstance, 'graphql'>>).graphql;
     if (graphql === undefined) return done();
     graphql.addHook('preExecution', (_schema, document, context) => {
-      (context as RunningOperation)[runningSeries] = operationSeries(document, context, operations);
-    });
-    graphql.addHook('onResolution', (execution, context) => {
-      const series = (context as RunningOperation)[runningSeries];
-      if (!series || !context.reply) return;
-      const failed = execution.errors !== undefined && execution.errors.length > 0;
-      (failed ? series.error : series.success).observe(context.reply.elapsedTime / 1000);
+      const request = context.reply?.request as (FastifyRequest & Record<symbol, RanOperations>) | undefined;
+      // None over a websocket: no HTTP answer to time it by.
+      if (!request) return;
+      const series = operationSeries(request, document, context, operations);
+      if (!series) return;
+      const operation = context as RunningOperation;
+      operation[runningSeries] = series;
+      const ran = request[ranOperations];
+      request[ranOperations] = ran == null ? operation : Array.isArray(ran) ? [...ran, operation] : [ran, operation];
     });
     done();
   });
 }
 
+function observeOperation(operation: RunningOperation, seconds: number): void {
+  const series = operation[runningSeries];
+  if (series) (operation[failed] ? series.error : series.success).observe(seconds);
+}
+
 /** The operation mercurius is about to execute: the one named in the request, else the document's only one. */
-function operationSeries(document: DocumentNode, context: MercuriusContext, operations: OperationSeriesCache): OperationSeries | undefined {
-  const request = context.reply?.request as FastifyRequest | undefined;
-  if (!request) return undefined;
+function operationSeries(request: FastifyRequest, document: DocumentNode, context: MercuriusContext, operations: OperationSeriesCache): OperationSeries | undefined {
   // None: a document of several operations without an operationName, which execution
   // refuses; the HTTP histogram has it.
   return operations.of(document, requestedOperationName(request, context.operationId));

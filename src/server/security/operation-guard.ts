@@ -72,29 +72,31 @@ export function operationGuard(settings: GuardSettings) {
     }
     return cost !== undefined && !keep ? { ...plan, cost } : plan;
   };
-  return async (schema: GraphQLSchema, document: DocumentNode, context: unknown, variables?: Record<string, unknown>): Promise<void> => {
+  // Not async: mercurius awaits what a hook returns, and most operations (no rate limit
+  // on them) need no promise of their own. A refusal is thrown; mercurius answers with it.
+  return (schema: GraphQLSchema, document: DocumentNode, context: unknown, variables?: Record<string, unknown>): Promise<void> | undefined => {
     const { principal, reply } = context as GuardContext;
     const plan = planOf(schema, document, requestedName(context), variables);
     const { operations, mutation, read } = plan;
     if (operations.length === 0) return; // graphql refuses to pick one: nothing runs
-    const caller: Caller = {
+    const caller = (): Caller => ({
       principal,
       request: reply?.request,
       header: (name, value) => void reply?.header(name, value),
-    };
+    });
 
     if (mutation && settings.mutationsNeedWriter && !holdsRole(principal, Roles.writer)) {
-      throw refusal(principal, caller, 'a mutation needs a bearer token with the writer role');
+      throw refusal(principal, caller(), 'a mutation needs a bearer token with the writer role');
     }
     if (read && settings.readsNeedToken && principal === undefined) {
-      throw refusal(principal, caller, 'this service answers queries only with a bearer token');
+      throw refusal(principal, caller(), 'this service answers queries only with a bearer token');
     }
     if (settings.queryCost) {
       const cost = plan.cost ?? queryCost(schema, document, operations, { variables, defaultListSize: settings.queryCost.defaultListSize });
       if (cost > settings.queryCost.maxCost) throw new QueryTooComplexError(cost, settings.queryCost.maxCost);
     }
     const limiter = mutation ? settings.rateLimits.mutations : settings.rateLimits.queries;
-    await limiter?.(caller);
+    return limiter?.(caller());
   };
 }
 
