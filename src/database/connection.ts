@@ -6,6 +6,7 @@ import { connectFailure } from './connect-failure.js';
 import type { EventStoreTables } from './tables.js';
 import { openPGlitePool, poolTimeoutMessage, type PGlitePool } from './pglite-pool.js';
 import { listenOn, trackListeners } from './listen.js';
+import { poolQuery, withNamedStatements, withTranslatedErrors } from './pg-client-views.js';
 
 /**
  * Where the store's database is. Exactly one of:
@@ -201,13 +202,14 @@ function fromPool(source: PoolSource): Connection {
     }
     return view;
   };
+  const connectFailed = (error: unknown): unknown => poolTimeoutError(error, kind, limits) ?? connectFailure?.(error) ?? error;
   const wrap = (pool: PostgresPool): PostgresPool => ({
     connect: async () => {
       let client: PostgresPoolClient;
       try {
         client = await pool.connect();
       } catch (error) {
-        throw poolTimeoutError(error, kind, limits) ?? connectFailure?.(error) ?? error;
+        throw connectFailed(error);
       }
       return viewOf(client);
     },
@@ -222,14 +224,17 @@ function fromPool(source: PoolSource): Connection {
   return {
     kind,
     db,
-    async query<Row>(text: string, parameters: readonly unknown[]) {
-      const client = await (wrapped ?? (await (dialectPool as () => Promise<PostgresPool>)())).connect();
-      try {
-        return (await client.query<Row>(text, parameters)).rows;
-      } finally {
-        client.release();
-      }
-    },
+    query:
+      namedStatements && typeof pool !== 'function'
+        ? poolQuery(pool as unknown as pg.Pool, prepared, connectFailed, translateError)
+        : async <Row>(text: string, parameters: readonly unknown[]) => {
+            const client = await (wrapped ?? (await (dialectPool as () => Promise<PostgresPool>)())).connect();
+            try {
+              return (await client.query<Row>(text, parameters)).rows;
+            } finally {
+              client.release();
+            }
+          },
     prepare(text) {
       if (!namedStatements || prepared.has(text)) return;
       prepared.set(text, `annals_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`);
@@ -262,48 +267,4 @@ function poolTimeoutError(error: unknown, kind: Connection['kind'], limits: { si
     { timeoutMs: limits.timeoutMs, poolSize: kind === 'pglite' ? 1 : limits.size, backend: kind },
     { cause: error },
   );
-}
-
-/** A view of a client whose failing queries throw what `translate` makes of the error. */
-function withTranslatedErrors(client: PostgresPoolClient, translate: (error: unknown) => unknown): PostgresPoolClient {
-  return {
-    query(...args: unknown[]) {
-      const result = (client as unknown as { query(...a: unknown[]): unknown }).query(...args);
-      // A cursor (kysely's stream()) is returned as is; it reports its own errors.
-      if (typeof (result as PromiseLike<unknown> | undefined)?.then !== 'function') return result;
-      return Promise.resolve(result).catch((error: unknown) => {
-        throw translate(error);
-      });
-    },
-    release: () => client.release(),
-  } as unknown as PostgresPoolClient;
-}
-
-/**
- * A view of a pg client that sends the statements registered in `prepared` by name, and
- * whose failing queries throw what `translate` makes of the error. pg
- * prepares a named statement on a connection the first time it is used there, then only
- * binds and executes it.
- *
- * It calls pg with a callback and makes the promise itself. pg's own promise (a query
- * without a callback) kept each result alive across enough allocation for the young
- * generation to promote it: reading the log through it peaked at twice raw pg's V8 heap
- * and spent the difference in garbage collection (docs/benchmarks.md, issue 17).
- */
-function withNamedStatements(client: pg.PoolClient, prepared: Map<string, string>, translate: ((error: unknown) => unknown) | undefined): PostgresPoolClient {
-  return {
-    query(text: unknown, parameters?: ReadonlyArray<unknown>) {
-      // A cursor (kysely's stream()) or any other query object goes to pg as it is; it
-      // reports its own errors.
-      if (typeof text !== 'string') return client.query(text as never);
-      const name = prepared.get(text);
-      const values = parameters as unknown[] | undefined;
-      const config: pg.QueryConfig = name === undefined ? { text, values } : { name, text, values };
-      // Errors are translated here rather than by withTranslatedErrors: one promise per query, not two.
-      return new Promise<pg.QueryResult>((resolve, reject) => {
-        client.query(config, (error: Error | undefined, result: pg.QueryResult) => (error ? reject(translate ? translate(error) : error) : resolve(result)));
-      });
-    },
-    release: () => client.release(),
-  } as unknown as PostgresPoolClient;
 }
