@@ -46,6 +46,7 @@ export interface ReadYourWritesOptions {
 export type ReadYourWrites = (projections: readonly AnyProjection[], options?: ReadYourWritesOptions) => Promise<void>;
 
 const digits = /^\d{1,19}$/;
+const nothingToWaitFor: Promise<void> = Promise.resolve();
 const reason = `must be a global position: a string of digits from 0 to ${maxGlobalPosition}, the \`position\` a mutation returned`;
 
 /**
@@ -155,7 +156,7 @@ export function readYourWritesOf(
   // What this request has seen reached already: a query whose fields and loaders each
   // call readYourWrites waits once per projection, not once per call.
   let reached: Map<string, bigint> | undefined;
-  const readYourWrites: ReadYourWrites = async (projections, options = {}) => {
+  const wait = async (projections: readonly AnyProjection[], options: ReadYourWritesOptions): Promise<void> => {
     const given = parseClientPosition(options.minPosition, 'minPosition');
     const position = given === undefined || (minPosition !== undefined && minPosition > given) ? minPosition : given;
     if (position === undefined) return;
@@ -176,5 +177,7 @@ export function readYourWritesOf(
       throw refused;
     }
   };
-  return readYourWrites;
+  // Most reads carry no position: they get a promise already resolved, not one of their own.
+  return (projections, options = {}) =>
+    minPosition === undefined && (options.minPosition === undefined || options.minPosition === null || options.minPosition === '') ? nothingToWaitFor : wait(projections, options);
 }

@@ -12,23 +12,54 @@ import { securityDefaults, type CorsOptions } from './security-options.js';
 
 /**
  * The service answers JSON, never a page: nothing in an answer is to be loaded, run or
- * framed, which this policy says. helmet's other headers stay at its defaults
- * (`nosniff`, HSTS, cross-origin policies).
+ * framed, which this policy says.
  */
 const apiContentSecurityPolicy = {
   useDefaults: false,
   directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
 };
 
+/**
+ * helmet's headers that tell a browser how to treat a *page* it renders (its window's
+ * opener, its agent cluster, the referrer of its links, DNS prefetching of its links, IE8
+ * downloads, Flash and Acrobat policies, the old XSS auditor). A JSON answer is no page,
+ * so they are off on the API's answers: what is left is what OWASP's REST Security Cheat
+ * Sheet lists for APIs (CSP, X-Frame-Options, HSTS, nosniff) and the cross-origin
+ * resource policy, which keeps other sites' pages from loading the answers. Each header
+ * costs every answer its bytes and Node's checks of it: the twelve cost a read about a
+ * tenth of its time (docs/benchmarks.md). GraphiQL's page (development) gets them all.
+ */
+const pageOnlyHeaders = [
+  'crossOriginOpenerPolicy',
+  'originAgentCluster',
+  'referrerPolicy',
+  'xDnsPrefetchControl',
+  'xDownloadOptions',
+  'xPermittedCrossDomainPolicies',
+  'xXssProtection',
+] as const;
+
 /** mercurius' GraphiQL (development only) is a page: its own routes, without a content security policy. */
 const graphiqlRoutes = /^\/graphiql(\/|$)/;
-/** What GraphiQL's routes tell helmet, over the service's options. */
-const graphiqlHelmetOptions = { contentSecurityPolicy: false };
 
 /** helmet's options: the caller's `options` over the defaults above. */
 export function securityHeaderOptions(options: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
-  // frameguard: what `frame-ancestors 'none'` says, for browsers that only read X-Frame-Options.
-  return { contentSecurityPolicy: apiContentSecurityPolicy, frameguard: { action: 'deny' }, ...options };
+  return {
+    contentSecurityPolicy: apiContentSecurityPolicy,
+    // What `frame-ancestors 'none'` says, for browsers that only read X-Frame-Options.
+    frameguard: { action: 'deny' },
+    ...Object.fromEntries(pageOnlyHeaders.map((header) => [header, false])),
+    ...options,
+  };
+}
+
+/**
+ * What GraphiQL's routes tell helmet over the API's options: no content security policy
+ * (the page loads React and GraphiQL from unpkg.com), and the page's headers at helmet's
+ * defaults, unless the caller's options set them.
+ */
+function graphiqlHelmetOptions(options: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return { ...Object.fromEntries(pageOnlyHeaders.filter((header) => !(header in options)).map((header) => [header, true])), contentSecurityPolicy: false };
 }
 
 /**
@@ -52,7 +83,7 @@ export async function registerSecurityHeaders(app: FastifyInstance, options: Rea
       // helmet reads a route's `config.helmet`; the GraphiQL routes are mercurius', added later.
       app.addHook('onRoute', (route) => {
         if (typeof route.url === 'string' && graphiqlRoutes.test(route.url)) {
-          route.config = { ...(route.config as object | undefined), helmet: graphiqlHelmetOptions } as typeof route.config;
+          route.config = { ...(route.config as object | undefined), helmet: graphiqlHelmetOptions(options) } as typeof route.config;
         }
       });
     }
@@ -66,7 +97,7 @@ export async function registerSecurityHeaders(app: FastifyInstance, options: Rea
     done();
   });
   if (!production) {
-    const graphiql = headerChanges(api, await helmetHeaders(helmet, { ...helmetOptions, ...graphiqlHelmetOptions }));
+    const graphiql = headerChanges(api, await helmetHeaders(helmet, { ...helmetOptions, ...graphiqlHelmetOptions(options) }));
     // A route's own hooks run after the app's: GraphiQL's routes amend the API's headers,
     // and no other route pays for telling them apart.
     const amend: onRequestHookHandler = (_request, reply, done) => {

@@ -102,6 +102,11 @@ describe('security headers', () => {
       expect(response.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
       expect(response.headers.get('x-frame-options')).toBe('DENY');
       expect(response.headers.get('content-security-policy')).toBe("default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'");
+      expect(response.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+      // A page's headers: a JSON answer is no page.
+      for (const header of ['cross-origin-opener-policy', 'origin-agent-cluster', 'referrer-policy', 'x-dns-prefetch-control', 'x-download-options', 'x-permitted-cross-domain-policies', 'x-xss-protection']) {
+        expect(response.headers.get(header), header).toBeNull();
+      }
     }
   });
 
@@ -112,6 +117,9 @@ describe('security headers', () => {
       expect(response.status).toBe(200);
       expect(response.headers.get('content-security-policy')).toBeNull();
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      // GraphiQL is a page: it gets a page's headers.
+      expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+      expect(response.headers.get('referrer-policy')).toBe('no-referrer');
     }
     expect((await fetch(`${url}/graphql?query=${encodeURIComponent('{ likes }')}`)).headers.get('content-security-policy')).toContain("default-src 'none'");
   });
