@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import mercurius from 'mercurius';
 import { ValidationError } from '../errors.js';
 import { batchGuard } from './batched-queries.js';
+import { operationNameInQueryText } from './compiled-queries.js';
 import { registerDrainOnClose } from './drain-on-close.js';
 import { eventStoreReadiness } from './event-store-readiness.js';
 import { createErrorFormatter } from './graphql-errors.js';
@@ -163,6 +164,9 @@ async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, se
     ...(options.resolvers ? { resolvers: options.resolvers } : {}),
     ...(options.loaders ? { loaders: options.loaders } : {}),
     path: '/graphql',
+    // Documents run compiled from their second use; see compiled-queries.ts for the hook
+    // this needs.
+    jit: 1,
     context: buildContext,
     // Marks failed operations for the request metrics (metrics off: a mark nobody reads).
     errorFormatter: markFailedOperations(createErrorFormatter(production)),
@@ -173,7 +177,7 @@ async function registerGraphQL(app: FastifyInstance, options: ServiceOptions, se
     validationRules: production ? [noIntrospection] : [],
     graphql: { parseOptions: { maxTokens: limits.maxQueryTokens } },
     additionalRouteOptions: {
-      preValidation: [batchGuard(limits.maxBatchedQueries), minPositionGuard],
+      preValidation: [batchGuard(limits.maxBatchedQueries), minPositionGuard, operationNameInQueryText],
       // Only with a builder: an async hook that does nothing still costs every request a promise.
       ...(options.context ? { preHandler: buildCallerContext } : {}),
     },

@@ -140,7 +140,8 @@ function documentFinding(finding: unknown): GraphQLFormattedError {
       const { message, locations } = finding.toJSON();
       return { message, ...(locations ? { locations } : {}), extensions: { code: ServiceErrorCodes.badUserInput, issues: [variable] } };
     }
-    const own = finding.extensions.code;
+    // graphql-jit's errors (compiled documents: compiled-queries.ts) may have no extensions.
+    const own = finding.extensions?.code;
     const code =
       typeof own === 'string' ? own : finding.message.startsWith('Syntax Error:') ? ServiceErrorCodes.parseFailed : ServiceErrorCodes.validationFailed;
     const { message, locations } = finding.toJSON();
