@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every figure, each contestant side by side on the same Postgres, then
- * the tables on stdout and docs/benchmarks.md. Takes about nine minutes.
+ * the tables on stdout and docs/benchmarks.md. Takes about fifteen minutes.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { runBatchedAppends } from './append-batch.js';
