@@ -66,7 +66,7 @@ export const commandsMethodology = (): string => `### How the command figures ar
   retries, if any) counts as failed and its caller moves on to the next command; commands/s counts
   only the commands that succeeded.
 - **Workload.** Each account is opened first (\`OpenAccount\`, then a deposit of ${openingDeposit.toLocaleString('en-US')}; not measured),
-  so no withdrawal can be refused. Each caller then alternates deposits and withdrawals of ${commandAmount}.
+  so no withdrawal can be refused (Annals seals the owner's name, personal data, with a key of its own: docs/privacy.md; Emmett stores it as it is). Each caller then alternates deposits and withdrawals of ${commandAmount}.
   ${commandConcurrency} callers, each with one command in flight, and a pool of as many connections.
   *One hot aggregate*: every caller works on the same account, a fresh one for every window, so
   each window starts from a 2-event stream. *${settings.commandAccounts.toLocaleString('en-US')} aggregates*: caller \`w\` owns accounts

@@ -1,7 +1,11 @@
+import { createHash } from 'node:crypto';
 import type { bankAccount as BankAccount } from '../../domain/bank-account/index.js';
 import type { EventStore } from '../../src/index.js';
 import { loadAnnals, loadBankDomain, type AnnalsApi } from '../annals-api.js';
 import { errorName, fillBatch, fillEvent, type BankCommand, type BankContestant } from './bank-contestant.js';
+
+/** 32 bytes in base64, the same on every run. */
+const benchMasterKey = createHash('sha256').update('annals bench:commands master key').digest('base64');
 
 export type AnnalsVariant = 'snapshots' | 'no-snapshots' | 'cached';
 
@@ -47,6 +51,10 @@ export class AnnalsBank implements BankContestant {
     options: { maxConnections: number; variant: AnnalsVariant; annalsRoot?: string },
   ): Promise<AnnalsBank> {
     const [annals, { bankAccount }] = await Promise.all([loadAnnals(options.annalsRoot), loadBankDomain(options.annalsRoot)]);
+    // The account's owner is personal data (docs/privacy.md): the store seals it with keys
+    // wrapped by a master key. A fixed one, through the environment (as a deployment sets
+    // it), so that checkouts from before the option existed run unchanged (bench/compare).
+    process.env.ANNALS_MASTER_KEY ??= benchMasterKey;
     const store = annals.createEventStore({ connectionString, maxConnections: options.maxConnections }, { schema });
     await store.migrate();
     return new AnnalsBank(annals, store, bankAccountVariant(annals, bankAccount, options.variant));
