@@ -338,9 +338,15 @@ ${gapSafety(info.figures)}
 \`LATENCY_RATE\`, \`LATENCY_SECONDS\`; \`BENCH_CHILD_ARGV\` adds Node flags to every
 contestant's process (e.g. \`--cpu-prof --cpu-prof-dir=/tmp/profiles\` to profile them).
 
-\`npm run bench:compare -- <commit> [--current <commit>] [--title <section>]\` runs the append and read
-figures of Annals at \`<commit>\` and at the working tree (or \`--current\`) side by side in one run,
-and writes a section at the end of this page, which \`npm run bench\` keeps.
+\`npm run bench:compare -- <commit> [--current <commit>] [--title <section>] [--only <parts>]\` runs
+the append, read, command and projection figures of Annals at \`<commit>\` and at the working tree
+(or \`--current\`) side by side in one run, and writes a section at the end of this page, which
+\`npm run bench\` keeps. Each side runs its own checkout's store, domain and projections
+(\`bench/annals-api.ts\`), so the baseline is driven through its own public API. \`--only\` takes a
+comma-separated subset of \`appends\`, \`reads\`, \`commands\`, \`projections\`; \`--no-write\` prints the
+section without writing it. Besides the knobs above: \`BENCH_REPLAY_ROUNDS\` (catch-up and rebuild
+runs per side, default 5, on \`REPLAY_EVENTS\`, default 200,000 here) and \`BENCH_LATENCY_ROUNDS\`
+(latency runs per side, default 3, of \`LATENCY_SECONDS\`, default 10 here).
 `;
 }
 
