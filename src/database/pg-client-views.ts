@@ -9,7 +9,7 @@ import pg from 'pg';
 export type Translate = (error: unknown) => unknown;
 
 /** A view of a client whose failing queries throw what `translate` makes of the error. */
-export function withTranslatedErrors(client: PostgresPoolClient, translate: (error: unknown) => unknown): PostgresPoolClient {
+export function withTranslatedErrors(client: PostgresPoolClient, translate: Translate): PostgresPoolClient {
   return {
     query(...args: unknown[]) {
       const result = (client as unknown as { query(...a: unknown[]): unknown }).query(...args);
