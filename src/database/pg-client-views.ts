@@ -52,20 +52,36 @@ export function withNamedStatements(client: pg.PoolClient, prepared: Map<string,
 /**
  * Connection.query on a pg pool: the pool's callbacks and pg's, one promise per call,
  * where kysely's executor made about ten.
+ *
+ * A named statement is planned for the result columns its relations had when the
+ * connection prepared it. When they change (a rebuild switch that gives a read model
+ * other columns, through its views), Postgres refuses it from then on ("cached plan must
+ * not change result type"), and pg would keep sending it by name. Postgres refuses it
+ * before running it, so the read runs again, unnamed, on another connection; the one
+ * that holds the stale statement is closed with it.
  */
 export function poolQuery(pool: pg.Pool, prepared: Map<string, string>, connectFailed: Translate, translate: Translate | undefined) {
-  return <Row>(text: string, parameters: readonly unknown[]) =>
-    new Promise<Row[]>((resolve, reject) => {
-      pool.connect((connectError, client, release) => {
-        if (connectError || client === undefined) return reject(connectFailed(connectError));
-        send(client, text, parameters, prepared.get(text), (error, result) => {
-          release();
-          if (error) reject(translate ? translate(error) : error);
-          else resolve(result.rows as Row[]);
-        });
+  const run = <Row>(text: string, parameters: readonly unknown[], name: string | undefined, resolve: (rows: Row[]) => void, reject: (error: unknown) => void): void => {
+    pool.connect((connectError, client, release) => {
+      if (connectError || client === undefined) return reject(connectFailed(connectError));
+      send(client, text, parameters, name, (error, result) => {
+        if (error && name !== undefined && isStalePlan(error)) {
+          release(error);
+          return run(text, parameters, undefined, resolve, reject);
+        }
+        release();
+        if (error) reject(translate ? translate(error) : error);
+        else resolve(result.rows as Row[]);
       });
     });
+  };
+  return <Row>(text: string, parameters: readonly unknown[]) =>
+    new Promise<Row[]>((resolve, reject) => run(text, parameters, prepared.get(text), resolve, reject));
 }
+
+/** Postgres' refusal of a prepared statement whose result columns changed since it was planned. */
+const isStalePlan = (error: Error): boolean =>
+  (error as Error & { code?: string }).code === '0A000' && error.message === 'cached plan must not change result type';
 
 /**
  * Sends one statement, by `name` when it has one. The Query is made from the text and the

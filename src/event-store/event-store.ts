@@ -217,8 +217,9 @@ export interface EventStore extends EventStoreSession {
    */
   readonly [storeLocals]?: StoreLocals;
   /**
-   * Runs one compiled statement on the pool, outside any transaction (readModel's prepared
-   * reads). Optional: without it, they go through `read`.
+   * Runs one compiled statement on the pool, outside any transaction, as a named prepared
+   * statement where the store has them (readModel's prepared reads). Optional: without it,
+   * they go through `read`.
    *
    * @internal
    */
