@@ -31,7 +31,8 @@ export interface KeyStore {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type KeyStoreDb = Kysely<any> | Transaction<any>;
 
-interface KeyRow {
+/** A row of `data_keys`. */
+export interface KeyRow {
   key_id: string;
   subject: string;
   wrapped: Buffer | Uint8Array;
@@ -128,16 +129,28 @@ export class PostgresKeyStore implements KeyStore {
       ),
     );
     const keys = new Map<string, DataKey>();
-    if (rows.length === 0) return keys;
+    for (const key of this.unwrap(rows as KeyRow[])) keys.set(key.subject, key);
+    return keys;
+  }
+
+  /**
+   * Data keys from rows of `data_keys` a statement of the store read itself (an
+   * aggregate's load reads the keys its events name in the same statement: see
+   * readStreamFromSnapshotQuery), checked and unwrapped as every key read here is.
+   *
+   * @internal
+   * @throws PrivacyKeyError ('mismatch') for a key wrapped by another master key, ('corrupt') for an altered one.
+   */
+  unwrap(rows: readonly KeyRow[]): DataKey[] {
+    if (rows.length === 0) return [];
     const master = this.#master();
     const fingerprint = this.#fingerprintOf(master);
-    for (const row of rows as KeyRow[]) {
+    return rows.map((row) => {
       if (row.master_key !== fingerprint) throw mismatch(this.schema, row.master_key, fingerprint);
       const key = open(master, Buffer.from(row.wrapped), `${row.key_id}\u0000${row.subject}`);
       if (!key) throw new PrivacyKeyError('corrupt', `the data key ${row.key_id} in ${this.schema} fails its integrity check: it was altered`);
-      keys.set(row.subject, { keyId: row.key_id, subject: row.subject, key });
-    }
-    return keys;
+      return { keyId: row.key_id, subject: row.subject, key };
+    });
   }
 
   /**

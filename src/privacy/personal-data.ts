@@ -92,11 +92,19 @@ export async function revealEvents<E extends RecordedEvent>(privacy: PrivacyCont
   if (!hasSealed(events)) return events;
   if (!privacy) throw new PrivacyKeyError('missing', 'events with personal fields were read by a store without a key store');
   const ids = events.flatMap((event) => entriesOf(event.data)?.map((entry) => entry.k) ?? []);
-  const keys = await privacy.keyStore.keysById(ids, db);
+  return revealWith(events, await privacy.keyStore.keysById(ids, db));
+}
+
+/**
+ * revealEvents with the keys already at hand, by key id: those that still existed when
+ * the events were read (a statement that read the events and their keys together).
+ */
+export function revealWith<E extends RecordedEvent>(events: E[], keys: ReadonlyMap<string, DataKey>): E[] {
+  if (!hasSealed(events)) return events;
   return events.map((event) => (entriesOf(event.data) ? revealOne(event, keys) : event));
 }
 
-function revealOne<E extends RecordedEvent>(event: E, keys: Map<string, DataKey>): E {
+function revealOne<E extends RecordedEvent>(event: E, keys: ReadonlyMap<string, DataKey>): E {
   const { [personalKey]: entries, ...data } = event.data as Record<string, unknown> & { [personalKey]: SealedEntry[] };
   const erased: string[] = [];
   for (const entry of entries) {

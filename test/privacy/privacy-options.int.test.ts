@@ -295,6 +295,9 @@ describe('privacy.keyStore', () => {
     const sealed = JSON.parse(raw!) as { $personal: { s: string; k: string; f: string[] }[] };
     expect(sealed.$personal).toEqual([expect.objectContaining({ s: 'c1', k: memoryKeys.bySubject.get('c1')!.keyId, f: ['email'] })]);
     expect((await withKeyStore.readStream('member-c1'))[0]!.data).toEqual({ memberId: 'c1', email: 'ada@example.com', plan: 'basic' });
+    // An aggregate's load asks it too (the store's own key table is read within the load's statement).
+    const loaded = await withKeyStore.readStreamFromSnapshot('member-c1', { snapshotVersion: 1 });
+    expect(loaded.events[0]!.data).toEqual({ memberId: 'c1', email: 'ada@example.com', plan: 'basic' });
 
     const result = await forget(withKeyStore, 'c1');
     expect(result).toMatchObject({ subject: 'c1', keysDeleted: 1, report: { forgotten: true } });
@@ -303,6 +306,7 @@ describe('privacy.keyStore', () => {
     const [erased] = await withKeyStore.readStream('member-c1');
     expect(erased!.data).toEqual({ memberId: 'c1', email: null, plan: 'basic' });
     expect(erased!.erased).toEqual(['email']);
+    expect((await withKeyStore.readStreamFromSnapshot('member-c1', { snapshotVersion: 1 })).events[0]).toEqual(erased);
     // Another subject's fields are untouched.
     const [kept] = await withKeyStore.readStream('member-c2');
     expect(kept!.data).toEqual({ memberId: 'c2', email: 'grace@example.com', plan: 'basic' });

@@ -1,6 +1,7 @@
 import type { RecordedEvent } from '../event-store.js';
 import { CompiledQuery } from 'kysely';
 import { quoteIdent } from '../../database/quote-ident.js';
+import type { KeyColumn } from './personal.js';
 
 /**
  * Stream reads and snapshot reads are on the path of every command (loading an
@@ -41,16 +42,33 @@ export interface ReadStreamRange {
 }
 
 /**
+ * With the store's own key schema, the column of the data keys an event with personal
+ * fields names, those that still exist, wrapped, as the key store reads them
+ * (`personal_keys`; null for an event without personal fields). A stream read whose
+ * events hold personal data, every command's load of such an aggregate among them, would
+ * otherwise take a second round trip for its keys. Nothing for a key store of the user's.
+ */
+function personalKeys(keySchema: string | undefined): string {
+  if (keySchema === undefined) return '';
+  return `,
+        CASE WHEN ev.data -> '$personal' IS NOT NULL THEN (
+          SELECT json_agg(json_build_object('key_id', k.key_id, 'subject', k.subject, 'wrapped', encode(k.wrapped, 'base64'), 'master_key', k.master_key))
+          FROM jsonb_array_elements(ev.data -> '$personal') p
+          JOIN ${quoteIdent(keySchema)}."data_keys" k ON k.key_id = (p ->> 'k')::uuid
+        ) END AS personal_keys`;
+}
+
+/**
  * One round trip: the stream row (deleted? truncated?) with the events in range joined
- * laterally. `$3` and `$4` are NULL for "no upper bound" and "no limit" (LIMIT NULL is no
+ * laterally (and their keys: personalKeys). `$3` and `$4` are NULL for "no upper bound" and "no limit" (LIMIT NULL is no
  * limit in Postgres), so one text serves every range.
  */
-export function readStreamQuery(schema: string, streamId: string, range: ReadStreamRange): CompiledQuery<StreamReadRow> {
+export function readStreamQuery(schema: string, streamId: string, range: ReadStreamRange, keySchema?: string): CompiledQuery<StreamReadRow> {
   const order = range.direction === 'forward' ? 'ASC' : 'DESC';
-  const text = cached(`stream\u0000${schema}\u0000${order}`, () => {
+  const text = cached(`stream\u0000${schema}\u0000${order}\u0000${keySchema ?? ''}`, () => {
     const s = quoteIdent(schema);
     return `SELECT s.deleted_at, ev.global_position, ev.stream_id, ev.stream_version, ev.event_id, ev.type,
-        ev.schema_version, ev.data, ev.metadata, ev.recorded_at
+        ev.schema_version, ev.data, ev.metadata, ev.recorded_at${personalKeys(keySchema)}
       FROM ${s}."streams" s
       LEFT JOIN LATERAL (
         SELECT ${eventFields('e')} FROM ${streamEvents(
@@ -97,28 +115,30 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
   };
 }
 
-/** A stream read's row: the stream's tombstone, and an event (all null when none matched). */
-export type StreamReadRow = { deleted_at: Date | null } & (EventRow | { [K in keyof EventRow]: null });
+/** A stream read's row: the stream's tombstone, and an event (all null when none matched), with its keys when asked for (personalKeys). */
+export type StreamReadRow = { deleted_at: Date | null; personal_keys?: KeyColumn[] | null } & (EventRow | { [K in keyof EventRow]: null });
 
 /**
  * Loading an aggregate in one round trip: the stream row, its snapshot of the wanted
  * snapshot version, and the first page of events after the snapshot. The snapshot's
  * state rides on the first row only (`n = 1`), so a page of events does not carry a
  * large state once per row.
+ * With `keySchema`, each event carries its keys (personalKeys).
  */
 export function readStreamFromSnapshotQuery(
   schema: string,
   streamId: string,
   snapshotVersion: number,
   limit: number,
+  keySchema?: string,
 ): CompiledQuery<StreamFromSnapshotRow> {
-  const text = cached(`stream-from-snapshot\u0000${schema}`, () => {
+  const text = cached(`stream-from-snapshot\u0000${schema}\u0000${keySchema ?? ''}`, () => {
     const s = quoteIdent(schema);
     return `SELECT s.deleted_at, s.version AS stream_current_version, s.truncate_before, s.history_start,
         sn.stream_version AS snapshot_stream_version,
         CASE WHEN ev.n IS NULL OR ev.n = 1 THEN sn.state END AS snapshot_state,
         ev.global_position, ev.stream_id, ev.stream_version, ev.event_id, ev.type,
-        ev.schema_version, ev.data, ev.metadata, ev.recorded_at
+        ev.schema_version, ev.data, ev.metadata, ev.recorded_at${personalKeys(keySchema)}
       FROM ${s}."streams" s
       LEFT JOIN ${s}."snapshots" sn ON sn.stream_id = s.stream_id AND sn.snapshot_version = $2::integer
       LEFT JOIN LATERAL (

@@ -1,4 +1,4 @@
-import { revealed } from './personal.js';
+import { keySchemaOf, revealed, revealedWithKeys } from './personal.js';
 import { bothSides } from './log-sides.js';
 import { CompiledQuery } from 'kysely';
 import { z } from 'zod';
@@ -60,13 +60,21 @@ export async function readStream<E extends RecordedEvent = RecordedEvent>(
   session.assertOpen();
   const id = parseInput(streamIdSchema, streamId, 'streamId');
   const { fromVersion = 1, toVersion, direction = 'forward', limit } = parseInput(readStreamOptionsSchema, options, 'options') ?? {};
-  const query = readStreamQuery(session.schema, id, { fromVersion, toVersion, direction, limit });
+  const keySchema = keySchemaOf(session);
+  const query = readStreamQuery(session.schema, id, { fromVersion, toVersion, direction, limit }, keySchema);
   session.prepare(query.sql);
   const { rows } = await session.executor.executeQuery(query);
   if (rows.length === 0) return [];
   if (rows[0]!.deleted_at !== null) throw new StreamDeletedError(id);
   if (rows[0]!.global_position === null) return [];
-  return revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
+  const events = rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  // The statement read the keys along where it could; a key store of the user's is asked.
+  if (keySchema === undefined) return revealed(session, events);
+  return revealedWithKeys(
+    session,
+    events,
+    rows.map((row) => row.personal_keys),
+  );
 }
 
 export async function readAll<E extends RecordedEvent = RecordedEvent>(session: SessionContext, options?: ReadAllOptions): Promise<E[]> {

@@ -1,4 +1,4 @@
-import { revealed } from './personal.js';
+import { keySchemaOf, revealed, revealedWithKeys } from './personal.js';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { StreamDeletedError, ValidationError } from '../../errors.js';
@@ -48,7 +48,8 @@ export async function readStreamFromSnapshot<E extends RecordedEvent = RecordedE
   session.assertOpen();
   const id = parseInput(streamIdSchema, streamId, 'streamId');
   const { snapshotVersion, limit = 1000 } = parseInput(readStreamFromSnapshotOptionsSchema, options, 'options');
-  const query = readStreamFromSnapshotQuery(session.schema, id, snapshotVersion, limit);
+  const keySchema = keySchemaOf(session);
+  const query = readStreamFromSnapshotQuery(session.schema, id, snapshotVersion, limit, keySchema);
   session.prepare(query.sql);
   const { rows } = await session.executor.executeQuery(query);
   const first = rows[0];
@@ -58,7 +59,16 @@ export async function readStreamFromSnapshot<E extends RecordedEvent = RecordedE
     first.snapshot_stream_version === null
       ? null
       : { snapshotVersion, streamVersion: Number(first.snapshot_stream_version), state: first.snapshot_state };
-  const events = first.global_position === null ? [] : await revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
+  const recorded = first.global_position === null ? [] : rows.map((row) => toRecordedEvent(row as EventRow) as E);
+  // The statement read the keys along where it could; a key store of the user's is asked.
+  const events =
+    keySchema === undefined
+      ? await revealed(session, recorded)
+      : revealedWithKeys(
+          session,
+          recorded,
+          rows.map((row) => row.personal_keys),
+        );
   const stream = {
     version: Number(first.stream_current_version),
     truncateBefore: Number(first.truncate_before),
