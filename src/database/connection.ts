@@ -49,8 +49,10 @@ export interface Connection {
   /**
    * Runs one statement on a pooled connection, outside any transaction, and returns its
    * rows: the path of hot reads whose SQL is already compiled (`readModel(...).prepare`),
-   * without kysely's executor between them and the pool. Named as `prepare` said, with
-   * errors translated and the pool's wait bounded like every other statement.
+   * without kysely's executor between them and the pool. On Postgres every statement it
+   * runs is a named prepared statement, under a name of its own (not `prepare`'s: a
+   * statement Postgres refuses after a read model's columns changed is handled here
+   * only); errors are translated and the pool's wait bounded like every other statement.
    */
   query<Row>(text: string, parameters: readonly unknown[]): Promise<Row[]>;
   /**
@@ -187,6 +189,14 @@ interface PoolSource {
 function fromPool(source: PoolSource): Connection {
   const { kind, owned, namedStatements, limits, connectFailure, translateError } = source;
   const prepared = new Map<string, string>();
+  // The names of Connection.query's statements, apart from `prepared`'s: the same text
+  // sent through kysely (a read in a transaction) keeps its own, unnamed or `prepare`d.
+  const reads = new Map<string, string>();
+  const readNames = (text: string): string => {
+    let name = reads.get(text);
+    if (name === undefined) reads.set(text, (name = statementName('annals_read_', text)));
+    return name;
+  };
   // One view per pooled client, made once: kysely keeps its connection object per client
   // it is handed, so a new view on every checkout would make it a new one each time too.
   const views = new WeakMap<PostgresPoolClient, PostgresPoolClient>();
@@ -226,7 +236,7 @@ function fromPool(source: PoolSource): Connection {
     db,
     query:
       namedStatements && typeof pool !== 'function'
-        ? poolQuery(pool as unknown as pg.Pool, prepared, connectFailed, translateError)
+        ? poolQuery(pool as unknown as pg.Pool, readNames, connectFailed, translateError)
         : async <Row>(text: string, parameters: readonly unknown[]) => {
             const client = await (wrapped ?? (await (dialectPool as () => Promise<PostgresPool>)())).connect();
             try {
@@ -237,7 +247,7 @@ function fromPool(source: PoolSource): Connection {
           },
     prepare(text) {
       if (!namedStatements || prepared.has(text)) return;
-      prepared.set(text, `annals_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`);
+      prepared.set(text, statementName('annals_', text));
     },
     listen: listeners.listen,
     async close() {
@@ -267,4 +277,9 @@ function poolTimeoutError(error: unknown, kind: Connection['kind'], limits: { si
     { timeoutMs: limits.timeoutMs, poolSize: kind === 'pglite' ? 1 : limits.size, backend: kind },
     { cause: error },
   );
+}
+
+/** A statement's name on a connection: `prefix` and a hash of its text (Postgres keeps 63 bytes of a name). */
+function statementName(prefix: string, text: string): string {
+  return `${prefix}${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
 }

@@ -51,21 +51,25 @@ export function withNamedStatements(client: pg.PoolClient, prepared: Map<string,
 
 /**
  * Connection.query on a pg pool: the pool's callbacks and pg's, one promise per call,
- * where kysely's executor made about ten.
+ * where kysely's executor made about ten. Every statement runs named (`nameOf`), planned
+ * once per connection.
  *
- * A named statement is planned for the result columns its relations had when the
- * connection prepared it. When they change (a rebuild switch that gives a read model
- * other columns, through its views), Postgres refuses it from then on ("cached plan must
- * not change result type"), and pg would keep sending it by name. Postgres refuses it
- * before running it, so the read runs again, unnamed, on another connection; the one
- * that holds the stale statement is closed with it.
+ * pg remembers which names it has prepared on each connection, and sends a known one by
+ * name alone; Postgres can refuse that, before running anything:
+ * - the statement was planned for the result columns its relations had then, and they
+ *   changed: a rebuild switch that gives a read model other columns, through its views
+ *   ("cached plan must not change result type");
+ * - the connection no longer has it (a `DEALLOCATE` or `DISCARD ALL` on a pool of the
+ *   caller's, or a statement pg closed after a parameter failed to serialize).
+ * pg would go on sending it by name on that connection, so the connection is closed, and
+ * the read runs again, unnamed, on another.
  */
-export function poolQuery(pool: pg.Pool, prepared: Map<string, string>, connectFailed: Translate, translate: Translate | undefined) {
+export function poolQuery(pool: pg.Pool, nameOf: (text: string) => string, connectFailed: Translate, translate: Translate | undefined) {
   const run = <Row>(text: string, parameters: readonly unknown[], name: string | undefined, resolve: (rows: Row[]) => void, reject: (error: unknown) => void): void => {
     pool.connect((connectError, client, release) => {
       if (connectError || client === undefined) return reject(connectFailed(connectError));
       send(client, text, parameters, name, (error, result) => {
-        if (error && name !== undefined && isStalePlan(error)) {
+        if (error && name !== undefined && isStaleStatement(error)) {
           release(error);
           return run(text, parameters, undefined, resolve, reject);
         }
@@ -75,13 +79,19 @@ export function poolQuery(pool: pg.Pool, prepared: Map<string, string>, connectF
       });
     });
   };
-  return <Row>(text: string, parameters: readonly unknown[]) =>
-    new Promise<Row[]>((resolve, reject) => run(text, parameters, prepared.get(text), resolve, reject));
+  return <Row>(text: string, parameters: readonly unknown[]) => new Promise<Row[]>((resolve, reject) => run(text, parameters, nameOf(text), resolve, reject));
 }
 
-/** Postgres' refusal of a prepared statement whose result columns changed since it was planned. */
-const isStalePlan = (error: Error): boolean =>
-  (error as Error & { code?: string }).code === '0A000' && error.message === 'cached plan must not change result type';
+/**
+ * Postgres' refusals of a named statement pg believes prepared (poolQuery). By SQLSTATE
+ * and the routine that raised it, which are never translated (the message is, with
+ * `lc_messages`).
+ */
+function isStaleStatement(error: Error): boolean {
+  const { code, routine } = error as Error & { code?: string; routine?: string };
+  if (code === '26000') return true; // invalid_sql_statement_name: no such prepared statement
+  return code === '0A000' && (routine === 'RevalidateCachedQuery' || error.message === 'cached plan must not change result type');
+}
 
 /**
  * Sends one statement, by `name` when it has one. The Query is made from the text and the

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { catchUpProjections, createEventStore, defineProjection, startRebuild } from '../../src/index.js';
 import { readModel } from '../../src/graphql/read-model.js';
@@ -109,5 +110,27 @@ describe('prepared reads', () => {
     // Every connection answers in the new shape from now on.
     const answers = await Promise.all(Array.from({ length: connections * 4 }, () => countsOf({ store }, ['a', 'b'])));
     expect(answers.map((rows) => JSON.stringify(rows))).toEqual(Array.from({ length: connections * 4 }, () => after));
+  });
+
+  it('answer on a connection whose statements were deallocated behind pg\'s back', async () => {
+    const name = `dealloc_${randomUUID().slice(0, 6)}`;
+    const v1 = counter(name, 1);
+    await like(name, 'a', 2);
+    await catchUpProjections(store, [v1]);
+    // A pool of the caller's, of one connection: what the store runs, and what the caller does on it.
+    const pool = new pg.Pool({ connectionString: testDatabaseUrl, max: 1 });
+    const own = createEventStore(pool, { schema });
+    try {
+      const countsOf = readModel<Tables>(v1).prepare((db, ids: readonly string[]) => db.selectFrom('counts').selectAll().where('post_id', '=', sql<string>`any(${ids}::text[])`));
+      expect(await countsOf({ store: own }, ['a'])).toEqual([{ post_id: 'a', n: 2 }]);
+      const client = await pool.connect();
+      await client.query('DEALLOCATE ALL');
+      client.release();
+      expect(await countsOf({ store: own }, ['a'])).toEqual([{ post_id: 'a', n: 2 }]);
+      expect(await countsOf({ store: own }, ['a'])).toEqual([{ post_id: 'a', n: 2 }]);
+    } finally {
+      await own.close();
+      await pool.end();
+    }
   });
 });

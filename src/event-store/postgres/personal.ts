@@ -55,7 +55,7 @@ export function keySchemaOf(session: SessionContext): string | undefined {
   return keyStore instanceof PostgresKeyStore ? keyStore.schema : undefined;
 }
 
-/** A key as a statement reads it along with the events that name it (`wrapped` in base64). */
+/** A key as a statement reads it along with the events that name it (`wrapped` in hex). */
 export interface KeyColumn {
   key_id: string;
   subject: string;
@@ -73,7 +73,7 @@ export function revealedWithKeys<E extends RecordedEvent>(session: SessionContex
   for (const column of keyColumns) for (const key of column ?? []) rows.set(key.key_id, key);
   if (rows.size === 0) return revealWith(events, noKeys);
   const keyStore = session.privacy.keyStore as PostgresKeyStore;
-  const keys = keyStore.unwrap([...rows.values()].map((row) => ({ ...row, wrapped: Buffer.from(row.wrapped, 'base64') })));
+  const keys = keyStore.unwrap([...rows.values()].map((row) => ({ ...row, wrapped: Buffer.from(row.wrapped, 'hex') })));
   return revealWith(events, new Map(keys.map((key) => [key.keyId, key])));
 }
 

@@ -101,8 +101,6 @@ export class PostgresEventStore extends Session implements EventStore {
   /** @internal See storeQuery. */
   [storeQuery]<Row>(text: string, parameters: readonly unknown[]): Promise<Row[]> {
     this.#check();
-    // A prepared read is a hot path by its nature: planned once per connection, not per call.
-    this.#connection.prepare(text);
     return this.#connection.query<Row>(text, parameters);
   }
 

@@ -43,7 +43,7 @@ export interface ReadStreamRange {
 
 /**
  * With the store's own key schema, the column of the data keys an event with personal
- * fields names, those that still exist, wrapped, as the key store reads them
+ * fields names, those that still exist, wrapped (in hex), as the key store reads them
  * (`personal_keys`; null for an event without personal fields). A stream read whose
  * events hold personal data, every command's load of such an aggregate among them, would
  * otherwise take a second round trip for its keys. Nothing for a key store of the user's.
@@ -51,8 +51,8 @@ export interface ReadStreamRange {
 function personalKeys(keySchema: string | undefined): string {
   if (keySchema === undefined) return '';
   return `,
-        CASE WHEN ev.data -> '$personal' IS NOT NULL THEN (
-          SELECT json_agg(json_build_object('key_id', k.key_id, 'subject', k.subject, 'wrapped', encode(k.wrapped, 'base64'), 'master_key', k.master_key))
+        CASE WHEN jsonb_typeof(ev.data -> '$personal') = 'array' THEN (
+          SELECT json_agg(json_build_object('key_id', k.key_id, 'subject', k.subject, 'wrapped', encode(k.wrapped, 'hex'), 'master_key', k.master_key))
           FROM jsonb_array_elements(ev.data -> '$personal') p
           JOIN ${quoteIdent(keySchema)}."data_keys" k ON k.key_id = (p ->> 'k')::uuid
         ) END AS personal_keys`;
