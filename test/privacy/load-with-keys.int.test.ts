@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEventStore, defineAggregate, forget, handleCommand, loadAggregate, PrivacyKeyError, type EventStore } from '../../src/index.js';
 import { countedStore } from '../graphql/support/likes-service.js';
-import { testDatabaseUrl } from '../setup/database.js';
+import { createTestStore, testDatabaseUrl } from '../setup/database.js';
 
 const { store, statements } = await countedStore('load_with_keys', 4);
 const admin = new pg.Pool({ connectionString: testDatabaseUrl, max: 2 });
@@ -107,5 +107,18 @@ describe('loading an aggregate with personal data', () => {
     const error = await loadEvents(store, 'a3').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PrivacyKeyError);
     expect(error).toMatchObject({ problem: 'corrupt' });
+  });
+
+  it.each([
+    ['readStream', (on: EventStore) => on.readStream('member-n1')],
+    ['readStreamFromSnapshot', async (on: EventStore) => (await loadEvents(on, 'n1')).events],
+  ])('goes on without the key table where it cannot be read, as before: %s', async (_read, read) => {
+    const keyless = await createTestStore('load_keys_dropped');
+    await keyless.appendToStream('member-n1', [{ type: 'Visited', data: { memberId: 'n1' } }]);
+    // A role that reads no personal data may have no privilege on the key table; here it is gone.
+    await admin.query(`DROP TABLE "${keyless.schema}#keys".data_keys`);
+    expect((await read(keyless)).map((event) => event.data)).toEqual([{ memberId: 'n1' }]);
+    expect((await read(keyless)).map((event) => event.data)).toEqual([{ memberId: 'n1' }]);
+    expect((await loadAggregate(keyless, member, 'n1')).state).toMatchObject({ visits: 1 });
   });
 });

@@ -1,7 +1,7 @@
 import { CompiledQuery } from 'kysely';
 import { quoteIdent } from '../../database/quote-ident.js';
 import { PostgresKeyStore, type DataKey } from '../../privacy/key-store.js';
-import { revealEvents, revealWith, sealEvents } from '../../privacy/personal-data.js';
+import { revealEvents, revealWith, sealEvents, type PrivacyContext } from '../../privacy/personal-data.js';
 import type { RecordedEvent } from '../records.js';
 import type { PreparedAppend } from '../validation.js';
 import type { SessionContext } from './session-context.js';
@@ -51,8 +51,28 @@ export function revealed<E extends RecordedEvent>(session: SessionContext, event
  * key store's (PostgresKeyStore), not one of the user's (a KMS, a vault).
  */
 export function keySchemaOf(session: SessionContext): string | undefined {
-  const { keyStore } = session.privacy;
-  return keyStore instanceof PostgresKeyStore ? keyStore.schema : undefined;
+  const { privacy } = session;
+  if (keysAlongRefused.has(privacy)) return undefined;
+  return privacy.keyStore instanceof PostgresKeyStore ? privacy.keyStore.schema : undefined;
+}
+
+/** Stores whose stream reads found the key table unreadable: they read without it. */
+const keysAlongRefused = new WeakSet<PrivacyContext>();
+
+/**
+ * Whether a stream read that read its keys along failed for the key table alone: it is
+ * missing (migrated under another `privacy.keySchema`), or the role has no privilege on
+ * it (one that reads no personal data may have none). The store's stream reads then go
+ * without it from now on, as before, and the caller runs this one again. Not inside a
+ * transaction: the failure has aborted it.
+ */
+export function keysAlongFailed(session: SessionContext, keySchema: string, error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (session.inTransaction || typeof message !== 'string' || !(code === '42501' || code === '42P01' || code === '3F000')) return false;
+  // Identifiers are not translated in Postgres' messages, whatever lc_messages says.
+  if (!message.includes('data_keys') && !message.includes(keySchema)) return false;
+  keysAlongRefused.add(session.privacy);
+  return true;
 }
 
 /** A key as a statement reads it along with the events that name it (`wrapped` in hex). */

@@ -1,4 +1,4 @@
-import { keySchemaOf, revealed, revealedWithKeys } from './personal.js';
+import { keysAlongFailed, keySchemaOf, revealed, revealedWithKeys } from './personal.js';
 import { bothSides } from './log-sides.js';
 import { CompiledQuery } from 'kysely';
 import { z } from 'zod';
@@ -63,7 +63,14 @@ export async function readStream<E extends RecordedEvent = RecordedEvent>(
   const keySchema = keySchemaOf(session);
   const query = readStreamQuery(session.schema, id, { fromVersion, toVersion, direction, limit }, keySchema);
   session.prepare(query.sql);
-  const { rows } = await session.executor.executeQuery(query);
+  const rows = await session.executor.executeQuery(query).then(
+    (result) => result.rows,
+    (error: unknown) => {
+      if (keySchema !== undefined && keysAlongFailed(session, keySchema, error)) return undefined;
+      throw error;
+    },
+  );
+  if (rows === undefined) return readStream(session, streamId, options);
   if (rows.length === 0) return [];
   if (rows[0]!.deleted_at !== null) throw new StreamDeletedError(id);
   if (rows[0]!.global_position === null) return [];
