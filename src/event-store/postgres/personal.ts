@@ -66,7 +66,7 @@ const keysAlongRefused = new WeakSet<PrivacyContext>();
  * without it from now on, as before, and the caller runs this one again. Not inside a
  * transaction: the failure has aborted it.
  */
-export function keysAlongFailed(session: SessionContext, keySchema: string, error: unknown): boolean {
+function keysAlongFailed(session: SessionContext, keySchema: string, error: unknown): boolean {
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (session.inTransaction || typeof message !== 'string' || !(code === '42501' || code === '42P01' || code === '3F000')) return false;
   // Identifiers are not translated in Postgres' messages, whatever lc_messages says.
@@ -98,3 +98,18 @@ export function revealedWithKeys<E extends RecordedEvent>(session: SessionContex
 }
 
 const noKeys: ReadonlyMap<string, DataKey> = new Map();
+
+/**
+ * The rows of a stream read's statement, or undefined when it read its keys along
+ * (`keySchema`) and failed for the key table alone (keysAlongFailed): run it again, it
+ * goes without them now.
+ */
+export function rowsUnlessKeysRefused<Row>(session: SessionContext, keySchema: string | undefined, result: Promise<{ rows: Row[] }>): Promise<Row[] | undefined> {
+  return result.then(
+    (done) => done.rows,
+    (error: unknown) => {
+      if (keySchema !== undefined && keysAlongFailed(session, keySchema, error)) return undefined;
+      throw error;
+    },
+  );
+}

@@ -1,4 +1,4 @@
-import { keysAlongFailed, keySchemaOf, revealed, revealedWithKeys } from './personal.js';
+import { keySchemaOf, revealed, revealedWithKeys, rowsUnlessKeysRefused } from './personal.js';
 import { bothSides } from './log-sides.js';
 import { CompiledQuery } from 'kysely';
 import { z } from 'zod';
@@ -63,13 +63,7 @@ export async function readStream<E extends RecordedEvent = RecordedEvent>(
   const keySchema = keySchemaOf(session);
   const query = readStreamQuery(session.schema, id, { fromVersion, toVersion, direction, limit }, keySchema);
   session.prepare(query.sql);
-  const rows = await session.executor.executeQuery(query).then(
-    (result) => result.rows,
-    (error: unknown) => {
-      if (keySchema !== undefined && keysAlongFailed(session, keySchema, error)) return undefined;
-      throw error;
-    },
-  );
+  const rows = await rowsUnlessKeysRefused(session, keySchema, session.executor.executeQuery(query));
   if (rows === undefined) return readStream(session, streamId, options);
   if (rows.length === 0) return [];
   if (rows[0]!.deleted_at !== null) throw new StreamDeletedError(id);

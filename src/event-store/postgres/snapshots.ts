@@ -1,4 +1,4 @@
-import { keysAlongFailed, keySchemaOf, revealed, revealedWithKeys } from './personal.js';
+import { keySchemaOf, revealed, revealedWithKeys, rowsUnlessKeysRefused } from './personal.js';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { StreamDeletedError, ValidationError } from '../../errors.js';
@@ -51,13 +51,7 @@ export async function readStreamFromSnapshot<E extends RecordedEvent = RecordedE
   const keySchema = keySchemaOf(session);
   const query = readStreamFromSnapshotQuery(session.schema, id, snapshotVersion, limit, keySchema);
   session.prepare(query.sql);
-  const rows = await session.executor.executeQuery(query).then(
-    (result) => result.rows,
-    (error: unknown) => {
-      if (keySchema !== undefined && keysAlongFailed(session, keySchema, error)) return undefined;
-      throw error;
-    },
-  );
+  const rows = await rowsUnlessKeysRefused(session, keySchema, session.executor.executeQuery(query));
   if (rows === undefined) return readStreamFromSnapshot(session, streamId, options);
   const first = rows[0];
   if (!first) return { snapshot: null, events: [], stream: null };
