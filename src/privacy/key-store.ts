@@ -134,9 +134,9 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   /**
-   * Data keys from rows of `data_keys` a statement of the store read itself (an
-   * aggregate's load reads the keys its events name in the same statement: see
-   * readStreamFromSnapshotQuery), checked and unwrapped as every key read here is.
+   * Data keys from rows of `data_keys` a statement of the store read itself (a stream
+   * read takes the keys its events name in the same statement: personalKeys in
+   * event-store/postgres/read-statements.ts), checked and unwrapped as every key read here is.
    *
    * @internal
    * @throws PrivacyKeyError ('mismatch') for a key wrapped by another master key, ('corrupt') for an altered one.

@@ -92,7 +92,7 @@ export async function revealEvents<E extends RecordedEvent>(privacy: PrivacyCont
   if (!hasSealed(events)) return events;
   if (!privacy) throw new PrivacyKeyError('missing', 'events with personal fields were read by a store without a key store');
   const ids = events.flatMap((event) => entriesOf(event.data)?.map((entry) => entry.k) ?? []);
-  return revealWith(events, await privacy.keyStore.keysById(ids, db));
+  return revealAll(events, await privacy.keyStore.keysById(ids, db));
 }
 
 /**
@@ -100,7 +100,10 @@ export async function revealEvents<E extends RecordedEvent>(privacy: PrivacyCont
  * the events were read (a statement that read the events and their keys together).
  */
 export function revealWith<E extends RecordedEvent>(events: E[], keys: ReadonlyMap<string, DataKey>): E[] {
-  if (!hasSealed(events)) return events;
+  return hasSealed(events) ? revealAll(events, keys) : events;
+}
+
+function revealAll<E extends RecordedEvent>(events: E[], keys: ReadonlyMap<string, DataKey>): E[] {
   return events.map((event) => (entriesOf(event.data) ? revealOne(event, keys) : event));
 }
 

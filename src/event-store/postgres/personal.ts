@@ -84,16 +84,23 @@ export interface KeyColumn {
 }
 
 /**
- * Events as read, with personal fields opened or erased, by the keys the same statement
- * read (keySchemaOf): the keys that existed in that statement's snapshot, as a separate
- * lookup would have found them just after, one round trip fewer.
+ * A stream read's events with personal fields opened or erased: by the keys its statement
+ * read along (`keySchema`, personal_keys), the keys that existed in that statement's
+ * snapshot, as a separate lookup would have found them just after, one round trip fewer;
+ * without a key schema, by asking the key store (revealed).
  */
-export function revealedWithKeys<E extends RecordedEvent>(session: SessionContext, events: E[], keyColumns: readonly (readonly KeyColumn[] | null | undefined)[]): E[] {
-  const rows = new Map<string, KeyColumn>();
-  for (const column of keyColumns) for (const key of column ?? []) rows.set(key.key_id, key);
-  if (rows.size === 0) return revealWith(events, noKeys);
+export async function revealedStreamRows<E extends RecordedEvent>(
+  session: SessionContext,
+  keySchema: string | undefined,
+  events: E[],
+  rows: readonly { personal_keys?: readonly KeyColumn[] | null | undefined }[],
+): Promise<E[]> {
+  if (keySchema === undefined) return revealed(session, events);
+  const byId = new Map<string, KeyColumn>();
+  for (const row of rows) for (const key of row.personal_keys ?? []) byId.set(key.key_id, key);
+  if (byId.size === 0) return revealWith(events, noKeys);
   const keyStore = session.privacy.keyStore as PostgresKeyStore;
-  const keys = keyStore.unwrap([...rows.values()].map((row) => ({ ...row, wrapped: Buffer.from(row.wrapped, 'hex') })));
+  const keys = keyStore.unwrap([...byId.values()].map((key) => ({ ...key, wrapped: Buffer.from(key.wrapped, 'hex') })));
   return revealWith(events, new Map(keys.map((key) => [key.keyId, key])));
 }
 

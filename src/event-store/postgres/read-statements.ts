@@ -60,8 +60,8 @@ function personalKeys(keySchema: string | undefined): string {
 
 /**
  * One round trip: the stream row (deleted? truncated?) with the events in range joined
- * laterally (and their keys: personalKeys). `$3` and `$4` are NULL for "no upper bound" and "no limit" (LIMIT NULL is no
- * limit in Postgres), so one text serves every range.
+ * laterally (and their keys: personalKeys). `$3` and `$4` are NULL for "no upper bound"
+ * and "no limit" (LIMIT NULL is no limit in Postgres), so one text serves every range.
  */
 export function readStreamQuery(schema: string, streamId: string, range: ReadStreamRange, keySchema?: string): CompiledQuery<StreamReadRow> {
   const order = range.direction === 'forward' ? 'ASC' : 'DESC';

@@ -1,4 +1,4 @@
-import { keySchemaOf, revealed, revealedWithKeys, rowsUnlessKeysRefused } from './personal.js';
+import { keySchemaOf, revealed, revealedStreamRows, rowsUnlessKeysRefused } from './personal.js';
 import { bothSides } from './log-sides.js';
 import { CompiledQuery } from 'kysely';
 import { z } from 'zod';
@@ -68,13 +68,11 @@ export async function readStream<E extends RecordedEvent = RecordedEvent>(
   if (rows.length === 0) return [];
   if (rows[0]!.deleted_at !== null) throw new StreamDeletedError(id);
   if (rows[0]!.global_position === null) return [];
-  const events = rows.map((row) => toRecordedEvent(row as EventRow) as E);
-  // The statement read the keys along where it could; a key store of the user's is asked.
-  if (keySchema === undefined) return revealed(session, events);
-  return revealedWithKeys(
+  return revealedStreamRows(
     session,
-    events,
-    rows.map((row) => row.personal_keys),
+    keySchema,
+    rows.map((row) => toRecordedEvent(row as EventRow) as E),
+    rows,
   );
 }
 

@@ -1,4 +1,4 @@
-import { keySchemaOf, revealed, revealedWithKeys, rowsUnlessKeysRefused } from './personal.js';
+import { keySchemaOf, revealedStreamRows, rowsUnlessKeysRefused } from './personal.js';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { StreamDeletedError, ValidationError } from '../../errors.js';
@@ -60,16 +60,7 @@ export async function readStreamFromSnapshot<E extends RecordedEvent = RecordedE
     first.snapshot_stream_version === null
       ? null
       : { snapshotVersion, streamVersion: Number(first.snapshot_stream_version), state: first.snapshot_state };
-  const recorded = first.global_position === null ? [] : rows.map((row) => toRecordedEvent(row as EventRow) as E);
-  // The statement read the keys along where it could; a key store of the user's is asked.
-  const events =
-    keySchema === undefined
-      ? await revealed(session, recorded)
-      : revealedWithKeys(
-          session,
-          recorded,
-          rows.map((row) => row.personal_keys),
-        );
+  const events = first.global_position === null ? [] : await revealedStreamRows(session, keySchema, rows.map((row) => toRecordedEvent(row as EventRow) as E), rows);
   const stream = {
     version: Number(first.stream_current_version),
     truncateBefore: Number(first.truncate_before),
