@@ -1,5 +1,6 @@
 import type { SelectQueryBuilder } from 'kysely';
 import { revealed } from './personal.js';
+import { logBranches, matchingAny } from './log-branches.js';
 import { bothSides } from './log-sides.js';
 import { z } from 'zod';
 import type { EventStoreTables } from '../../database/tables.js';
@@ -45,15 +46,13 @@ interface LogFilter {
   partition?: LogPartition | undefined;
 }
 
-/** The filter shared by readAll, countEvents and readAllCommitted (one array parameter per list, see read-options.ts). */
+/** The positions and partition of countEvents' and readAllCommitted's filter; their types and categories are logBranches or matchingAny. */
 function filtered<O>(query: SelectQueryBuilder<EventStoreTables, 'events', O>, schema: string, filter: LogFilter): SelectQueryBuilder<EventStoreTables, 'events', O> {
-  const { after = 0n, until, types, categories, partition } = filter;
+  const { after = 0n, until, partition } = filter;
   const inPartition = partitionCondition(schema, partition);
   return query
     .where('global_position', '>', after.toString())
     .$if(until !== undefined, (q) => q.where('global_position', '<=', until!.toString()))
-    .$if(types !== undefined, (q) => q.where('type', '=', anyOf(types!, 'text')))
-    .$if(categories !== undefined, (q) => q.where('category', '=', anyOf(categories!, 'text')))
     .$if(inPartition !== undefined, (q) => q.where(inPartition!));
 }
 
@@ -69,7 +68,11 @@ export async function countEvents(session: SessionContext, options?: CountEvents
       .selectNoFrom((eb) => {
         const visible = () =>
           // A count, in no order: the view (both tables) serves it as well as each side would.
-          filtered(eb.selectFrom('events_all' as 'events'), session.schema, filter).where('global_position', '<', eb.selectFrom('log').select('log.bound'));
+          matchingAny(filter.types, filter.categories)(filtered(eb.selectFrom('events_all' as 'events'), session.schema, filter)).where(
+            'global_position',
+            '<',
+            eb.selectFrom('log').select('log.bound'),
+          );
         return [
           visible().select((e) => e.fn.countAll<string | bigint | number>().as('n')).as('count'),
           visible().select('recorded_at').orderBy('global_position').limit(1).as('oldest'),
@@ -99,6 +102,9 @@ export async function readAllCommitted<E extends RecordedEvent = RecordedEvent>(
   session.assertOpen();
   const { limit, ...filter } = parseInput(readAllCommittedOptionsSchema, options, 'options') ?? {};
   // No bound, on purpose (see the top of this file): lastCommittedPosition's counterpart of readAll.
-  const rows = await bothSides(session, (from) => filtered(from, session.schema, filter).select(eventColumns), { limit }).execute();
+  const rows = await bothSides(session, (from) => filtered(from, session.schema, filter).select(eventColumns), {
+    limit,
+    branches: logBranches(filter.types, filter.categories),
+  }).execute();
   return revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
 }

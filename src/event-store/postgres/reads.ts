@@ -1,4 +1,5 @@
 import { keySchemaOf, revealed, revealedStreamRows, rowsUnlessKeysRefused } from './personal.js';
+import { logBranches } from './log-branches.js';
 import { bothSides } from './log-sides.js';
 import { CompiledQuery } from 'kysely';
 import { z } from 'zod';
@@ -89,12 +90,8 @@ export async function readAll<E extends RecordedEvent = RecordedEvent>(session: 
           from
             .select(eventColumns)
             .where('global_position', '>', after.toString())
-            // One array parameter per list, whatever its length (read-options.ts); an
-            // empty one matches nothing.
-            .$if(types !== undefined, (q) => q.where('type', '=', anyOf(types!, 'text')))
-            .$if(categories !== undefined, (q) => q.where('category', '=', anyOf(categories!, 'text')))
             .$if(inPartition !== undefined, (q) => q.where(inPartition!)),
-        { limit, hot: (q) => q.where('global_position', '<', readBound(session.schema)) },
+        { limit, hot: (q) => q.where('global_position', '<', readBound(session.schema)), branches: logBranches(types, categories) },
       ),
     ),
   );
