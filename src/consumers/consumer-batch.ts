@@ -36,6 +36,8 @@ interface Page {
   events: LogEvent[];
   next: bigint;
   full: boolean;
+  /** What the client's prepare found, in the read's transaction. */
+  prepared?: unknown;
 }
 
 /**
@@ -60,24 +62,70 @@ export async function processBatch(client: AnyConsumerClient, unit: ConsumerUnit
         { appends: client.appends === true },
       );
     }
-    const page = await settings.transaction((tx) => readPage(client, unit, { tx, workerId: settings.workerId, fixedLimit }));
+    const page = await (takeReadAhead(unit, fixedLimit) ?? read(client, unit, settings, { fixedLimit }));
     if (!('events' in page)) return page;
-    return await handleAndMove(client, unit, page, { tx: undefined, settings });
+    if (client.readAhead === true && page.full && fixedLimit === undefined) {
+      readAhead.set(unit, { from: page.next, page: read(client, unit, settings, { fixedLimit, from: page.next }) });
+    }
+    const outcome = await handleAndMove(client, unit, page, { tx: undefined, settings });
+    // The page read ahead is the next batch's only if this one moved the checkpoint to its start.
+    if (outcome.kind !== 'done' || outcome.position !== readAhead.get(unit)?.from) void settleReadAhead(unit);
+    return outcome;
   } catch (error) {
+    void settleReadAhead(unit);
     if (error instanceof LostOwnership) return { kind: 'lost' };
     if (error instanceof HandlerFailure) return { kind: 'failed', error: error.failure, from: error.from, failedEvent: error.event, limit: error.limit };
     throw error;
   }
 }
 
+type PageOrInterrupt = Page | { kind: 'lost' } | { kind: 'release' };
+
+/**
+ * The next page of an at-least-once client with `readAhead`, read while the client
+ * handles the current one: from where that batch will move the checkpoint. A page of
+ * the log never changes once read (a reader never skips: nothing can still commit
+ * below what a read returned), so a page read early is the page a read now would start
+ * with; the fence of its own checkpoint move checks ownership as for any batch.
+ */
+const readAhead = new WeakMap<ConsumerUnit, { from: bigint; page: Promise<PageOrInterrupt> }>();
+
+function read(client: AnyConsumerClient, unit: ConsumerUnit, settings: BatchSettings, at: { fixedLimit: number | undefined; from?: bigint }): Promise<PageOrInterrupt> {
+  const reading = settings.transaction(async (tx) => {
+    const page = await readPage(client, unit, { tx, workerId: settings.workerId, fixedLimit: at.fixedLimit, from: at.from });
+    if ('events' in page && client.prepare) page.prepared = await client.prepare(tx, page.events, unit);
+    return page;
+  });
+  // Observed by whoever takes or settles it; never an unhandled rejection meanwhile.
+  reading.catch(() => {});
+  return reading;
+}
+
+function takeReadAhead(unit: ConsumerUnit, fixedLimit: number | undefined): Promise<PageOrInterrupt> | undefined {
+  const ahead = readAhead.get(unit);
+  readAhead.delete(unit);
+  if (ahead === undefined || fixedLimit === undefined) return ahead?.page;
+  // A batch of a fixed size (isolating a failure) reads its own page.
+  void ahead.page.catch(() => {});
+  return undefined;
+}
+
+/** Drops the unit's page read ahead, if any: resolves once its read is over (a partition's loop waits for it before it ends, so no read outlives the store). */
+export async function settleReadAhead(unit: ConsumerUnit): Promise<void> {
+  const ahead = readAhead.get(unit);
+  readAhead.delete(unit);
+  await ahead?.page.catch(() => {});
+}
+
 async function readPage(
   client: AnyConsumerClient,
   unit: ConsumerUnit,
-  { tx, workerId, fixedLimit }: { tx: EventStoreTransaction; workerId: string; fixedLimit: number | undefined },
-): Promise<Page | { kind: 'lost' } | { kind: 'release' }> {
+  { tx, workerId, fixedLimit, from: ahead }: { tx: EventStoreTransaction; workerId: string; fixedLimit: number | undefined; from?: bigint | undefined },
+): Promise<PageOrInterrupt> {
   const state = await readPartition(tx, unit, workerId);
   if (!state?.mine || state.stopped) return { kind: 'lost' };
-  const from = state.position;
+  // Read ahead: from where the batch being handled will move the checkpoint.
+  const from = ahead ?? state.position;
   const plan = (await client.plan(tx, unit, { from, fixedLimit })) as BatchPlan | { kind: 'lost' | 'release' };
   if ('kind' in plan) return plan;
   const limit = fixedLimit ?? plan.limit;
@@ -113,10 +161,10 @@ async function handleAndMove(
   page: Page,
   { tx, settings }: { tx: EventStoreTransaction | undefined; settings: BatchSettings },
 ): Promise<BatchOutcome> {
-  const { from, plan, events, next, full } = page;
+  const { from, plan, events, next, full, prepared } = page;
   let result;
   try {
-    result = await client.handle({ unit, events, plan, from, tx });
+    result = await client.handle({ unit, events, plan, from, tx, prepared });
   } catch (error) {
     if (error instanceof BatchFault) throw error.fault;
     if (isTransientDatabaseError(error)) throw error;

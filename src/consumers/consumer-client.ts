@@ -60,6 +60,8 @@ export interface ConsumerBatch<Event, Plan extends BatchPlan> {
    * client's work, so both commit or neither does. Undefined in mode 'at-least-once'.
    */
   tx: EventStoreTransaction | undefined;
+  /** What the client's `prepare` returned for these events (mode 'at-least-once'). */
+  prepared?: unknown;
 }
 
 /** Where an event sits in the log: what the engine needs of any decoded event (a dead letter names it). */
@@ -119,6 +121,20 @@ export interface ConsumerClient<Event extends LogEvent = RecordedEvent, Plan ext
    * event no other partition can decode does not fail them all.
    */
   select(event: RecordedEvent, unit: ConsumerUnit): Event | undefined;
+  /**
+   * Mode 'at-least-once', optional: in the read's transaction, after `select`, what
+   * `handle` needs from the database about the batch's events (the outbox relay: which
+   * keys have parked messages), handed to it as `batch.prepared`. With `readAhead` it
+   * runs while the previous batch is still being handled: what that batch changes is the
+   * client's to carry over.
+   */
+  prepare?(tx: EventStoreTransaction, events: Event[], unit: ConsumerUnit): Promise<unknown>;
+  /**
+   * Mode 'at-least-once', optional: read the next page while `handle` works on this one,
+   * when this one was full (a backlog), so a batch starts as soon as the previous one's
+   * checkpoint moved. A partition then holds two pages in memory.
+   */
+  readonly readAhead?: boolean;
   /** The work of one batch (may be empty: the checkpoint still moves past events of other types). */
   handle(batch: ConsumerBatch<Event, Plan>): Promise<void | Interrupt | Restart>;
   /** After a batch that caught up with the log's head: release the partition, or go on (optional). */

@@ -6,7 +6,7 @@ import type { EventStore, EventStoreTransaction } from '../event-store/event-sto
 import { AnnalsError } from '../errors.js';
 import { CheckpointNotifier } from './checkpoint-notifier.js';
 import type { AnyConsumerClient, BatchPlan, ConsumerUnit } from './consumer-client.js';
-import { processBatch, type BatchOutcome, type BatchSettings } from './consumer-batch.js';
+import { processBatch, settleReadAhead, type BatchOutcome, type BatchSettings } from './consumer-batch.js';
 import { fairShare } from './fair-share.js';
 import { isTransientDatabaseError } from './failures.js';
 import { isolateFailure } from './isolate-failure.js';
@@ -222,6 +222,7 @@ export class ConsumerEngine {
         await this.sleep(this.backoff(failures));
       }
     }
+    await settleReadAhead(unit);
     if (!unit.lost) await this.#releaseLease(unit);
   }
 

@@ -5,7 +5,7 @@ import type { EventStore, EventStoreTransaction } from '../event-store/event-sto
 import { PublishError } from '../errors/outbox-errors.js';
 import type { Outbox } from './define-outbox.js';
 import type { OutboxMessage } from './message.js';
-import { holdIfLaneHeld, laneKey, lanesWithRows, park, type LaneMessage } from './parked-table.js';
+import { holdIfLaneHeld, laneKey, park, type LaneMessage } from './parked-table.js';
 import { describe, type Routed } from './routing.js';
 
 /**
@@ -73,13 +73,26 @@ export interface PublishSettings {
 type Outcome = { kind: 'published' } | { kind: 'parked'; error: unknown; attempts: number } | { kind: 'interrupted' };
 
 /**
+ * The lanes each partition's relay parked or held a message of since its current batch
+ * began: the next batch's `lanesWithRows` was read while this one published (read
+ * ahead), so it may not show them yet.
+ */
+const parkedSince = new WeakMap<ConsumerUnit, Set<string>>();
+
+/**
  * Publishes a batch's messages: the lanes (destination and key) concurrently, each
  * lane's messages one at a time in log order, the next only once the previous was
- * acknowledged or parked. Returns 'done' when every message is published, parked or
- * held (the checkpoint may move), or why not: the partition was lost, or the relay
- * stops while a message is still failing (the batch runs again from the checkpoint).
+ * acknowledged or parked. `withRows`: the lanes with parked rows when the batch was read
+ * (lanesWithRows). Returns 'done' when every message is published, parked or held (the
+ * checkpoint may move), or why not: the partition was lost, or the relay stops while a
+ * message is still failing (the batch runs again from the checkpoint).
  */
-export async function publishBatch(events: readonly RelayEvent[], unit: ConsumerUnit, settings: PublishSettings): Promise<'done' | 'lost' | 'interrupted'> {
+export async function publishBatch(
+  events: readonly RelayEvent[],
+  unit: ConsumerUnit,
+  settings: PublishSettings,
+  withRows: ReadonlySet<string>,
+): Promise<'done' | 'lost' | 'interrupted'> {
   const lanes = new Map<string, { event: RelayEvent; routed: Routed }[]>();
   for (const event of events) {
     for (const routed of event.routed) {
@@ -89,8 +102,11 @@ export async function publishBatch(events: readonly RelayEvent[], unit: Consumer
       items.push({ event, routed });
     }
   }
-  const checked = await database(settings.store, (tx) => lanesWithRows(tx, settings.outbox.name, events.flatMap((event) => event.routed)));
-  const batch = { interrupted: false };
+  // Parks of the previous batch that this batch's lanesWithRows, read ahead, may have missed.
+  const checked = new Set([...withRows, ...(parkedSince.get(unit) ?? [])]);
+  const parked = new Set<string>();
+  parkedSince.set(unit, parked);
+  const batch = { interrupted: false, parked };
   const queue = [...lanes];
   const failures: unknown[] = [];
   // At most `concurrency` lanes at once, each lane to its end. Every lane ends before the
@@ -115,7 +131,7 @@ async function publishLane(
   items: readonly { event: RelayEvent; routed: Routed }[],
   unit: ConsumerUnit,
   settings: PublishSettings,
-  state: { batch: { interrupted: boolean }; checked: boolean },
+  state: { batch: { interrupted: boolean; parked: Set<string> }; checked: boolean },
 ): Promise<void> {
   const { outbox, store, log } = settings;
   const { batch } = state;
@@ -140,6 +156,7 @@ async function publishLane(
       unit.lost = true;
       return;
     }
+    if (decision === 'hold') batch.parked.add(laneKey(routed));
     if (decision === 'hold') log.warn({ outbox: outbox.name, destination: routed.destination, key: routed.key, position: String(event.globalPosition) }, 'outbox message held behind a parked one');
     if (decision !== 'publish') continue;
     const outcome: Outcome = routed.error ? { kind: 'parked', error: routed.error, attempts: 1 } : await publishWithRetries(routed.message, unit, settings);
@@ -149,6 +166,7 @@ async function publishLane(
     }
     if (outcome.kind === 'parked') {
       checked = true;
+      batch.parked.add(laneKey(routed));
       if (!(await database(store, (tx) => park(tx, laneMessage(event, routed), owner, { error: describe(outcome.error), attempts: outcome.attempts })))) {
         unit.lost = true;
         return;

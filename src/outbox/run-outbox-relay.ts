@@ -13,6 +13,7 @@ import { ValidationError } from '../errors.js';
 import { parseInput } from '../validation.js';
 import type { Outbox } from './define-outbox.js';
 import { DestinationHealth, publishBatch, type OutboxRelayMetrics, type RelayEvent, type RelayRetries } from './publish-batch.js';
+import { lanesWithRows } from './parked-table.js';
 import { orderingKeyOf, routeEvent } from './routing.js';
 
 export type { OutboxRelayMetrics } from './publish-batch.js';
@@ -129,8 +130,12 @@ function relayClient(settings: Parameters<typeof publishBatch>[2]): ConsumerClie
       if (routed.length === 0) return undefined;
       return { id: event.id, type: event.type, streamId: event.streamId, version: event.version, globalPosition: event.globalPosition, routed };
     },
-    handle: async ({ events, unit }) => {
-      const outcome = await publishBatch(events, unit, settings);
+    // The next page is read (with its parked lanes) while this one publishes: a partition
+    // keeps publishing instead of waiting on the database between its batches.
+    readAhead: true,
+    prepare: (tx, events) => lanesWithRows(tx, outbox.name, events.flatMap((event) => event.routed)),
+    handle: async ({ events, unit, prepared }) => {
+      const outcome = await publishBatch(events, unit, settings, prepared as Set<string>);
       if (outcome === 'lost') return { kind: 'lost' };
       if (outcome === 'interrupted') return { kind: 'release' };
       return undefined;

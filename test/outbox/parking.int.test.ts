@@ -111,6 +111,35 @@ describe('a relay whose broker fails', () => {
     expect(publisher.concurrentKeys.size).toBe(0);
   });
 
+  // Catches: a park missed by the next batch, whose parked lanes were looked up while
+  // this batch was still publishing (the relay reads ahead): the key's next message
+  // would go out past the parked one.
+  it('holds a key parked in one batch in the next one, read ahead while it published', async () => {
+    const publisher = new RecordingPublisher({
+      delayMs: 20,
+      fail: (message) => (message.key === 'pka-bad' && (message.payload as { n: number }).n === 2 ? refused(message) : undefined),
+    });
+    const outbox = defineOutbox({
+      name: 'ahead',
+      partitions: 1,
+      batchSize: 4,
+      destinations: { out: { publisher } },
+      routes: [{ destination: 'out', categories: ['pka'], schema: z.object({ n: z.number() }) }],
+    });
+    // First batch: bad 1, good 1, good 2, bad 2 (refused). Second: good 3, bad 3, good 4, good 5.
+    await append('pka-bad', 1, 1);
+    await append('pka-good', 2, 1);
+    await append('pka-bad', 1, 2);
+    await append('pka-good', 1, 3);
+    await append('pka-bad', 1, 3);
+    await append('pka-good', 2, 4);
+    start(store, outbox);
+
+    await eventually(async () => expect(numbers(publisher.received, 'pka-good')).toEqual([1, 2, 3, 4, 5]));
+    await eventually(async () => expect((await listParkedMessages(store, outbox)).map((row) => row.status)).toEqual(['parked', 'held']));
+    expect(numbers(publisher.received, 'pka-bad')).toEqual([1]);
+  });
+
   // Catches: a retry racing the relay on the key it releases: the relay's new message
   // published before the retried ones (or at the same time), or held behind a key the
   // retry has just released and so left parked with nothing in front of it.
