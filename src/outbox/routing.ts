@@ -57,53 +57,60 @@ export function routeEvent(outbox: Outbox, event: RecordedEvent, only?: string):
   const category = categoryOf(event.streamId);
   if (category === outboxCategory) return [];
   const routed: Routed[] = [];
-  const seen = new Set<string>();
   for (const route of outbox.routes) {
-    if (seen.has(route.destination) || (only !== undefined && route.destination !== only)) continue;
+    if (only !== undefined && route.destination !== only) continue;
     if (route.eventTypes && !route.eventTypes.includes(event.type)) continue;
     if (route.categories && !route.categories.includes(category)) continue;
-    seen.add(route.destination);
-    routed.push(mapped(event, route));
+    // The first matching route of a destination wins (few routes: a scan, no set per event).
+    if (routed.some((earlier) => earlier.destination === route.destination)) continue;
+    routed.push(mapped(event, route, category));
   }
   return routed;
 }
 
-function mapped(event: RecordedEvent, route: OutboxRoute): Routed {
-  const messageId = messageIdOf(route.destination, event.id);
-  const base = { destination: route.destination, messageId, key: event.streamId };
+function mapped(event: RecordedEvent, route: OutboxRoute, category: string): Routed {
+  const { destination } = route;
+  const messageId = messageIdOf(destination, event.id);
+  const key = event.streamId;
   let parsed: ReturnType<z.ZodType['safeParse']>;
   try {
     // A map that throws, or a schema that cannot run synchronously (an async refinement),
     // fails this message, never the relay's batch.
     parsed = route.schema.safeParse(route.map ? route.map(event) : event.data);
   } catch (error) {
-    return { ...base, error: new Error(`mapping ${event.type} at ${event.globalPosition} threw: ${describe(error)}`, { cause: error }) };
+    return { destination, messageId, key, error: new Error(`mapping ${event.type} at ${event.globalPosition} threw: ${describe(error)}`, { cause: error }) };
   }
-  if (!parsed.success) return { ...base, error: new ValidationError(toIssues(parsed.error, 'payload')) };
-  const message = messageOf(event, { ...base, type: route.type ?? event.type, schemaVersion: route.schemaVersion ?? 1, payload: parsed.data });
-  return { ...base, message };
+  if (!parsed.success) return { destination, messageId, key, error: new ValidationError(toIssues(parsed.error, 'payload')) };
+  const message = messageOf(event, { destination, messageId, key, type: route.type ?? event.type, schemaVersion: route.schemaVersion ?? 1, payload: parsed.data }, category);
+  return { destination, messageId, key, message };
 }
 
+/** The message of `event`; `category`: its key's, when the caller has it already. Built in one shape, the optional ids added only when present. */
 function messageOf(
   event: RecordedEvent,
   fields: { destination: string; messageId: string; key: string; type: string; schemaVersion: number; payload: unknown },
+  category = categoryOf(fields.key),
 ): OutboxMessage {
-  const correlationId = stringOf(event.metadata?.correlationId);
-  const causationId = stringOf(event.metadata?.causationId);
-  return {
+  const message: { -readonly [K in keyof OutboxMessage]: OutboxMessage[K] } = {
     id: fields.messageId,
     destination: fields.destination,
     key: fields.key,
     type: fields.type,
     schemaVersion: fields.schemaVersion,
-    category: categoryOf(fields.key),
+    category,
     payload: fields.payload,
     position: event.globalPosition.toString(),
     streamId: event.streamId,
     recordedAt: event.recordedAt,
-    ...(correlationId === undefined ? {} : { correlationId }),
-    ...(causationId === undefined ? {} : { causationId }),
   };
+  const metadata = event.metadata;
+  if (metadata) {
+    const correlationId = stringOf(metadata.correlationId);
+    const causationId = stringOf(metadata.causationId);
+    if (correlationId !== undefined) message.correlationId = correlationId;
+    if (causationId !== undefined) message.causationId = causationId;
+  }
+  return message;
 }
 
 const stringOf = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
