@@ -156,8 +156,10 @@ async function publishLane(
       unit.lost = true;
       return;
     }
-    if (decision === 'hold') batch.parked.add(laneKey(routed));
-    if (decision === 'hold') log.warn({ outbox: outbox.name, destination: routed.destination, key: routed.key, position: String(event.globalPosition) }, 'outbox message held behind a parked one');
+    if (decision === 'hold') {
+      batch.parked.add(laneKey(routed));
+      log.warn({ outbox: outbox.name, destination: routed.destination, key: routed.key, position: String(event.globalPosition) }, 'outbox message held behind a parked one');
+    }
     if (decision !== 'publish') continue;
     const outcome: Outcome = routed.error ? { kind: 'parked', error: routed.error, attempts: 1 } : await publishWithRetries(routed.message, unit, settings);
     if (outcome.kind === 'interrupted') {
