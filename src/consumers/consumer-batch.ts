@@ -104,10 +104,8 @@ function read(client: AnyConsumerClient, unit: ConsumerUnit, settings: BatchSett
 function takeReadAhead(unit: ConsumerUnit, fixedLimit: number | undefined): Promise<PageOrInterrupt> | undefined {
   const ahead = readAhead.get(unit);
   readAhead.delete(unit);
-  if (ahead === undefined || fixedLimit === undefined) return ahead?.page;
   // A batch of a fixed size (isolating a failure) reads its own page.
-  void ahead.page.catch(() => {});
-  return undefined;
+  return fixedLimit === undefined ? ahead?.page : undefined;
 }
 
 /** Drops the unit's page read ahead, if any: resolves once its read is over (a partition's loop waits for it before it ends, so no read outlives the store). */

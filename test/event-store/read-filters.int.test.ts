@@ -40,8 +40,9 @@ describe('filters of any length', () => {
       await store.readAll({ types: names('Type', length), categories: names('cat', length), after: 1n });
       await store.readEventsById([...Array.from({ length: length - 1 }, () => randomUUID()), ...eventIds]);
     };
-    // Up to maxBranches values, each length reads in branches of its own (log-branches.ts):
-    // one statement per branch count. Past it, one `= ANY` statement for every length.
+    // Up to maxBranches values, each length reads in branches of its own (log-branches.ts),
+    // as a statement that is not prepared; past it, one `= ANY` condition. Either way no
+    // statement is left on the connection per length.
     for (let length = 1; length <= maxBranches + 1; length++) await calls(length);
     const before = await backendState();
 

@@ -7,8 +7,8 @@ export type LogBranch = <O>(query: SelectQueryBuilder<EventStoreTables, 'events'
 
 /**
  * Most values of a `types` or `categories` list read as branches of their own. A longer
- * list is one `= ANY` condition. The bound keeps the statements of a connection few: one
- * text per branch count, not per list length (read-options.ts says why that matters).
+ * list is one `= ANY` condition: each branch is a subquery per side of the log, and a
+ * statement of hundreds of them would cost more to plan than the sort it avoids.
  */
 export const maxBranches = 4;
 
@@ -31,13 +31,9 @@ export function logBranches(types: readonly string[] | undefined, categories: re
   const onCategories = categoryList !== undefined && (typeList === undefined || categoryList.length <= typeList.length);
   const split = onCategories ? categoryList : typeList;
   if (split === undefined || split.length === 0 || split.length > maxBranches) return [matchingAny(typeList, categoryList)];
-  return split.map(
-    (value): LogBranch =>
-      (query) =>
-        onCategories
-          ? query.where('category', '=', value).$if(typeList !== undefined, (q) => q.where('type', '=', anyOf(typeList!, 'text')))
-          : query.where('type', '=', value).$if(categoryList !== undefined, (q) => q.where('category', '=', anyOf(categoryList!, 'text'))),
-  );
+  // The other list, as one condition in every branch.
+  const rest = onCategories ? matchingAny(typeList, undefined) : matchingAny(undefined, categoryList);
+  return split.map((value): LogBranch => (query) => rest(query.where(onCategories ? 'category' : 'type', '=', value)));
 }
 
 /** Both lists as `= ANY` conditions (one array parameter each; an empty one matches nothing): for reads in no order, such as a count. */
