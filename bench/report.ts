@@ -24,13 +24,15 @@ function byId(figures: readonly FigureResult[], id: FigureId): FigureResult | un
   return figures.find((figure) => figure.id === id);
 }
 
-/** The main table: one row per figure, the three contestants, the ratios, the extra row. */
+/** The main table: one row per figure, the contestants, the ratios, the informative column. */
 export function resultsTable(figures: readonly FigureResult[]): string {
   const rows = figures.map((figure) => [
     figure.title,
     formatRate(rate(figure, 'annals')),
+    formatRate(rate(figure, 'raw-pg-annals-sql')),
     formatRate(rate(figure, 'raw-pg')),
     formatRate(rate(figure, 'emmett')),
+    formatRatio(rate(figure, 'annals'), rate(figure, 'raw-pg-annals-sql')),
     formatRatio(rate(figure, 'annals'), rate(figure, 'raw-pg')),
     formatRatio(rate(figure, 'annals'), rate(figure, 'emmett')),
     formatRate(rate(figure, 'raw-pg-bigserial')),
@@ -44,21 +46,23 @@ export function resultsTable(figures: readonly FigureResult[]): string {
       ['peak V8 heap used during the read', read.peakHeapBytes],
     ] as const) {
       const of = memory(bytes);
-      rows.push([label, of('annals'), of('raw-pg'), of('emmett'), '', '', of('raw-pg-bigserial')]);
+      rows.push([label, of('annals'), of('raw-pg-annals-sql'), of('raw-pg'), of('emmett'), '', '', '', of('raw-pg-bigserial')]);
     }
   }
   return markdownTable(
     [
       'events/s (median)',
       contestantLabels.annals,
+      contestantLabels['raw-pg-annals-sql'],
       contestantLabels['raw-pg'],
       contestantLabels.emmett,
-      'Annals / raw pg',
+      "Annals / Annals' SQL",
+      'Annals / minimal SQL',
       'Annals / Emmett',
       `${contestantLabels['raw-pg-bigserial']} (informative)`,
     ],
     rows,
-    ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   );
 }
 
@@ -87,6 +91,13 @@ function pairedRatios(figure: FigureResult | undefined, other: ContestantName): 
   return annals.flatMap((value, round) => (theirs[round] ? [value / theirs[round]] : []));
 }
 
+/** "at concurrency 16", "batches of 100": what tells the append figures apart in a sentence. */
+function shortTitle(figure: FigureResult | undefined): string {
+  if (!figure) return '';
+  if (figure.id === 'append-batch') return 'in batches';
+  return `at ${figure.title.replace(/.*, /, '')}`;
+}
+
 function range(values: readonly number[], format: (value: number) => string): string {
   return values.length === 0 ? 'n/a' : `${format(Math.min(...values))} to ${format(Math.max(...values))}`;
 }
@@ -107,6 +118,15 @@ export function checkTargets(figures: readonly FigureResult[]): TargetCheck[] {
   const readRate = rate(read, 'annals');
   const readRounds = read?.samples?.annals ?? [];
   const singleMet = single.some(({ ratio }) => ratio === undefined) ? undefined : single.every(({ ratio }) => ratio! >= 1.5);
+  const sameSql = (['append-single-c1', 'append-single-c16', 'append-batch'] as const).map((id) => {
+    const figure = byId(figures, id);
+    return { figure, ratio: ratio(rate(figure, 'annals'), rate(figure, 'raw-pg-annals-sql')), rounds: pairedRatios(figure, 'raw-pg-annals-sql') };
+  });
+  const sameSqlMet = sameSql.some(({ ratio }) => ratio === undefined) ? undefined : sameSql.every(({ ratio }) => ratio! >= 0.85);
+  const readSameSql = ratio(readRate, rate(read, 'raw-pg-annals-sql'));
+  // Reads of one round ran one after another, in a rotating order.
+  const readSameSqlRounds = pairedRatios(read, 'raw-pg-annals-sql');
+  const readSameSqlMet = readSameSql === undefined ? undefined : readSameSql >= 0.8;
   const borderline = (met: boolean | undefined, values: readonly number[], target: number) =>
     met !== undefined && values.some((value) => value >= target !== met);
   return [
@@ -131,6 +151,20 @@ export function checkTargets(figures: readonly FigureResult[]): TargetCheck[] {
       met: readRate === undefined ? undefined : readRate >= 100_000,
       borderline: borderline(readRate === undefined ? undefined : readRate >= 100_000, readRounds, 100_000),
     },
+    {
+      target: "Appends (single-event at concurrency 1 and 16, batches of 100) >= 0.85x raw pg sending Annals' SQL",
+      measured: sameSql.map(({ figure, ratio }) => `${ratio === undefined ? 'n/a' : times(ratio)} ${shortTitle(figure)}`).join('; '),
+      rounds: sameSql.map(({ figure, rounds }) => `${range(rounds, times)} ${shortTitle(figure)}`).join('; '),
+      met: sameSqlMet,
+      borderline: borderline(sameSqlMet, sameSql.flatMap(({ rounds }) => rounds), 0.85),
+    },
+    {
+      target: "Reading the global log >= 0.8x raw pg running Annals' query",
+      measured: readSameSql === undefined ? 'n/a' : times(readSameSql),
+      rounds: range(readSameSqlRounds, times),
+      met: readSameSqlMet,
+      borderline: borderline(readSameSqlMet, readSameSqlRounds, 0.8),
+    },
   ];
 }
 
@@ -141,7 +175,7 @@ function verdict(check: TargetCheck): string {
 }
 
 function spreadTable(figures: readonly FigureResult[]): string {
-  const names: ContestantName[] = ['annals', 'raw-pg', 'emmett', 'raw-pg-bigserial'];
+  const names: ContestantName[] = ['annals', 'raw-pg-annals-sql', 'raw-pg', 'emmett', 'raw-pg-bigserial'];
   const rows = figures.map((figure) => [
     figure.title,
     ...names.map((name) => (figure.samples?.[name] ?? []).map((value) => formatRate(value)).join(' / ') || 'n/a'),
@@ -206,7 +240,8 @@ What each contestant does:
 | | append | read the global log |
 |---|---|---|
 | ${contestantLabels.annals} | \`store.appendToStream(id, events, { expectedVersion })\`: validation, one statement (stream row + events CTE) per call | \`store.iterateAll({ batchSize })\`, events mapped to \`RecordedEvent\` |
-| ${contestantLabels['raw-pg']} | Hand-written \`pg\` on the same tables (created by Annals' migration): one named prepared statement per call, \`INSERT INTO streams ... ON CONFLICT DO UPDATE ... WHERE version = $expected\` + a multi-row \`INSERT INTO events ... VALUES (...), (...)\` with Annals' position formula \`(xid << 20) + n\`; no validation, no mapping | keyset paging \`SELECT * ... WHERE global_position > $1 AND global_position < (xmin << 20) ORDER BY global_position LIMIT $2\` (named statement), rows as \`pg\` returns them: the same SQL work as Annals, at its practical limit |
+| ${contestantLabels['raw-pg-annals-sql']} | Plain \`pg\` sending Annals' own append statement, built by Annals' \`appendQuery\` (stream row, version check, appender lock, position from the transaction id, order and archive checks, events from one JSON array): one named prepared statement per call, as Annals runs it; no validation | Annals' own page statement (\`readAllQuery\`: the hot table bounded by \`annals_log_bound\`, merged with the archive), named, rows as \`pg\` returns them: Annals' SQL at its practical limit |
+| ${contestantLabels['raw-pg']} | Hand-written \`pg\` on the same tables (created by Annals' migration): one named prepared statement per call, \`INSERT INTO streams ... ON CONFLICT DO UPDATE ... WHERE version = $expected\` + a multi-row \`INSERT INTO events ... VALUES (...), (...)\` with Annals' position formula \`(xid << 20) + n\`; no appender lock, no order or archive checks, no validation | keyset paging \`SELECT * ... WHERE global_position > $1 AND global_position < (xmin << 20) ORDER BY global_position LIMIT $2\` (named statement), rows as \`pg\` returns them: the least SQL that keeps streams, versions and a gap-safe log |
 | ${contestantLabels.emmett} | \`eventStore.appendToStream(id, events, { expectedStreamVersion })\` (\`BEGIN\`; \`emt_append_to_stream(...)\`; \`COMMIT\`), pool of the same size | \`readMessagesBatch({ after, batchSize })\` in a loop: the query Emmett's consumers poll the log with (its batch puller would also sleep between batches; left out) |
 | ${contestantLabels['raw-pg-bigserial']} | as raw pg, but \`global_position\` from a sequence default | the same keyset paging without the xmin bound, on Annals' table |
 `;
@@ -250,33 +285,27 @@ server delays the log's tail (never reorders it).
 
 /** What the figures say beyond the ratios, computed from them. */
 function observations(figures: readonly FigureResult[]): string {
-  const extraMs = (id: FigureId, eventsPerCall: number) => {
+  // Milliseconds per call that one contestant takes over another (at concurrency 1 the
+  // calls run one at a time, so this is the time each adds to a call).
+  const extraMs = (id: FigureId, eventsPerCall: number, slower: ContestantName, faster: ContestantName) => {
     const figure = byId(figures, id);
-    const annals = rate(figure, 'annals');
-    const raw = rate(figure, 'raw-pg');
-    if (annals === undefined || raw === undefined) return 'n/a';
-    return `${((1000 * eventsPerCall) / annals - (1000 * eventsPerCall) / raw).toFixed(2)} ms`;
+    const slow = rate(figure, slower);
+    const fast = rate(figure, faster);
+    if (slow === undefined || fast === undefined) return 'n/a';
+    return `${((1000 * eventsPerCall) / slow - (1000 * eventsPerCall) / fast).toFixed(2)} ms`;
   };
   return `## Observations
 
-- Per call, Annals takes ${extraMs('append-single-c1', 1)} longer than the hand-written statement for a
-  single-event append at concurrency 1, and ${extraMs('append-batch', 100)} longer for a batch of 100.
-  Timed separately while writing this suite (same machine, 3 rounds, \`synchronous_commit = off\` to
-  take the WAL flush out), per call: Annals 1.05-1.29 ms for one event and 4.0-4.9 ms for 100; its
-  exact statement text and parameters sent by hand as an unnamed statement (as Annals sends it
-  through kysely) 0.84-1.13 ms and 2.9-4.2 ms; the same as a named prepared statement 0.18-0.38 ms
-  and 2.5-3.1 ms. Postgres re-plans the append statement (a CTE with a position probe) on every
-  call; that planning, ~0.7-1 ms, is most of the gap, the client-side validation and serialization
-  the rest (~0.1 ms for one event, ~0.5 ms for 100). Neither is the SQL work itself nor the
-  gap-safe positions.
+- Where an append's time goes, per call at concurrency 1: Annals' client (checking the input,
+  serializing, kysely's driver) adds ${extraMs('append-single-c1', 1, 'annals', 'raw-pg-annals-sql')} to Annals' own statement sent through plain \`pg\`
+  for one event, ${extraMs('append-batch', 100, 'annals', 'raw-pg-annals-sql')} for a batch of 100; Annals' statement takes ${extraMs('append-single-c1', 1, 'raw-pg-annals-sql', 'raw-pg')} longer
+  than the minimal one for one event and ${extraMs('append-batch', 100, 'raw-pg-annals-sql', 'raw-pg')} for 100. What the statement's parts cost is
+  measured piece by piece by \`npm run bench:append-cost\` (docs/benchmarks.md, "What an append
+  costs").
 - Reading: for every contestant most of the CPU goes to \`pg\` parsing rows (JSON, timestamps) and
-  to garbage collection. Annals materializes each row twice (\`pg\`'s row, then a \`RecordedEvent\`
-  with a \`BigInt\` position) and hands events out one by one through an async generator; its
-  reading process peaks at over twice raw pg's V8 heap (table above). Measured separately while
-  writing this suite: interleaved page by page in one process (one shared heap), an Annals page
-  took ~7% longer than the same SQL sent unnamed and ~25% longer than a named statement, and
-  \`iterateAll\` was 5-15% slower than paging with \`readAll\`; in separate processes, as here,
-  the gap is wider, so allocation and GC pressure is the likely remainder.
+  to garbage collection. Annals turns each row into a \`RecordedEvent\` (a \`BigInt\` position, a
+  \`Date\`) and hands events out one by one through an async generator: ${formatRatio(rate(byId(figures, 'read-all'), 'annals'), rate(byId(figures, 'read-all'), 'raw-pg-annals-sql'))} the rate of its own page
+  statement read through plain \`pg\`, with ${formatMiB(byId(figures, 'read-all')?.peakHeapBytes?.annals)} of peak V8 heap against ${formatMiB(byId(figures, 'read-all')?.peakHeapBytes?.['raw-pg-annals-sql'])}.
 - Emmett 0.42 reads its log with \`ORDER BY transaction_id, global_position\` filtered on
   \`global_position\`, and \`emt_messages\` has no index on either column, so every page scans and
   sorts the whole table: its rate falls as the log grows. Its append is three round trips

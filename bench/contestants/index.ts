@@ -1,16 +1,18 @@
 import { databaseUrl, urlForDatabase, type Target } from '../harness.js';
 import { AnnalsContestant } from './annals.js';
+import { AnnalsSqlContestant } from './annals-sql.js';
 import type { Contestant } from './contestant.js';
 import { EmmettContestant } from './emmett.js';
 import { RawPgContestant } from './raw-pg.js';
 
-export const contestantNames = ['annals', 'raw-pg', 'raw-pg-bigserial', 'emmett'] as const;
+export const contestantNames = ['annals', 'raw-pg-annals-sql', 'raw-pg', 'raw-pg-bigserial', 'emmett'] as const;
 export type ContestantName = (typeof contestantNames)[number];
 
 /** How each contestant is named in the tables. */
 export const contestantLabels: Record<ContestantName, string> = {
   annals: 'Annals',
-  'raw-pg': 'raw pg, same SQL',
+  'raw-pg-annals-sql': "raw pg, Annals' SQL",
+  'raw-pg': 'raw pg, minimal SQL',
   'raw-pg-bigserial': 'raw pg, bigserial (no gap safety)',
   emmett: 'Emmett 0.42',
 };
@@ -39,6 +41,9 @@ export async function openContestant(
   if (name === 'annals') {
     // The Annals migration is idempotent, so it also runs on an already loaded schema.
     return AnnalsContestant.open(databaseUrl, target.schema, { maxConnections: options.maxConnections, annalsRoot: options.annalsRoot });
+  }
+  if (name === 'raw-pg-annals-sql') {
+    return AnnalsSqlContestant.open(databaseUrl, target.schema, { maxConnections: options.maxConnections, migrate: options.migrate });
   }
   return RawPgContestant.open(databaseUrl, target.schema, {
     maxConnections: options.maxConnections,

@@ -67,42 +67,17 @@ export class RawPgContestant implements Contestant {
   }
 
   async append(streamId: string, events: readonly LikeEvent[], version: number): Promise<void> {
-    const dash = streamId.indexOf('-');
-    const category = dash > 0 ? streamId.slice(0, dash) : streamId;
-    const values: unknown[] = [streamId, category, version];
-    for (const event of events) {
-      values.push(randomUUID(), event.type, JSON.stringify(event.data), JSON.stringify(event.metadata));
-    }
+    const values = minimalAppendValues(streamId, events, version);
     const result = await this.#pool.query({ name: `append_${events.length}`, text: this.#appendText(events.length), values });
     if (result.rowCount !== events.length) throw new Error(`${streamId}: expected version ${version} did not hold`);
   }
 
-  /**
-   * One statement: the stream row moves forward only if its version is the expected one
-   * (a new stream is inserted), and the events go in with one multi-row INSERT that
-   * writes nothing when the stream row did not match. Generated once per batch size.
-   */
   #appendText(count: number): string {
-    const cached = this.#appendStatements.get(count);
-    if (cached) return cached;
-    const rows = Array.from({ length: count }, (_, index) => {
-      const at = 4 + index * 4;
-      return `(${index + 1}, $${at}::uuid, $${at + 1}::text, $${at + 2}::jsonb, $${at + 3}::jsonb)`;
-    });
-    const xid = this.#mode === 'xid';
-    const text = `
-      WITH stream AS (
-        INSERT INTO ${this.#streams} AS s (stream_id, category, version) VALUES ($1, $2, $3::bigint + ${count})
-        ON CONFLICT (stream_id) DO UPDATE SET version = s.version + ${count}, updated_at = now()
-          WHERE s.version = $3::bigint AND s.deleted_at IS NULL
-        RETURNING version
-      )
-      INSERT INTO ${this.#events}
-        (${xid ? 'global_position, ' : ''}stream_id, stream_version, event_id, category, type, schema_version, data, metadata)
-      SELECT ${xid ? `(pg_current_xact_id()::text::bigint << ${positionBits}) + v.ord - 1, ` : ''}
-        $1, stream.version - ${count} + v.ord, v.id, $2, v.type, 1, v.data, v.metadata
-      FROM stream, (VALUES ${rows.join(', ')}) AS v(ord, id, type, data, metadata)`;
-    this.#appendStatements.set(count, text);
+    let text = this.#appendStatements.get(count);
+    if (text === undefined) {
+      text = minimalAppendText(this.#streams, this.#events, count, this.#mode);
+      this.#appendStatements.set(count, text);
+    }
     return text;
   }
 
@@ -130,4 +105,39 @@ export class RawPgContestant implements Contestant {
   close(): Promise<void> {
     return this.#pool.end();
   }
+}
+
+/**
+ * The least statement that keeps streams and versions: the stream row moves forward only
+ * if its version is the expected one (a new stream is inserted), and the events go in
+ * with one multi-row INSERT that writes nothing when the stream row did not match.
+ * Parameters: $1 stream id, $2 category, $3 expected version, then id, type, data and
+ * metadata of each event. Also a step of bench/append-cost.
+ */
+export function minimalAppendText(streams: string, events: string, count: number, mode: PositionMode): string {
+  const rows = Array.from({ length: count }, (_, index) => {
+    const at = 4 + index * 4;
+    return `(${index + 1}, $${at}::uuid, $${at + 1}::text, $${at + 2}::jsonb, $${at + 3}::jsonb)`;
+  });
+  const xid = mode === 'xid';
+  return `
+      WITH stream AS (
+        INSERT INTO ${streams} AS s (stream_id, category, version) VALUES ($1, $2, $3::bigint + ${count})
+        ON CONFLICT (stream_id) DO UPDATE SET version = s.version + ${count}, updated_at = now()
+          WHERE s.version = $3::bigint AND s.deleted_at IS NULL
+        RETURNING version
+      )
+      INSERT INTO ${events}
+        (${xid ? 'global_position, ' : ''}stream_id, stream_version, event_id, category, type, schema_version, data, metadata)
+      SELECT ${xid ? `(pg_current_xact_id()::text::bigint << ${positionBits}) + v.ord - 1, ` : ''}
+        $1, stream.version - ${count} + v.ord, v.id, $2, v.type, 1, v.data, v.metadata
+      FROM stream, (VALUES ${rows.join(', ')}) AS v(ord, id, type, data, metadata)`;
+}
+
+/** The parameters of minimalAppendText for `events`. */
+export function minimalAppendValues(streamId: string, events: readonly LikeEvent[], version: number): unknown[] {
+  const dash = streamId.indexOf('-');
+  const values: unknown[] = [streamId, dash > 0 ? streamId.slice(0, dash) : streamId, version];
+  for (const event of events) values.push(randomUUID(), event.type, JSON.stringify(event.data), JSON.stringify(event.metadata));
+  return values;
 }

@@ -21,7 +21,7 @@ type Selected = SelectQueryBuilder<EventStoreTables, 'events', any>;
  * reason: each branch is read in index order and stops at the page's end.
  */
 export function bothSides(
-  session: SessionContext,
+  session: Pick<SessionContext, 'executor' | 'schema'>,
   side: (from: Side) => Selected,
   options: { limit: number | undefined; hot?: (from: Selected) => Selected; branches?: readonly LogBranch[] },
 ) {

@@ -79,29 +79,32 @@ export async function readStream<E extends RecordedEvent = RecordedEvent>(
 
 export async function readAll<E extends RecordedEvent = RecordedEvent>(session: SessionContext, options?: ReadAllOptions): Promise<E[]> {
   session.assertOpen();
-  const { after = 0n, limit, types, categories, partition } = parseInput(readAllOptionsSchema, options, 'options') ?? {};
-  const inPartition = partitionCondition(session.schema, partition);
+  const parsed = parseInput(readAllOptionsSchema, options, 'options') ?? {};
   // A filtered read is planned for its values, never prepared: a prepared statement goes
   // to a generic plan after five runs, and the generic plan of `type = $1` assumes an
   // average type and walks the primary key, dropping the other types' events (a rare
   // type: most of the log for each page). Planning costs a fraction of a millisecond.
-  const filtered = types !== undefined || categories !== undefined;
-  const rows = await readingLog(() =>
-    runPrepared(
-      session,
-      bothSides(
-        session,
-        (from) =>
-          from
-            .select(eventColumns)
-            .where('global_position', '>', after.toString())
-            .$if(inPartition !== undefined, (q) => q.where(inPartition!)),
-        { limit, hot: (q) => q.where('global_position', '<', readBound(session.schema)), branches: logBranches(types, categories) },
-      ),
-      !filtered,
-    ),
-  );
+  const filtered = parsed.types !== undefined || parsed.categories !== undefined;
+  const rows = await readingLog(() => runPrepared(session, readAllQuery(session, parsed), !filtered));
   return revealed(session, rows.map((row) => toRecordedEvent(row as EventRow) as E));
+}
+
+/**
+ * The statement of a readAll page, options already checked. Exported for the benchmark's
+ * raw client, which runs Annals' very own SQL through plain `pg` (bench/contestants).
+ */
+export function readAllQuery(session: Pick<SessionContext, 'executor' | 'schema'>, options: ReadAllOptions) {
+  const { after = 0n, limit, types, categories, partition } = options;
+  const inPartition = partitionCondition(session.schema, partition);
+  return bothSides(
+    session,
+    (from) =>
+      from
+        .select(eventColumns)
+        .where('global_position', '>', after.toString())
+        .$if(inPartition !== undefined, (q) => q.where(inPartition!)),
+    { limit, hot: (q) => q.where('global_position', '<', readBound(session.schema)), branches: logBranches(types, categories) },
+  );
 }
 
 /** Runs a bounded read of the log, with AN003 (a moved store) as a LogAheadError. */
