@@ -6,8 +6,8 @@ import type { EventStoreTables } from '../../src/database/tables.js';
 import { appendQuery } from '../../src/event-store/postgres/append-statement.js';
 import { readAllQuery } from '../../src/event-store/postgres/reads.js';
 import type { PreparedAppend } from '../../src/event-store/validation.js';
-import { createEventStore } from '../../src/index.js';
 import { readDone, type Contestant, type LikeEvent, type ReadOptions } from './contestant.js';
+import { openRawPool } from './raw-pg.js';
 
 /**
  * Plain `pg` sending Annals' own statements: the append and the page of the global log
@@ -38,14 +38,7 @@ export class AnnalsSqlContestant implements Contestant {
 
   /** Opens a pool on `schema`; with `migrate`, first creates Annals' tables there. */
   static async open(connectionString: string, schema: string, options: { maxConnections: number; migrate: boolean }): Promise<AnnalsSqlContestant> {
-    if (options.migrate) {
-      const store = createEventStore({ connectionString, maxConnections: 1 }, { schema });
-      await store.migrate();
-      await store.close();
-    }
-    const pool = new pg.Pool({ connectionString, max: options.maxConnections });
-    pool.on('error', () => {});
-    return new AnnalsSqlContestant(pool, schema);
+    return new AnnalsSqlContestant(await openRawPool(connectionString, schema, options), schema);
   }
 
   async append(streamId: string, events: readonly LikeEvent[], version: number): Promise<void> {

@@ -50,13 +50,7 @@ export class RawPgContestant implements Contestant {
     schema: string,
     options: { maxConnections: number; mode: PositionMode; migrate: boolean },
   ): Promise<RawPgContestant> {
-    if (options.migrate) {
-      const store = createEventStore({ connectionString, maxConnections: 1 }, { schema });
-      await store.migrate();
-      await store.close();
-    }
-    const pool = new pg.Pool({ connectionString, max: options.maxConnections });
-    pool.on('error', () => {});
+    const pool = await openRawPool(connectionString, schema, options);
     const contestant = new RawPgContestant(pool, schema, options.mode);
     if (options.migrate && options.mode === 'bigserial') {
       const sequence = `${quoteIdent(schema)}.events_global_position_seq`;
@@ -140,4 +134,19 @@ export function minimalAppendValues(streamId: string, events: readonly LikeEvent
   const values: unknown[] = [streamId, dash > 0 ? streamId.slice(0, dash) : streamId, version];
   for (const event of events) values.push(randomUUID(), event.type, JSON.stringify(event.data), JSON.stringify(event.metadata));
   return values;
+}
+
+/**
+ * A plain `pg` pool on `schema` for the raw contestants; with `migrate`, Annals' migration
+ * first creates its tables there (the raw contestants work on Annals' own tables).
+ */
+export async function openRawPool(connectionString: string, schema: string, options: { maxConnections: number; migrate: boolean }): Promise<pg.Pool> {
+  if (options.migrate) {
+    const store = createEventStore({ connectionString, maxConnections: 1 }, { schema });
+    await store.migrate();
+    await store.close();
+  }
+  const pool = new pg.Pool({ connectionString, max: options.maxConnections });
+  pool.on('error', () => {});
+  return pool;
 }
