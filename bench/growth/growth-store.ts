@@ -10,7 +10,7 @@ import pg from 'pg';
 import { createEventStore, type EventStore } from '../../src/index.js';
 import { newEventId } from '../../src/event-store/event-ids.js';
 import { likeEvent } from '../contestants/contestant.js';
-import { databaseUrl, now, quoteIdent, runWorkers, settings } from '../harness.js';
+import { collectGarbage, databaseUrl, now, quoteIdent, runWorkers, settings } from '../harness.js';
 
 export interface IdKind {
   key: 'v4' | 'v7';
@@ -36,6 +36,12 @@ export interface AppendFigure {
   latencies: number[];
   /** WAL written per appended event over the whole window (warm-up included). */
   walBytesPerEvent: number;
+}
+
+/** A read of the whole log from its start: its rate, and the most heap it took above what was in use before it. */
+export interface LogRead {
+  eventsPerSecond: number;
+  peakHeapBytes: number;
 }
 
 export class GrowthStore {
@@ -137,6 +143,39 @@ export class GrowthStore {
     return eventsPerSecond;
   }
 
+  /** iterateAll over the whole log in pages of 1,000, as a consumer catching up from the start reads it. */
+  iterateLog(): Promise<LogRead> {
+    return measureLogRead(async (onPage) => {
+      let read = 0;
+      for await (const event of this.store.iterateAll({ batchSize: 1_000 })) {
+        if (event.globalPosition > 0n) read += 1;
+        if (read % 1_000 === 0) onPage();
+      }
+      return read;
+    });
+  }
+
+  /**
+   * The baseline of iterateLog: plain `pg` reading the same table in the same pages of
+   * 1,000 by keyset with the minimal query (`npm run bench` compares with Annals' own page
+   * query too).
+   */
+  rawIterateLog(): Promise<LogRead> {
+    const text = `SELECT global_position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at
+      FROM ${quoteIdent(this.schema)}.events WHERE global_position > $1 ORDER BY global_position LIMIT 1000`;
+    return measureLogRead(async (onPage) => {
+      let read = 0;
+      let after = '0';
+      for (;;) {
+        const { rows } = await this.admin.query<{ global_position: string }>({ name: `${this.schema}_page`, text, values: [after] });
+        if (rows.length === 0) return read;
+        read += rows.length;
+        after = rows.at(-1)!.global_position;
+        onPage();
+      }
+    });
+  }
+
   /** Bytes of the events table with its indexes, and of the unique index on `event_id` alone. */
   async sizes(): Promise<{ events: number; eventIdIndex: number }> {
     const size = (relation: string, total: boolean) =>
@@ -157,4 +196,16 @@ export class GrowthStore {
     const { rows } = await this.admin.query<{ value: unknown }>(sql, parameters);
     return rows[0]?.value;
   }
+}
+
+/** Times `read`, sampling the heap once per page (the fullest moment) against what was in use after a collection before it. */
+async function measureLogRead(read: (onPage: () => void) => Promise<number>): Promise<LogRead> {
+  collectGarbage();
+  const base = process.memoryUsage().heapUsed;
+  let peak = base;
+  const started = now();
+  const events = await read(() => {
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+  });
+  return { eventsPerSecond: (events * 1000) / (now() - started), peakHeapBytes: peak - base };
 }

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { withSection } from '../compare/doc-section.js';
 import { commitMeasured, dropStoreSchemas, formatMiB, formatMs, formatRate, formatRatio, machineDetails, markdownTable, settings } from '../harness.js';
 import { median } from '../median.js';
-import { GrowthStore, idKinds, type AppendFigure } from './growth-store.js';
+import { GrowthStore, idKinds, type AppendFigure, type LogRead } from './growth-store.js';
 
 export const growthSectionTitle = 'The log as it grows';
 
@@ -30,6 +30,8 @@ interface Measured {
   readStream: number[];
   readPages: number[];
   bytes: { events: number; eventIdIndex: number };
+  /** The whole log read from its start, by iterateAll and by raw pg (the store with time-ordered ids only). */
+  logRead?: { annals: LogRead; raw: LogRead };
 }
 
 const { values: options } = parseArgs({
@@ -73,6 +75,10 @@ async function measureSize(stores: readonly GrowthStore[], size: number): Promis
     }
   }
   for (const [index, store] of stores.entries()) results[index]!.bytes = await store.sizes();
+  // Reading the whole log does not depend on the ids; one store is enough, and at 50M it takes minutes.
+  const reader = stores.findIndex((store) => store.kind.key === 'v7');
+  console.log('  reading the whole log');
+  results[reader]!.logRead = { annals: await stores[reader]!.iterateLog(), raw: await stores[reader]!.rawIterateLog() };
   return results;
 }
 
@@ -136,11 +142,32 @@ function render(measured: readonly Measured[], header: string): string {
     bySize,
     ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   );
+  const reads = measured.flatMap((result) =>
+    result.logRead === undefined
+      ? []
+      : [
+          [
+            result.size.toLocaleString('en-US'),
+            formatRate(result.logRead.annals.eventsPerSecond),
+            formatRate(result.logRead.raw.eventsPerSecond),
+            formatRatio(result.logRead.annals.eventsPerSecond, result.logRead.raw.eventsPerSecond),
+            formatMiB(result.logRead.annals.peakHeapBytes),
+            formatMiB(result.logRead.raw.peakHeapBytes),
+          ],
+        ],
+  );
+  const readTable = markdownTable(
+    ['events in the log', 'iterateAll: events/s', 'raw pg: events/s', 'Annals / raw', 'iterateAll: peak heap above the heap before', 'raw pg: the same'],
+    reads,
+    ['right', 'right', 'right', 'right', 'right', 'right'],
+  );
   return [
     header,
     table,
     'Time-ordered ids over random ids (above 1.00x: time-ordered ids do better):',
     ratios,
+    'The whole log read from its start in pages of 1,000 (the store with time-ordered ids; one read each, iterateAll first, in this process after a garbage collection):',
+    readTable,
     `Each figure is the median of ${settings.rounds} windows of ${settings.measureMs} ms, the two stores' windows interleaved round by round; p50 and p99 are over every append of those windows. The fill appends one new 100-event stream per call from 4 callers; the append windows append to 1,000 streams of their own, as \`npm run bench\` does; WAL bytes per event are those written over a whole window, warm-up included, divided by the events it appended (bench/growth/).`,
   ].join('\n\n');
 }
