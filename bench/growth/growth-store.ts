@@ -26,9 +26,11 @@ export const idKinds: readonly IdKind[] = [
 /** Events of each stream the fill writes: one append of this many events makes a stream. */
 export const fillStreamLength = 100;
 /** Callers filling at once. */
-const fillConcurrency = 4;
+export const fillConcurrency = 4;
 /** Streams the append windows append to, as `npm run bench`'s append figures do. */
-const hotStreams = 1_000;
+export const hotStreams = 1_000;
+/** Pages between two garbage collections while reading the whole log (LogRead.retainedHeapBytes). */
+const pagesPerCollection = 100;
 
 export interface AppendFigure {
   eventsPerSecond: number;
@@ -38,10 +40,13 @@ export interface AppendFigure {
   walBytesPerEvent: number;
 }
 
-/** A read of the whole log from its start: its rate, and the most heap it took above what was in use before it. */
+/** A read of the whole log from its start, its heap measured against what was in use before it. */
 export interface LogRead {
   eventsPerSecond: number;
+  /** The most heap in use at the end of a page, garbage not yet collected included. */
   peakHeapBytes: number;
+  /** The most heap still in use right after a collection (every 100 pages): what the read holds on to. */
+  retainedHeapBytes: number;
 }
 
 export class GrowthStore {
@@ -55,7 +60,7 @@ export class GrowthStore {
     readonly admin: pg.Pool,
   ) {}
 
-  /** Opens (and migrates) the store of `kind` in `schema`; a kept store is taken up where it was left. */
+  /** Opens (and migrates) the store of `kind` in `schema`; a store kept by an earlier run is taken up where it was left. */
   static async open(kind: IdKind, schema: string): Promise<GrowthStore> {
     const store = createEventStore({ connectionString: databaseUrl, maxConnections: 16 }, { schema });
     await store.migrate();
@@ -70,7 +75,7 @@ export class GrowthStore {
     return growth;
   }
 
-  /** Events the fill has written (the windows' appends come on top, a few percent at most). */
+  /** Events the fill has written; the append windows' events come on top (eventsInLog). */
   get filled(): number {
     return this.#fillStreams * fillStreamLength;
   }
@@ -81,7 +86,7 @@ export class GrowthStore {
     const worker = async () => {
       while (this.filled < target) {
         const stream = `fill-${this.#fillStreams++}`;
-        await this.store.appendToStream(stream, this.events(stream, fillStreamLength), { expectedVersion: 0 });
+        await this.store.appendToStream(stream, this.#events(stream, fillStreamLength), { expectedVersion: 0 });
       }
     };
     await Promise.all(Array.from({ length: fillConcurrency }, worker));
@@ -93,7 +98,9 @@ export class GrowthStore {
     const latencies: number[] = [];
     const turns = new Array<number>(concurrency).fill(0);
     let appended = 0;
-    const walBefore = await this.scalar('SELECT pg_current_wal_lsn() AS value');
+    // The insert position, not the write position, which lags it: WAL of the whole cluster,
+    // so the run settles the stores first (settle) and reports other sessions.
+    const walBefore = await this.scalar('SELECT pg_current_wal_insert_lsn() AS value');
     const measureStart = now() + warmupMs;
     const measureEnd = measureStart + settings.measureMs;
     const { eventsPerSecond } = await runWorkers({
@@ -106,7 +113,7 @@ export class GrowthStore {
         const streamId = `hot-${worker + concurrency * (turn % Math.ceil(hotStreams / concurrency))}`;
         const version = this.#versions.get(streamId) ?? 0;
         const started = now();
-        await this.store.appendToStream(streamId, this.events(streamId, eventsPerAppend), { expectedVersion: version });
+        await this.store.appendToStream(streamId, this.#events(streamId, eventsPerAppend), { expectedVersion: version });
         const done = now();
         if (done >= measureStart && done <= measureEnd) latencies.push(done - started);
         this.#versions.set(streamId, version + eventsPerAppend);
@@ -114,7 +121,7 @@ export class GrowthStore {
         return eventsPerAppend;
       },
     });
-    const walBytes = Number(await this.scalar('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS value', [walBefore]));
+    const walBytes = Number(await this.scalar('SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1) AS value', [walBefore]));
     return { eventsPerSecond, latencies, walBytesPerEvent: walBytes / appended };
   }
 
@@ -129,16 +136,23 @@ export class GrowthStore {
     return eventsPerSecond;
   }
 
-  /** Pages of 1,000 read with readAll from random places in the log by one caller; returns events/s. */
+  /**
+   * Pages of 1,000 read with readAll by one caller, each from just before the first event
+   * of a random filled stream: positions are sparse (a transaction id each), so a random
+   * position would start most pages at the few events after the widest gaps.
+   */
   async readPagesWindow(warmupMs: number): Promise<number> {
-    const events = `${quoteIdent(this.schema)}.events`;
-    const low = BigInt(String(await this.scalar(`SELECT min(global_position) AS value FROM ${events}`)));
-    const span = Number(BigInt(String(await this.scalar(`SELECT max(global_position) AS value FROM ${events}`))) - low);
+    const names = Array.from({ length: 500 }, () => `fill-${randomInt(this.#fillStreams)}`);
+    const { rows } = await this.admin.query<{ after: string }>(
+      `SELECT global_position - 1 AS after FROM ${quoteIdent(this.schema)}.events WHERE stream_id = ANY($1::text[]) AND stream_version = 1`,
+      [names],
+    );
+    const starts = rows.map((row) => BigInt(row.after));
     const { eventsPerSecond } = await runWorkers({
       concurrency: 1,
       warmupMs,
       measureMs: settings.measureMs,
-      work: async () => (await this.store.readAll({ after: low + BigInt(Math.floor(Math.random() * span * 0.99)), limit: 1_000 })).length,
+      work: async () => (await this.store.readAll({ after: starts[randomInt(starts.length)]!, limit: 1_000 })).length,
     });
     return eventsPerSecond;
   }
@@ -148,7 +162,8 @@ export class GrowthStore {
     return measureLogRead(async (onPage) => {
       let read = 0;
       for await (const event of this.store.iterateAll({ batchSize: 1_000 })) {
-        if (event.globalPosition > 0n) read += 1;
+        // Touch each event, as a consumer would.
+        read += event.type.length > 0 ? 1 : 0;
         if (read % 1_000 === 0) onPage();
       }
       return read;
@@ -176,6 +191,27 @@ export class GrowthStore {
     });
   }
 
+  /** Events in the log: the fill's and the append windows'. */
+  async eventsInLog(): Promise<number> {
+    return Number(await this.scalar(`SELECT coalesce(sum(version), 0) AS value FROM ${quoteIdent(this.schema)}.streams`));
+  }
+
+  /**
+   * Vacuums and analyzes the events table and writes a checkpoint, so that no autovacuum
+   * of the fill's rows and no checkpoint owed to it lands in one store's windows only.
+   */
+  async settle(): Promise<void> {
+    await this.admin.query(`VACUUM (ANALYZE) ${quoteIdent(this.schema)}.events`);
+    await this.admin.query('CHECKPOINT');
+  }
+
+  /** The server settings that decide how much an append writes and what stays cached. */
+  async serverSettings(): Promise<string> {
+    const names = ['shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'full_page_writes', 'synchronous_commit'];
+    const values = await Promise.all(names.map((name) => this.scalar('SELECT current_setting($1) AS value', [name])));
+    return names.map((name, index) => `${name} ${String(values[index])}`).join(', ');
+  }
+
   /** Bytes of the events table with its indexes, and of the unique index on `event_id` alone. */
   async sizes(): Promise<{ events: number; eventIdIndex: number }> {
     const size = (relation: string, total: boolean) =>
@@ -187,7 +223,7 @@ export class GrowthStore {
     return Promise.all([this.store.close(), this.admin.end()]).then(() => {});
   }
 
-  private events(streamId: string, count: number) {
+  #events(streamId: string, count: number) {
     return Array.from({ length: count }, () => ({ ...likeEvent(streamId), id: this.kind.newId() }));
   }
 
@@ -198,14 +234,24 @@ export class GrowthStore {
   }
 }
 
-/** Times `read`, sampling the heap once per page (the fullest moment) against what was in use after a collection before it. */
+/**
+ * Times `read`, sampling the heap at the end of every page (its fullest moment) and right
+ * after a collection every 100 pages, against what was in use after a collection before it.
+ * The collections are in the time (a few milliseconds each, under 1% of a read).
+ */
 async function measureLogRead(read: (onPage: () => void) => Promise<number>): Promise<LogRead> {
   collectGarbage();
   const base = process.memoryUsage().heapUsed;
   let peak = base;
+  let retained = base;
+  let pages = 0;
   const started = now();
   const events = await read(() => {
     peak = Math.max(peak, process.memoryUsage().heapUsed);
+    if (++pages % pagesPerCollection === 0) {
+      collectGarbage();
+      retained = Math.max(retained, process.memoryUsage().heapUsed);
+    }
   });
-  return { eventsPerSecond: (events * 1000) / (now() - started), peakHeapBytes: peak - base };
+  return { eventsPerSecond: (events * 1000) / (now() - started), peakHeapBytes: peak - base, retainedHeapBytes: retained - base };
 }

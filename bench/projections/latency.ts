@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { loadAnnals } from '../annals-api.js';
 import { freshName, createTarget, databaseUrl, dropTarget, formatMs } from '../harness.js';
 import { isMain } from '../is-main.js';
+import { percentile } from '../median.js';
 
 export interface LatencyFigure {
   eventsPerSecond: number;
@@ -80,9 +81,14 @@ export async function runLatency(
       if (!seen) throw new Error(`event at ${event.position} never became visible`);
       latencies.push(Math.max(0, seen.at - event.start));
     }
-    latencies.sort((a, b) => a - b);
-    const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-    return { eventsPerSecond: rate, seconds, events: latencies.length, p50Ms: pick(0.5), p99Ms: pick(0.99), maxMs: latencies.at(-1)! };
+    return {
+      eventsPerSecond: rate,
+      seconds,
+      events: latencies.length,
+      p50Ms: percentile(latencies, 0.5),
+      p99Ms: percentile(latencies, 0.99),
+      maxMs: latencies.reduce((most, value) => Math.max(most, value), 0),
+    };
   } finally {
     worker.send({ stop: true });
     await new Promise((resolve) => worker.once('exit', resolve));

@@ -15,7 +15,7 @@ describe('newEventId', () => {
     expect(millisecondsOf(id)).toBeLessThanOrEqual(after);
   });
 
-  it('sorts ids of later milliseconds after earlier ones, as text and as Postgres compares uuids', async () => {
+  it('sorts ids of later milliseconds after earlier ones (as text; Postgres compares uuids byte by byte, the same order)', async () => {
     const ids: string[] = [];
     for (let index = 0; index < 5; index++) {
       ids.push(newEventId());
