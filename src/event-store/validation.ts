@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import type { ExpectedVersion } from './expected-version.js';
 import type { EventInput } from './records.js';
 import { expectedVersionSchema } from './expected-version.js';
 import { categoryOf } from './stream-name.js';
+import { newEventId } from './event-ids.js';
 import { formatPath, toIssues } from '../validation.js';
 import { personalKey, type PersonalData } from '../privacy/personal-data.js';
 
@@ -155,7 +155,7 @@ export function prepareAppend(
         return;
       }
       prepared.push({
-        id: lowerId ?? randomUUID(),
+        id: lowerId ?? newEventId(),
         idFromCaller: lowerId !== undefined,
         type,
         schemaVersion: schemaVersion ?? 1,

@@ -47,6 +47,18 @@ export function describeEventStoreContract(name: string, getStore: () => EventSt
       expect(event).toMatchObject({ id: eventId, metadata: { correlationId: 'c-1' }, schemaVersion: 2, type: 'LikeCreated' });
     });
 
+    it('gives events appended without an id a time-ordered one (UUIDv7): a later append’s sort after an earlier one’s', async () => {
+      const store = getStore();
+      const id = stream();
+      const first = await store.appendToStream(id, [like('ada'), like('bob')]);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      const second = await store.appendToStream(id, [like('cy')]);
+      const events = await store.readStream(id);
+      expect(events.map((e) => e.id)).toEqual([...first.eventIds, ...second.eventIds]);
+      for (const event of events) expect(event.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(events[2]!.id > events[0]!.id && events[2]!.id > events[1]!.id).toBe(true);
+    });
+
     it('checks each kind of expected version', async () => {
       const store = getStore();
       const id = stream();
