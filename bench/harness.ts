@@ -107,15 +107,21 @@ export async function runWorkers(options: {
   warmupMs: number;
   measureMs: number;
   work: (worker: number) => Promise<number>;
+  /** When given, receives the milliseconds of each call that completes inside the measured window. */
+  latencies?: number[];
 }): Promise<Throughput> {
   const windowStart = now() + options.warmupMs;
   const windowEnd = windowStart + options.measureMs;
   let events = 0;
   const worker = async (index: number) => {
     while (now() < windowEnd) {
+      const started = now();
       const appended = await options.work(index);
       const done = now();
-      if (done >= windowStart && done <= windowEnd) events += appended;
+      if (done >= windowStart && done <= windowEnd) {
+        events += appended;
+        options.latencies?.push(done - started);
+      }
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, (_, index) => worker(index)));

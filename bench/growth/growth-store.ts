@@ -69,7 +69,7 @@ export class GrowthStore {
     const growth = new GrowthStore(kind, schema, store, admin);
     const streams = `${quoteIdent(schema)}.streams`;
     // A run stopped while filling may leave a gap of a few streams below the last: go on past it.
-    growth.#fillStreams = Number(await growth.scalar(`SELECT coalesce(max(substr(stream_id, 6)::bigint) + 1, 0) AS value FROM ${streams} WHERE starts_with(stream_id, 'fill-')`));
+    growth.#fillStreams = Number(await growth.#scalar(`SELECT coalesce(max(substr(stream_id, 6)::bigint) + 1, 0) AS value FROM ${streams} WHERE starts_with(stream_id, 'fill-')`));
     const { rows } = await admin.query<{ stream_id: string; version: string }>(`SELECT stream_id, version FROM ${streams} WHERE starts_with(stream_id, 'hot-')`);
     for (const row of rows) growth.#versions.set(row.stream_id, Number(row.version));
     return growth;
@@ -100,28 +100,24 @@ export class GrowthStore {
     let appended = 0;
     // The insert position, not the write position, which lags it: WAL of the whole cluster,
     // so the run settles the stores first (settle) and reports other sessions.
-    const walBefore = await this.scalar('SELECT pg_current_wal_insert_lsn() AS value');
-    const measureStart = now() + warmupMs;
-    const measureEnd = measureStart + settings.measureMs;
+    const walBefore = await this.#scalar('SELECT pg_current_wal_insert_lsn() AS value');
     const { eventsPerSecond } = await runWorkers({
       concurrency,
       warmupMs,
       measureMs: settings.measureMs,
+      latencies,
       work: async (worker) => {
         const turn = turns[worker]!;
         turns[worker] = turn + 1;
         const streamId = `hot-${worker + concurrency * (turn % Math.ceil(hotStreams / concurrency))}`;
         const version = this.#versions.get(streamId) ?? 0;
-        const started = now();
         await this.store.appendToStream(streamId, this.#events(streamId, eventsPerAppend), { expectedVersion: version });
-        const done = now();
-        if (done >= measureStart && done <= measureEnd) latencies.push(done - started);
         this.#versions.set(streamId, version + eventsPerAppend);
         appended += eventsPerAppend;
         return eventsPerAppend;
       },
     });
-    const walBytes = Number(await this.scalar('SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1) AS value', [walBefore]));
+    const walBytes = Number(await this.#scalar('SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1) AS value', [walBefore]));
     return { eventsPerSecond, latencies, walBytesPerEvent: walBytes / appended };
   }
 
@@ -193,7 +189,7 @@ export class GrowthStore {
 
   /** Events in the log: the fill's and the append windows'. */
   async eventsInLog(): Promise<number> {
-    return Number(await this.scalar(`SELECT coalesce(sum(version), 0) AS value FROM ${quoteIdent(this.schema)}.streams`));
+    return Number(await this.#scalar(`SELECT coalesce(sum(version), 0) AS value FROM ${quoteIdent(this.schema)}.streams`));
   }
 
   /**
@@ -208,14 +204,14 @@ export class GrowthStore {
   /** The server settings that decide how much an append writes and what stays cached. */
   async serverSettings(): Promise<string> {
     const names = ['shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'full_page_writes', 'synchronous_commit'];
-    const values = await Promise.all(names.map((name) => this.scalar('SELECT current_setting($1) AS value', [name])));
+    const values = await Promise.all(names.map((name) => this.#scalar('SELECT current_setting($1) AS value', [name])));
     return names.map((name, index) => `${name} ${String(values[index])}`).join(', ');
   }
 
   /** Bytes of the events table with its indexes, and of the unique index on `event_id` alone. */
   async sizes(): Promise<{ events: number; eventIdIndex: number }> {
     const size = (relation: string, total: boolean) =>
-      this.scalar(`SELECT ${total ? 'pg_total_relation_size' : 'pg_relation_size'}($1::regclass) AS value`, [`${quoteIdent(this.schema)}.${relation}`]);
+      this.#scalar(`SELECT ${total ? 'pg_total_relation_size' : 'pg_relation_size'}($1::regclass) AS value`, [`${quoteIdent(this.schema)}.${relation}`]);
     return { events: Number(await size('events', true)), eventIdIndex: Number(await size('events_event_id_key', false)) };
   }
 
@@ -228,7 +224,7 @@ export class GrowthStore {
   }
 
   /** The first column of the first row of `sql`, run outside the store. */
-  async scalar(sql: string, parameters: unknown[] = []): Promise<unknown> {
+  async #scalar(sql: string, parameters: unknown[] = []): Promise<unknown> {
     const { rows } = await this.admin.query<{ value: unknown }>(sql, parameters);
     return rows[0]?.value;
   }
