@@ -8,10 +8,9 @@ let prefix = '';
 /**
  * The id of an event appended without one: a time-ordered UUIDv7 (RFC 9562), the Unix
  * time in milliseconds in its first 48 bits and 74 random bits after the version and
- * variant. Ids made one after the
- * other sort near each other, so the unique index on `event_id` takes new ids at its
- * right edge instead of on random leaf pages all over an index far larger than the
- * cache (docs/benchmarks.md, "The log as it grows").
+ * variant. Ids made one after the other sort near each other, so the unique index on
+ * `event_id` takes new ids at its right edge instead of on random leaf pages all over an
+ * index far larger than the cache (docs/benchmarks.md, "The log as it grows").
  *
  * The random part is `randomUUID()`'s (native, drawing on a pooled entropy buffer):
  * its first 15 characters, random bits and the version digit 4, give way to the time and
